@@ -1,0 +1,38 @@
+/** Origin cache driver: ioredis over one TCP connection. */
+import { Redis } from "ioredis";
+import type { Cache } from "../../core/ports/cache.js";
+
+export interface RedisCacheOptions {
+  url: string;
+  /** Fail a command after this long instead of queueing while disconnected. */
+  commandTimeoutMs?: number;
+}
+
+export function redisCache(options: RedisCacheOptions): Cache {
+  const redis = new Redis(options.url, {
+    commandTimeout: options.commandTimeoutMs ?? 1000,
+    maxRetriesPerRequest: 1,
+  });
+  // Reconnection is automatic; a cache error is a miss for the caller.
+  redis.on("error", () => {});
+  return {
+    get: (key) => redis.get(key),
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      return redis.mget(...keys);
+    },
+    async set(key, value, ttlSeconds) {
+      await redis.set(key, value, "EX", ttlSeconds);
+    },
+    async setIfAbsent(key, value, ttlSeconds) {
+      return (await redis.set(key, value, "EX", ttlSeconds, "NX")) === "OK";
+    },
+    async delete(keys) {
+      if (keys.length > 0) await redis.del(...keys);
+    },
+    increment: (key, by = 1) => redis.incrby(key, by),
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Edge SQL driver: Neon's serverless driver. One-shot queries go over HTTP (one
+ * fetch, no connection set-up); transactions open a WebSocket client for their own
+ * duration, because workerd forbids sharing a socket between requests.
+ */
+import { Client, neon, neonConfig, types as pgTypes, type FullQueryResults } from "@neondatabase/serverless";
+import type { Queryable, Row, Sql } from "../../core/ports/sql.js";
+import { queryPg, toSqlError } from "./pg-pool.js";
+
+export interface NeonSqlOptions {
+  connectionString: string;
+  /** Local development: the SQL-over-HTTP endpoint (scripts/gateways/neon-http.ts). */
+  fetchEndpoint?: string;
+  /** Local development: `host:port/v1` of the WebSocket proxy (scripts/gateways/neon-ws.ts). */
+  wsProxy?: string;
+  /** Node has no global WebSocket before 22; pass the `ws` constructor there. */
+  webSocketConstructor?: typeof WebSocket;
+}
+
+const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === TIMESTAMP_WITHOUT_TIME_ZONE) return (value: string) => new Date(value.replace(" ", "T") + "Z");
+    return pgTypes.getTypeParser(oid, format);
+  },
+};
+
+export function neonSql(options: NeonSqlOptions): Sql {
+  // fetchEndpoint is global-only in the driver; every Pier isolate talks to one database.
+  if (options.fetchEndpoint) neonConfig.fetchEndpoint = options.fetchEndpoint;
+  const http = neon(options.connectionString, { fullResults: true });
+
+  function newClient(): Client {
+    const client = new Client({ connectionString: options.connectionString, types });
+    if (options.wsProxy) {
+      const proxy = options.wsProxy;
+      client.neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
+      client.neonConfig.useSecureWebSocket = false;
+      client.neonConfig.pipelineConnect = false;
+      client.neonConfig.pipelineTLS = false;
+    }
+    if (options.webSocketConstructor) client.neonConfig.webSocketConstructor = options.webSocketConstructor;
+    // Without a listener a dropped socket is an unhandled error event.
+    client.on("error", () => {});
+    return client;
+  }
+
+  return {
+    async query<R extends object>(text: string, params: readonly unknown[] = []) {
+      try {
+        const result = (await http.query(text, params as unknown[], { types })) as FullQueryResults<false>;
+        return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+      } catch (error) {
+        throw toSqlError(error);
+      }
+    },
+    async transaction(fn) {
+      const client = newClient();
+      await client.connect();
+      const tx: Queryable = { query: (text, params) => queryPg(client, text, params) };
+      try {
+        await client.query("BEGIN");
+        const result = await fn(tx);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw toSqlError(error);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+    async close() {},
+  };
+}

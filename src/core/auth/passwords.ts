@@ -1,0 +1,25 @@
+/**
+ * Passwords as Quay stores them in `user.password_hash`: bcrypt with 12 rounds
+ * ($2b$), verified by re-hashing with the stored salt (bcryptjs is pure JS, so the
+ * same code runs at the edge and in Node).
+ */
+import bcrypt from "bcryptjs";
+
+const ROUNDS = 12;
+const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+
+export function hashPassword(password: string): Promise<string> {
+  return bcrypt.hash(password, ROUNDS);
+}
+
+export async function verifyPassword(password: string, hash: string | null): Promise<boolean> {
+  if (!hash) return false;
+  return bcrypt.compare(password, hash);
+}
+
+/** A random password of `length` unambiguous characters, from the platform CSPRNG. */
+export function generatePassword(length = 24): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  // 256 % 57 bias is below 1%; fine for a generated initial password.
+  return Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join("");
+}

@@ -1,0 +1,98 @@
+/**
+ * Quay's service keys: public JWKs in `servicekey`, valid while approved and
+ * unexpired. Instances that issue tokens create their own RSA key at boot, register
+ * it approved, and extend its expiry while they run (Quay's instance-key lifecycle:
+ * 120 min expiry, refreshed every 55 min), so any number of instances can verify
+ * each other's tokens.
+ */
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import type { Clock } from "../ports/clock.js";
+import type { Keys, SigningKey } from "../ports/keys.js";
+import type { Queryable } from "../ports/sql.js";
+
+/** Quay's INSTANCE_SERVICE_KEY_SERVICE. */
+export const QUAY_SERVICE = "quay";
+export const INSTANCE_KEY_LIFETIME_MS = 120 * 60_000;
+export const INSTANCE_KEY_REFRESH_MS = 55 * 60_000;
+/** Peewee stores the Enum member passed to a CharField as str(member). */
+const AUTOMATIC_APPROVAL = "ServiceKeyApprovalType.AUTOMATIC";
+
+export interface ServiceKeysOptions {
+  sql: Queryable;
+  clock: Clock;
+  service?: string;
+  /** How long a looked-up key (or its absence) is trusted before asking again. */
+  cacheMs?: number;
+  missCacheMs?: number;
+}
+
+/** Verification keys from `servicekey`, cached per kid; concurrent misses share one query. */
+export function serviceKeys(options: ServiceKeysOptions): Keys {
+  const service = options.service ?? QUAY_SERVICE;
+  const cacheMs = options.cacheMs ?? 60_000;
+  const missCacheMs = options.missCacheMs ?? 10_000;
+  const cache = new Map<string, { key: CryptoKey | null; until: number }>();
+  const inFlight = new Map<string, Promise<CryptoKey | null>>();
+
+  async function load(kid: string): Promise<CryptoKey | null> {
+    const now = new Date(options.clock.now());
+    const { rows } = await options.sql.query<{ jwk: string }>(
+      `SELECT jwk FROM servicekey
+       WHERE kid = $1 AND service = $2 AND approval_id IS NOT NULL AND (expiration_date IS NULL OR expiration_date > $3)`,
+      [kid, service, now],
+    );
+    const key = rows[0] ? ((await importJWK(JSON.parse(rows[0].jwk) as JWK, "RS256")) as CryptoKey) : null;
+    cache.set(kid, { key, until: options.clock.now() + (key ? cacheMs : missCacheMs) });
+    return key;
+  }
+
+  return {
+    async verification(kid) {
+      const cached = cache.get(kid);
+      if (cached && cached.until > options.clock.now()) return cached.key;
+      let pending = inFlight.get(kid);
+      if (!pending) {
+        pending = load(kid).finally(() => inFlight.delete(kid));
+        inFlight.set(kid, pending);
+      }
+      return pending;
+    },
+  };
+}
+
+export interface InstanceKey {
+  signing: SigningKey;
+  /** Pushes the key's expiry forward; call every INSTANCE_KEY_REFRESH_MS. */
+  refresh(): Promise<void>;
+}
+
+/** Creates this instance's signing key and registers it approved, as Quay's boot does. */
+export async function createInstanceKey(sql: Queryable, clock: Clock, name: string): Promise<InstanceKey> {
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
+  const jwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  const now = clock.now();
+  const approval = await sql.query<{ id: number }>(
+    `INSERT INTO servicekeyapproval (approver_id, approval_type, approved_date, notes) VALUES (NULL, $1, $2, '') RETURNING id`,
+    [AUTOMATIC_APPROVAL, new Date(now)],
+  );
+  await sql.query(
+    `INSERT INTO servicekey (name, kid, service, jwk, metadata, created_date, expiration_date, rotation_duration, approval_id)
+     VALUES ($1, $2, $3, $4, '{}', $5, $6, NULL, $7)`,
+    [
+      name,
+      kid,
+      QUAY_SERVICE,
+      JSON.stringify({ ...jwk, kid, alg: "RS256", use: "sig" }),
+      new Date(now),
+      new Date(now + INSTANCE_KEY_LIFETIME_MS),
+      approval.rows[0]!.id,
+    ],
+  );
+  return {
+    signing: { kid, alg: "RS256", privateKey: privateKey as CryptoKey },
+    async refresh() {
+      await sql.query(`UPDATE servicekey SET expiration_date = $1 WHERE kid = $2`, [new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS), kid]);
+    },
+  };
+}

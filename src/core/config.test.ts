@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadRegistryConfig, loadS3Settings } from "./config.js";
+
+describe("configuration", () => {
+  it("has Quay's defaults", () => {
+    expect(loadRegistryConfig({})).toEqual({
+      serverHostname: null,
+      urlScheme: null,
+      anonymousAccess: true,
+      libraryNamespace: "library",
+      superUsers: [],
+      ssrfAllowedHosts: [],
+      defaultTagExpirationSeconds: 1_209_600,
+      redirectExpirySeconds: 600,
+      storageLocation: "default",
+    });
+  });
+
+  it("reads values and lists", () => {
+    const config = loadRegistryConfig({
+      PIER_SERVER_HOSTNAME: "r.example",
+      PIER_URL_SCHEME: "https",
+      PIER_ANONYMOUS_ACCESS: "false",
+      PIER_SUPER_USERS: "a, b,,",
+    });
+    expect(config.serverHostname).toBe("r.example");
+    expect(config.urlScheme).toBe("https");
+    expect(config.anonymousAccess).toBe(false);
+    expect(config.superUsers).toEqual(["a", "b"]);
+  });
+
+  it("names the variable in every error", () => {
+    expect(() => loadRegistryConfig({ PIER_ANONYMOUS_ACCESS: "maybe" })).toThrow(
+      new ConfigError('PIER_ANONYMOUS_ACCESS must be true or false, got "maybe"'),
+    );
+    expect(() => loadRegistryConfig({ PIER_URL_SCHEME: "ftp" })).toThrow(/PIER_URL_SCHEME/);
+    expect(() => loadRegistryConfig({ PIER_REDIRECT_EXPIRY_S: "0" })).toThrow(/PIER_REDIRECT_EXPIRY_S/);
+    expect(() => loadS3Settings({ S3_ENDPOINT: "http://s3" })).toThrow(new ConfigError("S3_BUCKET is required"));
+  });
+
+  it("selects S3 only when an endpoint is configured", () => {
+    expect(loadS3Settings({})).toBeNull();
+    expect(
+      loadS3Settings({
+        S3_ENDPOINT: "http://s3",
+        S3_BUCKET: "b",
+        S3_ACCESS_KEY_ID: "k",
+        S3_SECRET_ACCESS_KEY: "s",
+        S3_STORAGE_PATH: "/registry",
+      }),
+    ).toEqual({
+      endpoint: "http://s3",
+      bucket: "b",
+      region: "us-east-1",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+      storagePath: "/registry",
+    });
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Typed configuration, read from a string map (Worker bindings or process.env) in
+ * one place. Names follow Quay's settings where one exists (SERVER_HOSTNAME, …).
+ */
+export interface RegistryConfig {
+  /** Quay's SERVER_HOSTNAME: the token audience and the host in absolute URLs; the request's Host when unset. */
+  serverHostname: string | null;
+  /** Quay's PREFERRED_URL_SCHEME; the request's scheme when unset. */
+  urlScheme: "http" | "https" | null;
+  /** Quay's FEATURE_ANONYMOUS_ACCESS: public repositories pullable without credentials. */
+  anonymousAccess: boolean;
+  /** Quay's LIBRARY_NAMESPACE: where single-component names live. */
+  libraryNamespace: string;
+  /** Quay's SUPER_USERS. */
+  superUsers: readonly string[];
+  /** Quay's DEFAULT_TAG_EXPIRATION in seconds: the time-machine window of new namespaces. */
+  defaultTagExpirationSeconds: number;
+  /** Lifetime of signed blob redirect URLs (Quay: 600 s). */
+  redirectExpirySeconds: number;
+  /** Hosts and CIDRs upstream fetches may reach although non-public (Quay's SSRF_ALLOWED_HOSTS). */
+  ssrfAllowedHosts: readonly string[];
+  /** Name of this registry's storage in `imagestoragelocation` (Quay's DISTRIBUTED_STORAGE_CONFIG key). */
+  storageLocation: string;
+}
+
+export type ConfigSource = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function readBoolean(source: ConfigSource, name: string, fallback: boolean): boolean {
+  const value = source[name]?.trim().toLowerCase();
+  if (value === undefined || value === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${source[name]}"`);
+}
+
+export function readInteger(source: ConfigSource, name: string, fallback: number, min = 0): number {
+  const value = source[name]?.trim();
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new ConfigError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+  return Number(value);
+}
+
+export function readString(source: ConfigSource, name: string): string | null {
+  const value = source[name]?.trim();
+  return value ? value : null;
+}
+
+/** A comma-separated list; empty entries dropped. */
+export function readList(source: ConfigSource, name: string): string[] {
+  return (readString(source, name) ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function requireString(source: ConfigSource, name: string): string {
+  const value = readString(source, name);
+  if (value === null) throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
+  const scheme = readString(source, "PIER_URL_SCHEME");
+  if (scheme !== null && scheme !== "http" && scheme !== "https")
+    throw new ConfigError(`PIER_URL_SCHEME must be http or https, got "${scheme}"`);
+  return {
+    serverHostname: readString(source, "PIER_SERVER_HOSTNAME"),
+    urlScheme: scheme,
+    anonymousAccess: readBoolean(source, "PIER_ANONYMOUS_ACCESS", true),
+    libraryNamespace: readString(source, "PIER_LIBRARY_NAMESPACE") ?? "library",
+    superUsers: readList(source, "PIER_SUPER_USERS"),
+    ssrfAllowedHosts: readList(source, "PIER_SSRF_ALLOWED_HOSTS"),
+    defaultTagExpirationSeconds: readInteger(source, "PIER_DEFAULT_TAG_EXPIRATION_S", 1_209_600),
+    redirectExpirySeconds: readInteger(source, "PIER_REDIRECT_EXPIRY_S", 600, 1),
+    storageLocation: readString(source, "PIER_STORAGE_LOCATION") ?? "default",
+  };
+}
+
+/** S3-compatible storage settings (Quay's S3Storage / RadosGWStorage parameters). */
+export interface S3Settings {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Quay's storage_path: the key prefix inside the bucket. */
+  storagePath?: string;
+}
+
+/** S3 settings when S3_ENDPOINT is set, else null (filesystem storage). */
+export function loadS3Settings(source: ConfigSource): S3Settings | null {
+  const endpoint = readString(source, "S3_ENDPOINT");
+  if (endpoint === null) return null;
+  return {
+    endpoint,
+    bucket: requireString(source, "S3_BUCKET"),
+    region: readString(source, "S3_REGION") ?? "us-east-1",
+    accessKeyId: requireString(source, "S3_ACCESS_KEY_ID"),
+    secretAccessKey: requireString(source, "S3_SECRET_ACCESS_KEY"),
+    storagePath: readString(source, "S3_STORAGE_PATH") ?? undefined,
+  };
+}

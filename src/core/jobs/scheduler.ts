@@ -1,0 +1,53 @@
+/**
+ * The job table: which bounded job runs on which cron trigger. The edge Worker's
+ * scheduled handler and the Node runtimes' timer both call into this.
+ */
+import type { Registry } from "../registry.js";
+import { cleanupStaleUploads } from "./upload-cleanup.js";
+
+export interface Job {
+  name: string;
+  /** How often it runs; on the edge the cron trigger `*\/N * * * *` in wrangler.toml. */
+  everyMinutes: number;
+  run(registry: Registry): Promise<number>;
+}
+
+export const jobs: readonly Job[] = [
+  {
+    name: "upload-cleanup",
+    everyMinutes: 15,
+    run: (registry) => cleanupStaleUploads(registry, { olderThanMinutes: 2880, batchSize: 100 }),
+  },
+];
+
+/** The cron expression that triggers a job on the edge. */
+export function cronOf(job: Job): string {
+  return `*/${job.everyMinutes} * * * *`;
+}
+
+export interface JobOutcome {
+  name: string;
+  processed?: number;
+  error?: string;
+}
+
+/** Runs `due` concurrently; one job's failure does not stop the others. */
+export async function runJobs(registry: Registry, due: readonly Job[]): Promise<JobOutcome[]> {
+  return Promise.all(
+    due.map(async (job): Promise<JobOutcome> => {
+      try {
+        return { name: job.name, processed: await job.run(registry) };
+      } catch (error) {
+        return { name: job.name, error: error instanceof Error ? error.message : String(error) };
+      }
+    }),
+  );
+}
+
+/** The edge's scheduled handler: every job bound to the cron trigger that fired. */
+export function runScheduledJobs(registry: Registry, cron: string): Promise<JobOutcome[]> {
+  return runJobs(
+    registry,
+    jobs.filter((job) => cronOf(job) === cron),
+  );
+}

@@ -1,0 +1,28 @@
+/**
+ * What every runtime hands the core: configuration plus one adapter per port. The
+ * composition roots in workers/ build it; nothing else constructs adapters.
+ */
+import type { RegistryConfig } from "./config.js";
+import type { BlobStore } from "./ports/blob-store.js";
+import type { Cache } from "./ports/cache.js";
+import type { Clock } from "./ports/clock.js";
+import type { Keys, SigningKey } from "./ports/keys.js";
+import type { RedirectSigner } from "./ports/redirect-signer.js";
+import type { Sql } from "./ports/sql.js";
+import type { Upstream } from "./ports/upstream.js";
+
+export interface Registry {
+  config: RegistryConfig;
+  sql: Sql;
+  cache: Cache;
+  blobs: BlobStore;
+  /** Null where blobs are streamed through the registry (filesystem, embedded). */
+  signer: RedirectSigner | null;
+  clock: Clock;
+  /** Verification keys for registry JWTs (Quay's `servicekey` table). */
+  keys: Keys;
+  /** Present only in runtimes that issue tokens (origin, embedded). */
+  signingKey: SigningKey | null;
+  /** Outbound requests to other registries, SSRF-guarded. */
+  upstream: Upstream;
+}

@@ -1,0 +1,43 @@
+/**
+ * createApp: the one Hono application every runtime serves. Mounts the route table
+ * and turns every error into the right envelope (OCI error JSON under /v2).
+ */
+import { Hono, type Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { RegistryError } from "../core/errors/registry-error.js";
+import type { Registry } from "../core/registry.js";
+import { routes } from "./routes.js";
+import { bearerChallenge } from "./urls.js";
+
+export interface AppOptions {
+  /** Where unexpected errors are reported; never given secrets. */
+  onUnexpectedError?: (error: unknown, c: Context) => void;
+}
+
+function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
+  const headers: Record<string, string> = { "Docker-Distribution-API-Version": "registry/2.0" };
+  if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(registry.config, c.req.url);
+  return c.json(error.toJSON(), error.status as 400, headers);
+}
+
+export function createApp(registry: Registry, options: AppOptions = {}): Hono {
+  const app = new Hono();
+  for (const route of routes) app.on(route.method, route.path, route.handler(registry));
+
+  app.notFound((c) => {
+    if (c.req.path.startsWith("/v2/")) {
+      return registryErrorResponse(registry, c, new RegistryError("UNSUPPORTED", "the requested endpoint does not exist", {}, 404));
+    }
+    return c.json({ error: "not found" }, 404);
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);
+    if (error instanceof HTTPException) return error.getResponse();
+    options.onUnexpectedError?.(error, c);
+    const unexpected = new RegistryError("UNKNOWN", "internal error; the request was not completed");
+    return registryErrorResponse(registry, c, unexpected);
+  });
+
+  return app;
+}

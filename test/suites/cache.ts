@@ -1,0 +1,75 @@
+/**
+ * The cache port's conformance suite, run against Redis (ioredis and Upstash REST
+ * through the local gateway) and the in-memory cache.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Cache } from "../../src/core/ports/cache.js";
+
+export interface CacheSubject {
+  cache: Cache;
+  /** Prefix for every key the suite writes, so runs never collide. */
+  prefix: string;
+  /** Lets TTLs pass: a fake clock's advance, or a real wait. */
+  elapse(ms: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export function runCacheSuite(name: string, factory: () => Promise<CacheSubject>): void {
+  describe(`Cache port: ${name}`, () => {
+    let subject: CacheSubject;
+    let cache: Cache;
+    const key = (k: string) => subject.prefix + k;
+
+    beforeAll(async () => {
+      subject = await factory();
+      cache = subject.cache;
+    });
+    afterAll(() => subject?.cleanup());
+
+    it("stores and reads strings verbatim, including JSON-looking and unicode ones", async () => {
+      await cache.set(key("json"), '{"a":1}', 60);
+      await cache.set(key("number"), "2", 60);
+      await cache.set(key("unicode"), "snow ☃ \u0000 end", 60);
+      expect(await cache.get(key("json"))).toBe('{"a":1}');
+      expect(await cache.get(key("number"))).toBe("2");
+      expect(await cache.get(key("unicode"))).toBe("snow ☃ \u0000 end");
+      expect(await cache.get(key("absent"))).toBeNull();
+    });
+
+    it("reads many keys in order with nulls for misses", async () => {
+      await cache.set(key("m1"), "one", 60);
+      await cache.set(key("m3"), "three", 60);
+      expect(await cache.getMany([key("m1"), key("m2"), key("m3")])).toEqual(["one", null, "three"]);
+      expect(await cache.getMany([])).toEqual([]);
+    });
+
+    it("expires entries after their TTL", async () => {
+      await cache.set(key("ttl"), "soon gone", 1);
+      expect(await cache.get(key("ttl"))).toBe("soon gone");
+      await subject.elapse(2100);
+      expect(await cache.get(key("ttl"))).toBeNull();
+    });
+
+    it("sets only when absent", async () => {
+      expect(await cache.setIfAbsent(key("lock"), "first", 60)).toBe(true);
+      expect(await cache.setIfAbsent(key("lock"), "second", 60)).toBe(false);
+      expect(await cache.get(key("lock"))).toBe("first");
+    });
+
+    it("deletes several keys, missing ones included", async () => {
+      await cache.set(key("d1"), "x", 60);
+      await cache.set(key("d2"), "y", 60);
+      await cache.delete([key("d1"), key("d2"), key("d3")]);
+      expect(await cache.getMany([key("d1"), key("d2")])).toEqual([null, null]);
+      await cache.delete([]);
+    });
+
+    it("increments atomically from zero", async () => {
+      expect(await cache.increment(key("counter"))).toBe(1);
+      expect(await cache.increment(key("counter"), 5)).toBe(6);
+      const results = await Promise.all(Array.from({ length: 20 }, () => cache.increment(key("counter"))));
+      expect(new Set(results).size).toBe(20);
+      expect(await cache.get(key("counter"))).toBe("26");
+    });
+  });
+}

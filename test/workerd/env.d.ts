@@ -1,0 +1,7 @@
+import type { EdgeBindings } from "../support/gateways.js";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends EdgeBindings {}
+  }
+}

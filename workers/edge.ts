@@ -1,0 +1,58 @@
+/**
+ * The edge Worker: the same app on Cloudflare Workers, reaching PostgreSQL through
+ * Neon (HTTP for reads, WebSocket for transactions), Redis through Upstash REST and
+ * storage through signed S3 requests. Built once per isolate from its bindings.
+ */
+import type { ExecutionContext, ScheduledController } from "@cloudflare/workers-types";
+import type { Hono } from "hono";
+import { s3BlobStore } from "../src/adapters/blob/s3.js";
+import { upstashCache } from "../src/adapters/cache/upstash.js";
+import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
+import { neonSql } from "../src/adapters/sql/neon.js";
+import { serviceKeys } from "../src/core/auth/service-keys.js";
+import { ConfigError, loadRegistryConfig, loadS3Settings, readString, requireString, type ConfigSource } from "../src/core/config.js";
+import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
+import { systemClock } from "../src/core/ports/clock.js";
+import type { Registry } from "../src/core/registry.js";
+import { createApp } from "../src/http/app.js";
+
+export type EdgeEnv = ConfigSource;
+
+let built: { env: EdgeEnv; registry: Registry; app: Hono } | undefined;
+
+function build(env: EdgeEnv): { registry: Registry; app: Hono } {
+  if (built?.env === env) return built;
+  const s3 = loadS3Settings(env);
+  if (s3 === null) throw new ConfigError("S3_ENDPOINT is required on the edge");
+  const blobs = s3BlobStore(s3);
+  const sql = neonSql({
+    connectionString: requireString(env, "DATABASE_URL"),
+    fetchEndpoint: readString(env, "NEON_FETCH_ENDPOINT") ?? undefined,
+    wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
+  });
+  const config = loadRegistryConfig(env);
+  const registry: Registry = {
+    config,
+    sql,
+    cache: upstashCache({ url: requireString(env, "UPSTASH_REDIS_REST_URL"), token: requireString(env, "UPSTASH_REDIS_REST_TOKEN") }),
+    blobs,
+    signer: blobs,
+    clock: systemClock,
+    keys: serviceKeys({ sql, clock: systemClock }),
+    // Tokens are issued by the origin; the edge only verifies them.
+    signingKey: null,
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
+  };
+  const app = createApp(registry, { onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error) });
+  built = { env, registry, app };
+  return built;
+}
+
+export default {
+  fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Response | Promise<Response> {
+    return build(env).app.fetch(request, env, ctx as never);
+  },
+  async scheduled(controller: ScheduledController, env: EdgeEnv, ctx: ExecutionContext): Promise<void> {
+    ctx.waitUntil(runScheduledJobs(build(env).registry, controller.cron));
+  },
+};

@@ -1,0 +1,84 @@
+/**
+ * `npm start`: the whole registry in one process with embedded defaults — PGlite
+ * under ./data/postgres, blobs under ./data/storage, an in-memory cache. Needs
+ * nothing but Node.
+ */
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
+import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
+import { memoryCache } from "../src/adapters/cache/memory.js";
+import { fsBlobStore } from "../src/adapters/blob/fs.js";
+import { pgliteSql } from "../src/adapters/sql/pglite.js";
+import { bootstrapAdmin } from "../src/core/accounts.js";
+import { serviceKeys } from "../src/core/auth/service-keys.js";
+import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
+import { systemClock } from "../src/core/ports/clock.js";
+import type { Registry } from "../src/core/registry.js";
+import { ensureStorageLocation } from "../src/core/storage-locations.js";
+import { migrate } from "../src/db/migrate.js";
+import { createApp } from "../src/http/app.js";
+import { lockDataDir } from "../src/runtime/data-dir-lock.js";
+import { startInstanceKey } from "../src/runtime/instance-key.js";
+import { startJobTimer } from "../src/runtime/job-timer.js";
+import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
+
+const env = process.env;
+const startedAt = Date.now();
+const dataDir = resolve(readString(env, "PIER_DATA_DIR") ?? "data");
+const hostname = readString(env, "PIER_HOST") ?? "127.0.0.1";
+const port = readInteger(env, "PORT", 5000);
+const adminUser = readString(env, "PIER_ADMIN_USER") ?? "admin";
+
+await mkdir(dataDir, { recursive: true });
+const unlock = await lockDataDir(dataDir);
+const sql = await pgliteSql(join(dataDir, "postgres"));
+await migrate(sql);
+
+const config = loadRegistryConfig({ PIER_SUPER_USERS: adminUser, ...env });
+await ensureStorageLocation(sql, config.storageLocation);
+const admin = await bootstrapAdmin(sql, systemClock, {
+  username: adminUser,
+  password: readString(env, "PIER_ADMIN_PASSWORD"),
+  email: readString(env, "PIER_ADMIN_EMAIL") ?? `${adminUser}@localhost`,
+  removedTagExpirationSeconds: config.defaultTagExpirationSeconds,
+});
+
+const instanceKey = await startInstanceKey(sql, systemClock, `http://${hostname}:${port}`, (error) =>
+  console.error("instance key refresh failed:", error),
+);
+const registry: Registry = {
+  config,
+  sql,
+  cache: memoryCache(),
+  blobs: fsBlobStore({ root: join(dataDir, "storage") }),
+  signer: null,
+  clock: systemClock,
+  keys: serviceKeys({ sql, clock: systemClock }),
+  signingKey: instanceKey.signing,
+  upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+};
+const app = createApp(registry, {
+  onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
+});
+const server = await listen(app, { hostname, port });
+const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
+const address = `${hostname}:${server.port}`;
+
+console.log(`Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`);
+if (admin.generatedPassword) console.log(`Created admin user "${admin.username}" with password: ${admin.generatedPassword}`);
+else
+  console.log(
+    `Admin user "${admin.username}" ${admin.result === "created" ? "created" : "ready"} (password from PIER_ADMIN_PASSWORD or unchanged)`,
+  );
+console.log(`Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`);
+console.log(`         or: podman login --tls-verify=false -u ${admin.username} ${address}`);
+
+onShutdownSignal(async () => {
+  stopJobs();
+  instanceKey.stop();
+  await server.close();
+  await sql.close();
+  await unlock();
+  console.log("Pier stopped");
+});

@@ -1,0 +1,62 @@
+/**
+ * The origin service: the same app on Node for what the edge cannot do (pushes,
+ * long streams, token issuing), against PostgreSQL, Redis and S3 or a filesystem.
+ */
+import { fsBlobStore } from "../src/adapters/blob/fs.js";
+import { s3BlobStore } from "../src/adapters/blob/s3.js";
+import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
+import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
+import { redisCache } from "../src/adapters/cache/redis.js";
+import { nodePostgresSql } from "../src/adapters/sql/node-postgres.js";
+import { serviceKeys } from "../src/core/auth/service-keys.js";
+import { loadRegistryConfig, loadS3Settings, readInteger, readString, requireString } from "../src/core/config.js";
+import type { BlobStore } from "../src/core/ports/blob-store.js";
+import { systemClock } from "../src/core/ports/clock.js";
+import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
+import type { Registry } from "../src/core/registry.js";
+import { ensureStorageLocation } from "../src/core/storage-locations.js";
+import { migrate } from "../src/db/migrate.js";
+import { createApp } from "../src/http/app.js";
+import { startInstanceKey } from "../src/runtime/instance-key.js";
+import { startJobTimer } from "../src/runtime/job-timer.js";
+import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
+
+const env = process.env;
+const config = loadRegistryConfig(env);
+const sql = nodePostgresSql(requireString(env, "DATABASE_URL"));
+if (env.PIER_MIGRATE_ON_START !== "false") await migrate(sql);
+await ensureStorageLocation(sql, config.storageLocation);
+
+function storage(): { blobs: BlobStore; signer: RedirectSigner | null } {
+  const s3 = loadS3Settings(env);
+  if (s3 === null) return { blobs: fsBlobStore({ root: readString(env, "PIER_STORAGE_DIR") ?? "data/storage" }), signer: null };
+  const store = s3BlobStore(s3);
+  return { blobs: store, signer: store };
+}
+
+const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379" });
+const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
+const port = readInteger(env, "PORT", 8080);
+const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
+const instanceKey = await startInstanceKey(sql, systemClock, keyName, (error) => console.error("instance key refresh failed:", error));
+const registry: Registry = {
+  config,
+  sql,
+  cache,
+  ...storage(),
+  clock: systemClock,
+  keys: serviceKeys({ sql, clock: systemClock }),
+  signingKey: instanceKey.signing,
+  upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+};
+const app = createApp(registry, { onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error) });
+const server = await listen(app, { hostname, port });
+const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
+console.log(`Pier origin listening on port ${server.port}`);
+
+onShutdownSignal(async () => {
+  stopJobs();
+  instanceKey.stop();
+  await server.close();
+  await Promise.all([sql.close(), cache.close()]);
+});
