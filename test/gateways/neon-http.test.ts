@@ -2,7 +2,7 @@
  * The local Neon SQL-over-HTTP gateway, driven by the real `neon()` client where the
  * driver's view is the point and by raw fetch where the wire format is.
  */
-import { neon, neonConfig, NeonDbError, type NeonQueryFunction } from "@neondatabase/serverless";
+import { neon, neonConfig, NeonDbError, type NeonQueryFunction, type NeonQueryFunctionInTransaction } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNeonHttpGateway, type NeonHttpGateway } from "../../scripts/gateways/neon-http.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
@@ -127,7 +127,7 @@ describe("Neon HTTP gateway", () => {
     });
 
     it("applies the batch's isolation level, read-only and deferrable settings", async () => {
-      const settings = (tx: NeonQueryFunction<false, false>) => [
+      const settings = (tx: NeonQueryFunctionInTransaction<false, false>) => [
         tx`SELECT current_setting('transaction_isolation') AS v`,
         tx`SELECT current_setting('transaction_read_only') AS v`,
         tx`SELECT current_setting('transaction_deferrable') AS v`,
