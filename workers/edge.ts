@@ -18,10 +18,8 @@ import { createApp } from "../src/http/app.js";
 
 export type EdgeEnv = ConfigSource;
 
-let built: { env: EdgeEnv; registry: Registry; app: Hono } | undefined;
-
-function build(env: EdgeEnv): { registry: Registry; app: Hono } {
-  if (built?.env === env) return built;
+/** The edge's adapters, from its bindings (exported for the workerd tests). */
+export function edgeRegistry(env: EdgeEnv): Registry {
   const s3 = loadS3Settings(env);
   if (s3 === null) throw new ConfigError("S3_ENDPOINT is required on the edge");
   const blobs = s3BlobStore(s3);
@@ -31,7 +29,7 @@ function build(env: EdgeEnv): { registry: Registry; app: Hono } {
     wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
   });
   const config = loadRegistryConfig(env);
-  const registry: Registry = {
+  return {
     config,
     sql,
     cache: upstashCache({ url: requireString(env, "UPSTASH_REDIS_REST_URL"), token: requireString(env, "UPSTASH_REDIS_REST_TOKEN") }),
@@ -43,6 +41,13 @@ function build(env: EdgeEnv): { registry: Registry; app: Hono } {
     signingKey: null,
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
   };
+}
+
+let built: { env: EdgeEnv; registry: Registry; app: Hono } | undefined;
+
+function build(env: EdgeEnv): { registry: Registry; app: Hono } {
+  if (built?.env === env) return built;
+  const registry = edgeRegistry(env);
   const app = createApp(registry, { onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error) });
   built = { env, registry, app };
   return built;

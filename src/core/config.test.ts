@@ -13,6 +13,8 @@ describe("configuration", () => {
       defaultTagExpirationSeconds: 1_209_600,
       redirectExpirySeconds: 600,
       storageLocation: "default",
+      publicCatalog: false,
+      isolateCacheMs: 5_000,
     });
   });
 

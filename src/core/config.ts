@@ -21,6 +21,10 @@ export interface RegistryConfig {
   ssrfAllowedHosts: readonly string[];
   /** Name of this registry's storage in `imagestoragelocation` (Quay's DISTRIBUTED_STORAGE_CONFIG key). */
   storageLocation: string;
+  /** Quay's FEATURE_PUBLIC_CATALOG: anonymous callers see public repositories in `_catalog`. */
+  publicCatalog: boolean;
+  /** How long an isolate serves a pull answer without asking the shared cache: the staleness bound. */
+  isolateCacheMs: number;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -77,6 +81,8 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     defaultTagExpirationSeconds: readInteger(source, "PIER_DEFAULT_TAG_EXPIRATION_S", 1_209_600),
     redirectExpirySeconds: readInteger(source, "PIER_REDIRECT_EXPIRY_S", 600, 1),
     storageLocation: readString(source, "PIER_STORAGE_LOCATION") ?? "default",
+    publicCatalog: readBoolean(source, "PIER_PUBLIC_CATALOG", false),
+    isolateCacheMs: readInteger(source, "PIER_ISOLATE_CACHE_MS", 5_000),
   };
 }
 

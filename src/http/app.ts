@@ -5,7 +5,10 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
+import { isDatabaseUnavailable } from "../core/ports/sql.js";
 import type { Registry } from "../core/registry.js";
+import { PullCache } from "../core/resources/pull-cache.js";
+import type { AppServices } from "./context.js";
 import { routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
 
@@ -16,13 +19,22 @@ export interface AppOptions {
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
   const headers: Record<string, string> = { "Docker-Distribution-API-Version": "registry/2.0" };
-  if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(registry.config, c.req.url);
+  if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(registry.config, c.req.url, error.scope);
   return c.json(error.toJSON(), error.status as 400, headers);
 }
 
 export function createApp(registry: Registry, options: AppOptions = {}): Hono {
+  const services: AppServices = {
+    registry,
+    pull: {
+      config: registry.config,
+      sql: registry.sql,
+      clock: registry.clock,
+      cache: new PullCache({ cache: registry.cache, clock: registry.clock, isolateTtlMs: registry.config.isolateCacheMs }),
+    },
+  };
   const app = new Hono();
-  for (const route of routes) app.on(route.method, route.path, route.handler(registry));
+  for (const route of routes) app.on(route.method, route.path, route.handler(services));
 
   app.notFound((c) => {
     if (c.req.path.startsWith("/v2/")) {
@@ -35,6 +47,9 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);
     if (error instanceof HTTPException) return error.getResponse();
     options.onUnexpectedError?.(error, c);
+    if (isDatabaseUnavailable(error)) {
+      return registryErrorResponse(registry, c, new RegistryError("UNAVAILABLE", "the registry database is unavailable; try again later"));
+    }
     const unexpected = new RegistryError("UNKNOWN", "internal error; the request was not completed");
     return registryErrorResponse(registry, c, unexpected);
   });

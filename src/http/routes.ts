@@ -1,20 +1,33 @@
 /**
  * The route table: every endpoint Pier serves, by name. Read this to find the
- * handler for a request in one hop.
+ * handler for a request in one hop. GET routes also answer HEAD (Hono runs the GET
+ * handler; handlers that can answer HEAD more cheaply check the method).
  */
 import type { Context } from "hono";
-import type { Registry } from "../core/registry.js";
+import type { AppServices } from "./context.js";
 import { apiVersionCheck } from "./handlers/base.js";
+import { getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
+import { catalog, listTags } from "./handlers/listings.js";
+import { getManifest } from "./handlers/manifests.js";
+import { listReferrers } from "./handlers/referrers.js";
 
 export interface Route {
   name: string;
-  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
-  handler: (registry: Registry) => (c: Context) => Response | Promise<Response>;
+  handler: (services: AppServices) => (c: Context) => Response | Promise<Response>;
 }
+
+/** A repository name: one or more path components (`ns/repo`, `ns/group/repo`, or `repo` for the library). */
+const NAME = ":name{.+}";
 
 export const routes: readonly Route[] = [
   { name: "base", method: "GET", path: "/v2/", handler: apiVersionCheck },
+  { name: "catalog", method: "GET", path: "/v2/_catalog", handler: catalog },
+  { name: "manifest", method: "GET", path: `/v2/${NAME}/manifests/:reference`, handler: getManifest },
+  { name: "blob", method: "GET", path: `/v2/${NAME}/blobs/:digest`, handler: getBlob },
+  { name: "tags", method: "GET", path: `/v2/${NAME}/tags/list`, handler: listTags },
+  { name: "referrers", method: "GET", path: `/v2/${NAME}/referrers/:digest`, handler: listReferrers },
   { name: "health", method: "GET", path: "/health/instance", handler: instanceHealth },
 ];

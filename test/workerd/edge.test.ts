@@ -11,7 +11,7 @@ import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { uploadKey } from "../../src/core/storage-layout.js";
 import worker from "../../workers/edge.js";
 
-const edge = exports.default as unknown as { fetch(request: Request): Promise<Response> };
+const edge = (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
 
 describe("edge Worker", () => {
   it("answers GET /v2/ with Quay's bearer challenge", async () => {

@@ -2,6 +2,8 @@ import type { EdgeBindings } from "../support/gateways.js";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends EdgeBindings {}
+    interface Env extends EdgeBindings {
+      [name: string]: string | undefined;
+    }
   }
 }

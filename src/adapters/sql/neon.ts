@@ -56,16 +56,17 @@ export function neonSql(options: NeonSqlOptions): Sql {
     },
     async transaction(fn) {
       const client = newClient();
-      await client.connect();
+      await client.connect().catch((error: unknown) => Promise.reject(toSqlError(error)));
       const tx: Queryable = { query: (text, params) => queryPg(client, text, params) };
       try {
-        await client.query("BEGIN");
+        await tx.query("BEGIN");
         const result = await fn(tx);
-        await client.query("COMMIT");
+        await tx.query("COMMIT");
         return result;
       } catch (error) {
         await client.query("ROLLBACK").catch(() => {});
-        throw toSqlError(error);
+        // Statements already threw SqlErrors; anything else is the caller's own error.
+        throw error;
       } finally {
         await client.end().catch(() => {});
       }

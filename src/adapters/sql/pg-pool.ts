@@ -2,7 +2,7 @@
  * SQL adapter over a connection pool with node-postgres' shape. One structural type
  * serves both `pg.Pool` (origin) and `@neondatabase/serverless` Pool (edge WebSocket).
  */
-import { SqlError, type Queryable, type QueryResult, type Row, type Sql, type SqlParam } from "../../core/ports/sql.js";
+import { SqlError, SqlState, type Queryable, type QueryResult, type Row, type Sql, type SqlParam } from "../../core/ports/sql.js";
 
 interface PgResultLike {
   rows: Row[];
@@ -22,14 +22,22 @@ export interface PgPoolLike {
   on(event: "error", listener: (error: Error) => void): unknown;
 }
 
-/** Maps a driver error (pg's DatabaseError fields) onto the port's SqlError. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * Maps a driver error onto the port's SqlError: server errors keep their SQLSTATE;
+ * anything that never got a server answer (refused, reset, DNS, socket errors) is a
+ * connection failure, so callers can tell "database down" from a failing statement.
+ */
 export function toSqlError(error: unknown): unknown {
   if (error instanceof SqlError) return error;
-  if (error instanceof Error && "code" in error && typeof error.code === "string") {
+  if (!(error instanceof Error)) return error;
+  const code = "code" in error && typeof error.code === "string" ? error.code : undefined;
+  if (code !== undefined && SQLSTATE.test(code)) {
     const constraint = "constraint" in error && typeof error.constraint === "string" ? error.constraint : undefined;
-    return new SqlError(error.message, error.code, constraint);
+    return new SqlError(error.message, code, constraint);
   }
-  return error;
+  return new SqlError(error.message, SqlState.connectionFailure);
 }
 
 /** Runs one statement on anything with pg's `query` shape, with the port's result and errors. */
@@ -53,12 +61,12 @@ export function pgPoolSql(pool: PgPoolLike): Sql {
   return {
     query: (text, params) => queryPg(pool, text, params),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => Promise.reject(toSqlError(error)));
       const tx: Queryable = { query: (text, params) => queryPg(client, text, params) };
       try {
-        await client.query("BEGIN");
+        await tx.query("BEGIN");
         const result = await fn(tx);
-        await client.query("COMMIT");
+        await tx.query("COMMIT");
         client.release();
         return result;
       } catch (error) {
@@ -68,7 +76,8 @@ export function pgPoolSql(pool: PgPoolLike): Sql {
         } catch (rollbackError) {
           client.release(rollbackError as Error);
         }
-        throw toSqlError(error);
+        // Statements already threw SqlErrors; anything else is the caller's own error.
+        throw error;
       }
     },
     close: () => pool.end(),

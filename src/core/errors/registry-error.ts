@@ -3,6 +3,8 @@ import { registryErrorCodes, type RegistryErrorCode } from "./codes.js";
 /** The one error type the /v2 layer turns into OCI error JSON. */
 export class RegistryError extends Error {
   readonly status: number;
+  /** For 401s: the scope the request needed, echoed in the bearer challenge. */
+  scope?: string;
 
   constructor(
     readonly code: RegistryErrorCode,
@@ -13,6 +15,13 @@ export class RegistryError extends Error {
     super(message ?? registryErrorCodes[code].message);
     this.name = "RegistryError";
     this.status = status ?? registryErrorCodes[code].status;
+  }
+
+  /** A 401 whose challenge names `scope` (e.g. `repository:ns/repo:pull`). */
+  static unauthorized(scope: string, detail: unknown = {}): RegistryError {
+    const error = new RegistryError("UNAUTHORIZED", undefined, detail);
+    error.scope = scope;
+    return error;
   }
 
   /** The body the OCI distribution spec defines: `{"errors":[{code,message,detail}]}`. */

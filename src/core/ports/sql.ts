@@ -51,4 +51,11 @@ export const SqlState = {
   foreignKeyViolation: "23503",
   serializationFailure: "40001",
   deadlockDetected: "40P01",
+  /** Adapters report every failure to reach the server (refused, reset, timed out) as this. */
+  connectionFailure: "08006",
 } as const;
+
+/** True when the database could not be reached or is shutting down (SQLSTATE classes 08 and 57P). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return error instanceof SqlError && error.code !== undefined && (error.code.startsWith("08") || error.code.startsWith("57P"));
+}

@@ -4,10 +4,10 @@
  * token service), always with `Docker-Distribution-API-Version`.
  */
 import type { Context } from "hono";
-import type { Registry } from "../../core/registry.js";
+import type { AppServices } from "../context.js";
 import { bearerChallenge } from "../urls.js";
 
-export function apiVersionCheck(registry: Registry) {
+export function apiVersionCheck({ registry }: AppServices) {
   return function apiVersionCheck(c: Context): Response {
     c.header("Docker-Distribution-API-Version", "registry/2.0");
     c.header("WWW-Authenticate", bearerChallenge(registry.config, c.req.url));

@@ -3,7 +3,7 @@
  * service. 503 when the database is unreachable; a cache failure only degrades.
  */
 import type { Context } from "hono";
-import type { Registry } from "../../core/registry.js";
+import type { AppServices } from "../context.js";
 
 async function healthy(check: () => Promise<unknown>): Promise<boolean> {
   try {
@@ -14,7 +14,7 @@ async function healthy(check: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-export function instanceHealth(registry: Registry) {
+export function instanceHealth({ registry }: AppServices) {
   return async function instanceHealth(c: Context): Promise<Response> {
     const [database, cache] = await Promise.all([
       healthy(() => registry.sql.query("SELECT 1")),

@@ -1,0 +1,45 @@
+/**
+ * What handlers share: the registry's adapters, the pull-path services built on them,
+ * and the per-request values middleware sets (the caller) and route params parse into.
+ */
+import type { Context } from "hono";
+import { anonymousCaller, type Caller } from "../core/auth/access.js";
+import { RegistryError } from "../core/errors/registry-error.js";
+import { parseDigest, type Digest } from "../core/model/digest.js";
+import { parseRepositoryName, type RepositoryName } from "../core/model/names.js";
+import type { Registry } from "../core/registry.js";
+import type { PullDeps } from "../core/resources/deps.js";
+
+export interface AppServices {
+  registry: Registry;
+  pull: PullDeps;
+}
+
+export type AppEnv = { Variables: { caller: Caller } };
+
+/** The authenticated caller, or anonymous. */
+export function callerOf(c: Context): Caller {
+  return (c.get("caller") as Caller | undefined) ?? anonymousCaller;
+}
+
+/** The `:name` route param as a repository name; NAME_INVALID when malformed. */
+export function repositoryParam(c: Context, services: AppServices): RepositoryName {
+  const raw = c.req.param("name") ?? "";
+  const name = parseRepositoryName(raw, services.registry.config.libraryNamespace);
+  if (name === null) throw new RegistryError("NAME_INVALID", undefined, { name: raw });
+  return name;
+}
+
+/** A digest route param; DIGEST_INVALID when malformed. */
+export function digestParam(c: Context, param: string): Digest {
+  const raw = c.req.param(param) ?? "";
+  const digest = parseDigest(raw);
+  if (digest === null) throw new RegistryError("DIGEST_INVALID", "invalid digest", { digest: raw });
+  return digest;
+}
+
+/** `<path>?<query>` of a relative `Link: <…>; rel="next"` header (Quay's links are relative). */
+export function nextLink(path: string, query: Record<string, string | number>): string {
+  const search = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
+  return `<${path}?${search.toString()}>; rel="next"`;
+}

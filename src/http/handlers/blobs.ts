@@ -1,0 +1,66 @@
+/**
+ * `GET`/`HEAD /v2/<name>/blobs/<digest>`. HEAD is answered from metadata alone. GET
+ * redirects to a short-lived signed URL where the storage has a signer (Quay: 302),
+ * else streams the object, honouring a single `Range`.
+ */
+import type { Context } from "hono";
+import { RegistryError } from "../../core/errors/registry-error.js";
+import { readBlob, type BlobInfo } from "../../core/resources/blobs.js";
+import { callerOf, digestParam, repositoryParam, type AppServices } from "../context.js";
+import { parseRange } from "../range.js";
+
+const IMMUTABLE = "max-age=31536000";
+
+function metadataHeaders(blob: BlobInfo): Record<string, string> {
+  return {
+    "Docker-Content-Digest": blob.digest,
+    "Content-Type": "application/octet-stream",
+    "Accept-Ranges": "bytes",
+    "Cache-Control": IMMUTABLE,
+  };
+}
+
+async function streamBlob(c: Context, services: AppServices, blob: BlobInfo): Promise<Response> {
+  const range = parseRange(c.req.header("range"), blob.size);
+  const headers = metadataHeaders(blob);
+  if (range.kind === "unsatisfiable") {
+    return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${blob.size}` } });
+  }
+  const read = await services.registry.blobs.get(blob.key, range.kind === "range" ? { offset: range.offset, length: range.length } : undefined);
+  // The row exists but the bytes do not: to the client that is an unknown blob.
+  if (read === null) throw new RegistryError("BLOB_UNKNOWN", undefined, { digest: blob.digest });
+  if (range.kind === "range") {
+    const end = range.offset + range.length - 1;
+    return new Response(read.body, {
+      status: 206,
+      headers: { ...headers, "Content-Length": String(range.length), "Content-Range": `bytes ${range.offset}-${end}/${blob.size}` },
+    });
+  }
+  return new Response(read.body, { status: 200, headers: { ...headers, "Content-Length": String(blob.size) } });
+}
+
+export function getBlob(services: AppServices) {
+  return async function getBlob(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    const digest = digestParam(c, "digest");
+    const blob = await readBlob(services.pull, callerOf(c), name, digest);
+    if (c.req.method === "HEAD") {
+      return new Response(null, { status: 200, headers: { ...metadataHeaders(blob), "Content-Length": String(blob.size) } });
+    }
+    const { registry } = services;
+    const location = registry.signer
+      ? await registry.signer.sign({
+          key: blob.key,
+          method: "GET",
+          expiresInSeconds: registry.config.redirectExpirySeconds,
+          clientIp: c.req.header("cf-connecting-ip") ?? undefined,
+          namespace: name.namespace,
+          repository: name.repository,
+          username: callerOf(c).subject ?? undefined,
+        })
+      : null;
+    if (location === null) return streamBlob(c, services, blob);
+    // No long Cache-Control here (Quay sends a year): the signed URL dies in minutes.
+    return new Response(null, { status: 302, headers: { Location: location, "Docker-Content-Digest": blob.digest } });
+  };
+}
