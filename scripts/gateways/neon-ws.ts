@@ -17,7 +17,7 @@ export interface NeonWsProxy {
   close(): Promise<void>;
 }
 
-/** Above this many unsent bytes towards the browser side, stop reading from Postgres. */
+/** Above this many bytes not yet sent to the client, stop reading from Postgres. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 
 function refuse(socket: Duplex, status: string, message: string): void {

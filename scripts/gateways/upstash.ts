@@ -21,6 +21,7 @@ export interface UpstashGateway {
   close(): Promise<void>;
 }
 
+/** Where the gateway listens, the token it demands and the Redis it fronts. */
 export interface UpstashGatewayOptions {
   port?: number;
   /** The bearer token clients must present (UPSTASH_REDIS_REST_TOKEN). */

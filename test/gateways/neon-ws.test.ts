@@ -211,6 +211,14 @@ describe("Neon WebSocket proxy", () => {
       expect((await closed)[0]).toBe(1011);
     });
 
+    it("closes the WebSocket when nothing listens at the address", async () => {
+      const gone = await tcpServer();
+      await gone.close();
+      const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/v1?address=127.0.0.1:${gone.port}`);
+      ws.on("error", () => {});
+      expect((await until<number>(ws, "close"))[0]).toBe(1011);
+    });
+
     it("refuses addresses off this machine, malformed ones and other paths", async () => {
       const { port } = await open();
       const base = `ws://127.0.0.1:${proxy.port}`;
