@@ -94,14 +94,14 @@ function encode(reply: Reply, base64: boolean): unknown {
   return reply;
 }
 
+const OK = Buffer.from("OK");
+
 function entry(reply: Reply, base64: boolean): Entry {
   if (reply instanceof Error) return { error: reply.message };
   // The client decodes every top-level string as base64 except exactly "OK".
   if (base64 && Buffer.isBuffer(reply) && reply.equals(OK)) return { result: "OK" };
   return { result: encode(reply, base64) };
 }
-
-const OK = Buffer.from("OK");
 
 function tokenMatches(header: string | undefined, token: string): boolean {
   const presented = header?.startsWith("Bearer ") ? header.slice(7) : "";
