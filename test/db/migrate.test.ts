@@ -1,0 +1,125 @@
+/**
+ * migrate() as a process sees it: creates and stamps an empty database once, is a no-op
+ * afterwards, never touches a database Quay manages at another revision, is atomic, and
+ * serialises concurrent starts. Real PostgreSQL, PGlite in memory, and `npm run migrate`.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
+import { pgliteSql } from "../../src/adapters/sql/pglite.js";
+import type { Queryable, Sql } from "../../src/core/ports/sql.js";
+import { migrate, QUAY_HEAD_REVISION } from "../../src/db/migrate.js";
+import { spawnEntry } from "../support/process.js";
+import { createTestDatabase, type TestDatabase } from "../support/services.js";
+
+async function tables(sql: Queryable): Promise<string[]> {
+  const { rows } = await sql.query<{ name: string }>(
+    `SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`,
+  );
+  return rows.map((r) => r.name);
+}
+
+async function stamped(sql: Queryable): Promise<string[]> {
+  const { rows } = await sql.query<{ version_num: string }>(`SELECT version_num FROM alembic_version`);
+  return rows.map((r) => r.version_num);
+}
+
+describe("migrate on PostgreSQL", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+
+  async function database(label: string): Promise<{ db: TestDatabase; sql: Sql }> {
+    const db = await createTestDatabase(label);
+    const sql = nodePostgresSql(db.url);
+    cleanups.push(async () => {
+      await sql.close();
+      await db.drop();
+    });
+    return { db, sql };
+  }
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it("exports Quay's head revision", () => {
+    expect(QUAY_HEAD_REVISION).toBe("9fa37f66a9b6");
+  });
+
+  it("creates the schema in an empty database and stamps Quay's head", async () => {
+    const { sql } = await database("mig-empty");
+    expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
+    expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+    expect(await tables(sql)).toEqual(expect.arrayContaining(["alembic_version", "user", "repository", "manifest", "tag", "logentry3"]));
+  });
+
+  it("applies nothing the second time and keeps the data", async () => {
+    const { sql } = await database("mig-again");
+    await migrate(sql);
+    await sql.query(
+      `INSERT INTO "user" (username, email, verified, organization, robot, invoice_email, last_invalid_login)
+       VALUES ('alice', 'alice@example.com', true, false, false, false, now())`,
+    );
+    const kinds = await sql.query(`SELECT count(*)::int AS n FROM logentrykind`);
+    expect(await migrate(sql)).toEqual({ applied: [] });
+    expect((await sql.query(`SELECT username FROM "user"`)).rows).toEqual([{ username: "alice" }]);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM logentrykind`)).rows).toEqual(kinds.rows);
+    expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+  });
+
+  it("leaves a database Quay manages at another revision exactly as it is", async () => {
+    const { sql } = await database("mig-quay");
+    await sql.query(`CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)`);
+    await sql.query(`INSERT INTO alembic_version VALUES ('3f8d7acdf7f9')`);
+    expect(await migrate(sql)).toEqual({ applied: [] });
+    expect(await tables(sql)).toEqual(["alembic_version"]);
+    expect(await stamped(sql)).toEqual(["3f8d7acdf7f9"]);
+  });
+
+  it("rolls everything back when the database is not empty", async () => {
+    const { sql } = await database("mig-busy");
+    await sql.query(`CREATE TABLE tag (id SERIAL PRIMARY KEY)`);
+    await expect(migrate(sql)).rejects.toThrow(/already exists/);
+    expect(await tables(sql)).toEqual(["tag"]);
+  });
+
+  it("serialises two processes starting together: both succeed, the schema is created once", async () => {
+    const { db, sql } = await database("mig-race");
+    const other = nodePostgresSql(db.url);
+    try {
+      const results = await Promise.all([migrate(sql), migrate(other)]);
+      expect(results.map((r) => r.applied).sort()).toEqual([[], [QUAY_HEAD_REVISION]]);
+      expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM tagkind`)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("npm run migrate applies, then reports up to date", async () => {
+    const { db } = await database("mig-cli");
+    const first = spawnEntry("scripts/migrate.ts", { DATABASE_URL: db.url });
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain(`applied: ${QUAY_HEAD_REVISION}`);
+    const second = spawnEntry("scripts/migrate.ts", { DATABASE_URL: db.url });
+    expect(await second.exited).toBe(0);
+    expect(second.output()).toContain("up to date");
+  });
+
+  it("npm run migrate without DATABASE_URL exits 1 with the reason", async () => {
+    const run = spawnEntry("scripts/migrate.ts", { DATABASE_URL: "" });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain("DATABASE_URL is not set");
+  });
+});
+
+describe("migrate on PGlite", () => {
+  it("creates the schema once and is a no-op afterwards", async () => {
+    const sql = await pgliteSql();
+    try {
+      expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
+      expect(await migrate(sql)).toEqual({ applied: [] });
+      expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+    } finally {
+      await sql.close();
+    }
+  });
+});
