@@ -41,6 +41,9 @@ async function stamp(tx: Queryable, previous: string | null, revision: string): 
 /** Applies pending schema revisions; returns the ids applied, oldest first. */
 export async function migrate(sql: Sql): Promise<{ applied: string[] }> {
   return sql.transaction(async (tx) => {
+    // Each statement must see what a process that held the lock before us committed,
+    // whatever the database's default isolation level.
+    await tx.query(`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`);
     await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
     const stamped = await stampedRevisions(tx);
     const applied: string[] = [];

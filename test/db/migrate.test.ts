@@ -1,9 +1,14 @@
 /**
  * migrate() as a process sees it: creates and stamps an empty database once, is a no-op
  * afterwards, never touches a database Quay manages at another revision, is atomic, and
- * serialises concurrent starts. Real PostgreSQL, PGlite in memory, and `npm run migrate`.
+ * serialises concurrent starts. Real PostgreSQL (directly and through Neon's driver and the
+ * local Neon gateways), PGlite in memory, and `npm run migrate`.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { startNeonHttpGateway } from "../../scripts/gateways/neon-http.js";
+import { startNeonWsProxy } from "../../scripts/gateways/neon-ws.js";
+import { neonSql } from "../../src/adapters/sql/neon.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
 import { pgliteSql } from "../../src/adapters/sql/pglite.js";
 import type { Queryable, Sql } from "../../src/core/ports/sql.js";
@@ -82,15 +87,17 @@ describe("migrate on PostgreSQL", () => {
   });
 
   it("serialises two processes starting together: both succeed, the schema is created once", async () => {
-    const { db, sql } = await database("mig-race");
-    const other = nodePostgresSql(db.url);
+    const { db, sql: setup } = await database("mig-race");
+    // Even where transactions default to a snapshot older than the lock wait.
+    await setup.query(`ALTER DATABASE "${db.name}" SET default_transaction_isolation = 'repeatable read'`);
+    const [first, second] = [nodePostgresSql(db.url), nodePostgresSql(db.url)];
     try {
-      const results = await Promise.all([migrate(sql), migrate(other)]);
+      const results = await Promise.all([migrate(first), migrate(second)]);
       expect(results.map((r) => r.applied).sort()).toEqual([[], [QUAY_HEAD_REVISION]]);
-      expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
-      expect((await sql.query(`SELECT count(*)::int AS n FROM tagkind`)).rows).toEqual([{ n: 1 }]);
+      expect(await stamped(first)).toEqual([QUAY_HEAD_REVISION]);
+      expect((await first.query(`SELECT count(*)::int AS n FROM tagkind`)).rows).toEqual([{ n: 1 }]);
     } finally {
-      await other.close();
+      await Promise.all([first.close(), second.close()]);
     }
   });
 
@@ -120,6 +127,28 @@ describe("migrate on PGlite", () => {
       expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
     } finally {
       await sql.close();
+    }
+  });
+});
+
+describe("migrate through Neon's driver (WebSocket transaction via the local gateways)", () => {
+  it("creates the schema once and is a no-op afterwards", async () => {
+    const db = await createTestDatabase("mig-neon");
+    const [http, ws] = await Promise.all([startNeonHttpGateway({}), startNeonWsProxy({})]);
+    const sql = neonSql({
+      connectionString: db.url,
+      fetchEndpoint: http.url,
+      wsProxy: `127.0.0.1:${ws.port}/v1`,
+      webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
+    });
+    try {
+      expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
+      expect(await migrate(sql)).toEqual({ applied: [] });
+      expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+    } finally {
+      await sql.close();
+      await Promise.all([http.close(), ws.close()]);
+      await db.drop();
     }
   });
 });
