@@ -53,8 +53,9 @@ const STORE_FAILURES: Record<FsBlobErrorCode, [number, string]> = {
 };
 const MAX_XML_BODY = 1 << 20;
 
+/** Escapes element text (the server writes no attributes). */
 function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return text.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function xmlDecode(text: string): string {

@@ -55,7 +55,7 @@ describe("s3 blob store", () => {
     await store.put(key, new Blob(["layer bytes"]).stream(), 11);
     expect(await readFile(join(s3.root, objectKey), "utf8")).toBe("layer bytes");
     expect((await store.list("sha256/ab/")).keys.map((k) => k.key)).toEqual([key]);
-    const url = new URL(await store.sign({ key, method: "GET", expiresInSeconds: 600 }));
+    const url = new URL((await store.sign({ key, method: "GET", expiresInSeconds: 600 }))!);
     expect(url.pathname).toBe(`/pier/${objectKey}`);
     await store.delete(key);
   });

@@ -94,7 +94,7 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
         const { value, done } = await reader.read();
         if (done) break;
         written += value.byteLength;
-        if (written > size) throw new FsBlobError("SizeMismatch", `body is longer than the declared ${size} bytes`);
+        if (written > size) throw new FsBlobError("SizeMismatch", `body has ${written}+ bytes, ${size} were declared`);
         md5.update(value);
         for (let at = 0; at < value.byteLength;) at += (await handle.write(value, at)).bytesWritten;
       }

@@ -62,21 +62,26 @@ function emptyStream(): ReadableStream<Uint8Array> {
 /**
  * Passes exactly `size` bytes through, holding the latest chunk back until the source
  * ends: the server never receives all `size` bytes of a body that turns out longer or
- * shorter, so a wrong-sized upload can never complete.
+ * shorter, so a wrong-sized upload can never complete. A mismatch aborts the request.
  */
-function exactLength(size: number, state: { seen: number }): TransformStream<Uint8Array, Uint8Array> {
+function exactLength(size: number, abort: (reason: Error) => void): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
   let held: Uint8Array | undefined;
-  const mismatch = () => new Error(`body has ${state.seen}${state.seen > size ? "+" : ""} bytes, ${size} were declared`);
+  const mismatch = () => {
+    const error = new Error(`body has ${seen}${seen > size ? "+" : ""} bytes, ${size} were declared`);
+    abort(error);
+    return error;
+  };
   return new TransformStream({
     transform(chunk, controller) {
       if (chunk.byteLength === 0) return;
-      state.seen += chunk.byteLength;
-      if (state.seen > size) throw mismatch();
+      seen += chunk.byteLength;
+      if (seen > size) throw mismatch();
       if (held) controller.enqueue(held);
       held = chunk;
     },
     flush(controller) {
-      if (state.seen !== size) throw mismatch();
+      if (seen !== size) throw mismatch();
       if (held) controller.enqueue(held);
     },
   });
@@ -122,19 +127,14 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
   async function send({ method, url, headers = {}, body }: Call): Promise<Response> {
     const signed = await client.sign(url.toString(), { method, headers });
     if (body === undefined || typeof body === "string") return fetch(signed, { body });
-    const state = { seen: 0 };
-    let stream = body.stream.pipeThrough(exactLength(body.size, state));
+    // Aborting (rather than only erroring the body) rejects fetch with the size error itself.
+    const aborter = new AbortController();
+    let stream = body.stream.pipeThrough(exactLength(body.size, (reason) => aborter.abort(reason)));
     // workerd sends a stream with Transfer-Encoding: chunked unless it has a fixed length.
     const sent = new Headers(signed.headers);
     if (FixedLengthStream) stream = stream.pipeThrough(new FixedLengthStream(body.size));
     else sent.set("content-length", String(body.size));
-    const init = { method, headers: sent, body: stream, duplex: "half" } as RequestInit;
-    try {
-      return await fetch(signed.url, init);
-    } catch (error) {
-      if (state.seen !== body.size) throw new Error(`upload of ${body.size} bytes aborted: body had ${state.seen} bytes`, { cause: error });
-      throw error;
-    }
+    return fetch(signed.url, { method, headers: sent, body: stream, duplex: "half", signal: aborter.signal } as RequestInit);
   }
 
   /** Reads an XML reply, throwing S3's error (which may arrive with status 200 for copies and completes). */
