@@ -209,7 +209,9 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
       }
       return listObjects(res, query);
     }
+    const copySource = req.headers["x-amz-copy-source"];
     if (method === "PUT" && uploadId !== null) {
+      if (copySource !== undefined) throw new S3Failure(501, "NotImplemented", "UploadPartCopy is not implemented by this server");
       const partNumber = Number(query.get("partNumber"));
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
         throw new S3Failure(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
@@ -218,7 +220,6 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
       const part = await store.uploadPart(key, uploadId, partNumber, bodyOf(req, verdict.payloadHash).stream, size);
       return send(res, 200, { etag: part.etag });
     }
-    const copySource = req.headers["x-amz-copy-source"];
     if (method === "PUT" && typeof copySource === "string") return copyObject(res, key, copySource);
     if (method === "PUT") {
       const size = contentLength(req);
@@ -251,7 +252,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
     }
     const headers = { "content-type": "application/octet-stream", "accept-ranges": "bytes", "content-length": range?.length ?? found.size };
     if (range) Object.assign(headers, { "content-range": `bytes ${range.offset}-${range.offset + range.length - 1}/${found.size}` });
-    if (req.method === "HEAD") return send(res, 200, headers);
+    if (req.method === "HEAD") return send(res, range ? 206 : 200, headers);
     const read = await store.get(key, range ?? undefined);
     if (read === null) throw new S3Failure(404, "NoSuchKey", "The specified key does not exist.");
     res.writeHead(range ? 206 : 200, headers);

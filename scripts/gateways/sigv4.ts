@@ -35,7 +35,7 @@ function deny(status: number, code: string, message: string): SigV4Verdict {
 }
 
 /** RFC 3986 encoding as SigV4 wants it: unreserved characters kept, everything else %XX (slashes optionally kept). */
-export function uriEncode(text: string, keepSlash: boolean): string {
+function uriEncode(text: string, keepSlash: boolean): string {
   const encoded = encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return keepSlash ? encoded.replace(/%2F/g, "/") : encoded;
 }
@@ -48,8 +48,8 @@ function hmac(key: string | Buffer, text: string): Buffer {
   return createHmac("sha256", key).update(text).digest();
 }
 
-/** The canonical request and string to sign for one request (exported for the cross-check tests). */
-export function stringToSign(parts: {
+/** The canonical request and string to sign for one request. */
+function stringToSign(parts: {
   method: string;
   /** Decoded path, e.g. "/bucket/a b". */
   path: string;
@@ -78,7 +78,7 @@ export function stringToSign(parts: {
 }
 
 /** Hex HMAC-SHA256 signature of `text` with the key derived for (secret, date, region, service). */
-export function signatureOf(secret: string, scope: { date: string; region: string; service: string }, text: string): string {
+function signatureOf(secret: string, scope: { date: string; region: string; service: string }, text: string): string {
   const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, scope.date), scope.region), scope.service), "aws4_request");
   return createHmac("sha256", key).update(text).digest("hex");
 }

@@ -65,6 +65,7 @@ async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
   return new Response(stream).text();
 }
 
+/** Registers the suite; `factory` builds a fresh store (and its backing service) once per run. */
 export function runBlobStoreSuite(name: string, factory: () => Promise<BlobStoreSubject>): void {
   describe(`BlobStore port: ${name}`, () => {
     let subject: BlobStoreSubject;

@@ -57,6 +57,7 @@ function normalEtag(etag: string): string {
   return etag.replace(/^"|"$/g, "");
 }
 
+/** Blob store over a local directory; see the file header. */
 export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
   const root = resolve(options.root);
   const tmpDir = join(root, HIDDEN, "tmp");

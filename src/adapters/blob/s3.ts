@@ -46,13 +46,10 @@ function xmlEscape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Texts of every `<tag>` element in a flat XML document (S3's replies nest no same-named tags). */
-function xmlAll(xml: string, tag: string): string[] {
-  return [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))].map((m) => xmlDecode(m[1]!));
-}
-
-function xmlOne(xml: string, tag: string): string | undefined {
-  return xmlAll(xml, tag)[0];
+/** Text of the first `<tag>` element (S3's replies are flat enough for this). */
+function xmlText(xml: string, tag: string): string | undefined {
+  const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
+  return match ? xmlDecode(match[1]!) : undefined;
 }
 
 function emptyStream(): ReadableStream<Uint8Array> {
@@ -109,11 +106,13 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
     return url;
   }
 
+  function s3Error(status: number, xml: string, key?: string): S3Error {
+    const code = xmlText(xml, "Code") ?? FALLBACK_CODES[status] ?? `Http${status}`;
+    return new S3Error(status, code, `S3 ${code} (${status})${key ? ` for ${key}` : ""}: ${xmlText(xml, "Message") ?? "no message"}`, key);
+  }
+
   async function failure(response: Response, key?: string): Promise<S3Error> {
-    const xml = await response.text();
-    const code = xmlOne(xml, "Code") ?? FALLBACK_CODES[response.status] ?? `Http${response.status}`;
-    const detail = xmlOne(xml, "Message") ?? response.statusText;
-    return new S3Error(response.status, code, `S3 ${code} (${response.status})${key ? ` for ${key}` : ""}: ${detail}`, key);
+    return s3Error(response.status, await response.text(), key);
   }
 
   interface Call {
@@ -141,8 +140,7 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
   async function xmlReply(response: Response, key?: string): Promise<string> {
     if (!response.ok) throw await failure(response, key);
     const xml = await response.text();
-    if (/<Error>/.test(xml))
-      throw new S3Error(response.status, xmlOne(xml, "Code") ?? "InternalError", `S3 error: ${xmlOne(xml, "Message")}`, key);
+    if (/<Error>/.test(xml)) throw s3Error(response.status, xml, key);
     return xml;
   }
 
@@ -154,13 +152,8 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
   async function stat(key: string): Promise<{ size: number } | null> {
     const response = await send({ method: "HEAD", url: urlOf(key) });
     if (response.status === 404) return null;
-    if (!response.ok)
-      throw new S3Error(
-        response.status,
-        FALLBACK_CODES[response.status] ?? `Http${response.status}`,
-        `S3 HEAD ${key}: ${response.status}`,
-        key,
-      );
+    // HEAD replies carry no body: the code comes from the status.
+    if (!response.ok) throw s3Error(response.status, "", key);
     return { size: Number(response.headers.get("content-length")) };
   }
 
@@ -232,17 +225,17 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
       if (options.after !== undefined) query.set("start-after", root + options.after);
       const xml = await xmlReply(await send({ method: "GET", url: `${bucketUrl}?${query}` }));
       const keys = [...xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].map(([, entry]) => ({
-        key: xmlOne(entry!, "Key")!.slice(root.length),
-        size: Number(xmlOne(entry!, "Size")),
-        lastModified: new Date(xmlOne(entry!, "LastModified")!),
+        key: xmlText(entry!, "Key")!.slice(root.length),
+        size: Number(xmlText(entry!, "Size")),
+        lastModified: new Date(xmlText(entry!, "LastModified")!),
       }));
-      const truncated = xmlOne(xml, "IsTruncated") === "true" && keys.length > 0;
+      const truncated = xmlText(xml, "IsTruncated") === "true" && keys.length > 0;
       return truncated ? { keys, next: keys[keys.length - 1]!.key } : { keys };
     },
 
     async createMultipart(key) {
       const xml = await xmlReply(await send({ method: "POST", url: `${urlOf(key)}?uploads` }), key);
-      const uploadId = xmlOne(xml, "UploadId");
+      const uploadId = xmlText(xml, "UploadId");
       if (!uploadId) throw new S3Error(200, "MalformedReply", `CreateMultipartUpload for ${key} returned no UploadId`, key);
       return uploadId;
     },
