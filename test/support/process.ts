@@ -11,10 +11,11 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-export function spawnEntry(entry: string, env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+export function spawnEntry(entry: string, env: Record<string, string>, args: readonly string[] = []): Spawned {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    // stdin stays open: entries that serve until their parent goes away watch it close.
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";
   const listeners = new Set<() => void>();

@@ -4,6 +4,7 @@
  * right for the single-machine mode, not for concurrency tests.
  */
 import { PGlite, types } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import type { Queryable, Row, Sql, SqlParam } from "../../core/ports/sql.js";
 import { toSqlError } from "./pg-pool.js";
 
@@ -33,7 +34,8 @@ function queryable(target: PGliteQueryable): Queryable {
 
 /** Opens (creating when absent) the database stored in `dataDir`; memory when omitted. */
 export async function pgliteSql(dataDir?: string): Promise<Sql> {
-  const db = await PGlite.create(dataDir ? { dataDir } : {});
+  // pg_trgm: Quay's repository search indexes are trigram GIN indexes.
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm } });
   return {
     ...queryable(db),
     transaction: (fn) => db.transaction((tx) => fn(queryable(tx))),
