@@ -65,15 +65,6 @@ const server = await listen(app, { hostname, port });
 const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
 const address = `${hostname}:${server.port}`;
 
-console.log(`Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`);
-if (admin.generatedPassword) console.log(`Created admin user "${admin.username}" with password: ${admin.generatedPassword}`);
-else
-  console.log(
-    `Admin user "${admin.username}" ${admin.result === "created" ? "created" : "ready"} (password from PIER_ADMIN_PASSWORD or unchanged)`,
-  );
-console.log(`Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`);
-console.log(`         or: podman login --tls-verify=false -u ${admin.username} ${address}`);
-
 onShutdownSignal(async () => {
   stopJobs();
   instanceKey.stop();
@@ -82,3 +73,16 @@ onShutdownSignal(async () => {
   await unlock();
   console.log("Pier stopped");
 });
+
+// One write, after the signal handlers are in place: whoever reads "ready" may stop us.
+const adminLine = admin.generatedPassword
+  ? `Created admin user "${admin.username}" with password: ${admin.generatedPassword}`
+  : `Admin user "${admin.username}" ${admin.result === "created" ? "created" : "ready"} (password from PIER_ADMIN_PASSWORD or unchanged)`;
+console.log(
+  [
+    `Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
+    adminLine,
+    `Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`,
+    `         or: podman login --tls-verify=false -u ${admin.username} ${address}`,
+  ].join("\n"),
+);

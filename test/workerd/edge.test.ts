@@ -10,6 +10,7 @@ import { loadS3Settings } from "../../src/core/config.js";
 import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { uploadKey } from "../../src/core/storage-layout.js";
 import worker from "../../workers/edge.js";
+import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 
 const edge = (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
 
@@ -41,13 +42,8 @@ describe("edge Worker", () => {
     const blobs = s3BlobStore(loadS3Settings(env)!);
     const stale = crypto.randomUUID();
     const fresh = crypto.randomUUID();
-    const { rows } = await sql.query<{ id: number }>(
-      `WITH ns AS (INSERT INTO "user" (username, email, removed_tag_expiration_s) VALUES ($1, $1, 1209600) RETURNING id),
-            repo AS (INSERT INTO repository (namespace_user_id, name, visibility_id, kind_id)
-                     SELECT ns.id, 'app', v.id, k.id FROM ns, visibility v, repositorykind k WHERE v.name = 'private' AND k.name = 'image' RETURNING id)
-       SELECT id FROM repo`,
-      [`cleanup${Date.now()}`],
-    );
+    const namespaceId = await createNamespace({ sql, blobs }, unique("cleanup"));
+    const repositoryId = await createRepository({ sql, blobs }, namespaceId, "app", { visibility: "private" });
     const location = await sql.query<{ id: number }>(`INSERT INTO imagestoragelocation (name) VALUES ($1) RETURNING id`, [`edge-${stale}`]);
     for (const [uuid, age] of [
       [stale, 3 * 24 * 3600_000],
@@ -56,7 +52,7 @@ describe("edge Worker", () => {
       await sql.query(
         `INSERT INTO blobupload (repository_id, uuid, byte_count, location_id, storage_metadata, chunk_count, created)
          VALUES ($1, $2, 3, $3, '{}', 1, $4)`,
-        [rows[0]!.id, uuid, location.rows[0]!.id, new Date(Date.now() - age)],
+        [repositoryId, uuid, location.rows[0]!.id, new Date(Date.now() - age)],
       );
       await blobs.put(uploadKey(uuid), new Blob(["abc"]).stream(), 3);
     }
