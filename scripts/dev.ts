@@ -4,12 +4,10 @@
  * Extra arguments go to wrangler (e.g. `npm run dev -- --local-protocol https`).
  */
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
 import pg from "pg";
 import { nodePostgresSql } from "../src/adapters/sql/node-postgres.js";
 import { migrate } from "../src/db/migrate.js";
-import { startGatewayStack } from "./gateways/stack.js";
+import { startDevGatewayStack } from "./gateways/stack.js";
 
 const adminUrl = process.env.PIER_DEV_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const databaseUrl = process.env.DATABASE_URL ?? adminUrl.replace(/\/[^/]*$/, "/pier_dev");
@@ -32,16 +30,7 @@ async function ensureDatabase(): Promise<void> {
 }
 
 await ensureDatabase();
-const s3Root = resolve("data/dev-s3");
-await mkdir(s3Root, { recursive: true });
-const stack = await startGatewayStack({
-  databaseUrl,
-  redisUrl,
-  s3Root,
-  ports: { neonHttp: 4444, neonWs: 4445, upstash: 4446, s3: 4447 },
-  upstashToken: "pier-local-token",
-  s3Credentials: { accessKeyId: "pier-local", secretAccessKey: "pier-local-secret" },
-});
+const stack = await startDevGatewayStack(databaseUrl, redisUrl);
 
 const vars = Object.entries(stack.bindings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 const wrangler = spawn("npx", ["wrangler", "dev", "--test-scheduled", "--log-level", "warn", ...vars, ...process.argv.slice(2)], {

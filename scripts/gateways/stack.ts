@@ -3,6 +3,8 @@
  * WebSocket, Upstash REST and the verifying S3 server — and the Worker bindings
  * that point at them. Used by `npm run dev`, `npm run gateways` and the workerd tests.
  */
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
 import { startNeonHttpGateway } from "./neon-http.js";
 import { startNeonWsProxy } from "./neon-ws.js";
 import { startS3Server } from "./s3.js";
@@ -64,4 +66,18 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       await Promise.all([neonHttp.close(), neonWs.close(), upstash.close(), s3.close()]);
     },
   };
+}
+
+/** `npm run dev` and `npm run gateways`: fixed ports and local credentials, objects under data/dev-s3. */
+export async function startDevGatewayStack(databaseUrl: string, redisUrl: string): Promise<GatewayStack> {
+  const s3Root = resolve("data/dev-s3");
+  await mkdir(s3Root, { recursive: true });
+  return startGatewayStack({
+    databaseUrl,
+    redisUrl,
+    s3Root,
+    ports: { neonHttp: 4444, neonWs: 4445, upstash: 4446, s3: 4447 },
+    upstashToken: "pier-local-token",
+    s3Credentials: { accessKeyId: "pier-local", secretAccessKey: "pier-local-secret" },
+  });
 }

@@ -4,6 +4,7 @@
  * (ioredis, ws) do not load. Prints `READY <bindings JSON>`; stops and drops the test
  * database on SIGTERM or when stdin closes.
  */
+import { onShutdownSignal } from "../../src/runtime/node-server.js";
 import { startLocalStack } from "./gateways.js";
 import { ensureServices } from "./services.js";
 
@@ -11,14 +12,7 @@ await ensureServices();
 const stack = await startLocalStack(process.argv[2] ?? "stack");
 console.log(`READY ${JSON.stringify(stack.bindings)}`);
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await stack.close();
-  process.exit(0);
-}
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
-process.stdin.on("end", stop);
+onShutdownSignal(() => stack.close());
+// The parent test run may also just go away: its end of stdin closes.
+process.stdin.on("end", () => process.kill(process.pid, "SIGTERM"));
 process.stdin.resume();
