@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertResolvedAddresses, assertUpstreamUrl, parseAddress, UpstreamBlockedError } from "./upstream-guard.js";
+import { assertResolvedAddresses, assertUpstreamUrl, inNetworks, parseAddress, parseCidr, UpstreamBlockedError } from "./upstream-guard.js";
 
 const open = { allowedHosts: [] as string[] };
 const check =
@@ -85,5 +85,27 @@ describe("upstream SSRF guard", () => {
     expect(parseAddress("quay.io")).toBeNull();
     expect(parseAddress("1.2.3.256")).toBeNull();
     expect(parseAddress("1::2::3")).toBeNull();
+  });
+
+  it("parses CIDRs strictly", () => {
+    expect(parseCidr("10.0.0.0/8")).toEqual({ version: 4, value: 0x0a000000n, bits: 8 });
+    expect(parseCidr(" 2001:db8::/32 ")).toEqual({ version: 6, value: 0x20010db8n << 96n, bits: 32 });
+    expect(parseCidr("192.0.2.7")).toEqual({ version: 4, value: 0xc0000207n, bits: 32 });
+    for (const bad of ["10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/8/8", "10.0.0.0/x", "quay.io/8", ""]) {
+      expect(parseCidr(bad), bad).toBeNull();
+    }
+  });
+
+  it("tells whether an address lies in a set of networks", () => {
+    const networks = ["10.0.0.0/8", "192.0.2.7", "2001:db8:100::/48"].map((cidr) => parseCidr(cidr)!);
+    for (const ip of ["10.0.0.1", "10.255.255.255", "192.0.2.7", "2001:db8:100::1", "[2001:db8:100:ffff::1]", "::ffff:10.1.2.3"]) {
+      expect(inNetworks(ip, networks), ip).toBe(true);
+    }
+    for (const ip of ["11.0.0.1", "9.255.255.255", "192.0.2.8", "2001:db8:101::1", "::a01:203", "quay.io", ""]) {
+      expect(inNetworks(ip, networks), ip).toBe(false);
+    }
+    expect(inNetworks("10.0.0.1", [])).toBe(false);
+    expect(inNetworks("2001:db8::1", [parseCidr("::/0")!])).toBe(true);
+    expect(inNetworks("203.0.113.9", [parseCidr("0.0.0.0/0")!])).toBe(true);
   });
 });

@@ -67,14 +67,45 @@ export function parseAddress(text: string): Address | null {
   return v6 === null ? null : { version: 6, value: v6 };
 }
 
-function inCidr(address: Address, cidr: string): boolean {
-  const [base, bitsText] = cidr.split("/") as [string, string | undefined];
-  const network = parseAddress(base);
-  if (!network || network.version !== address.version) return false;
-  const width = address.version === 4 ? 32n : 128n;
-  const bits = BigInt(bitsText ?? width);
-  const shift = width - bits;
+/** A network: its base address and prefix length. */
+export interface Cidr {
+  version: 4 | 6;
+  value: bigint;
+  bits: number;
+}
+
+/** Parses `address/bits` (a bare address is a single host); null when malformed. */
+export function parseCidr(text: string): Cidr | null {
+  const [base, bitsText, extra] = text.trim().split("/");
+  const network = parseAddress(base!);
+  if (!network || extra !== undefined) return null;
+  const width = network.version === 4 ? 32 : 128;
+  if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return null;
+  const bits = bitsText === undefined ? width : Number(bitsText);
+  return bits > width ? null : { ...network, bits };
+}
+
+function contains(network: Cidr, address: Address): boolean {
+  if (network.version !== address.version) return false;
+  const shift = BigInt((network.version === 4 ? 32 : 128) - network.bits);
   return address.value >> shift === network.value >> shift;
+}
+
+function inCidr(address: Address, cidr: string): boolean {
+  const network = parseCidr(cidr);
+  return network !== null && contains(network, address);
+}
+
+/**
+ * Whether the address literal `ip` lies in one of `networks`. An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d, how dual-stack sockets report IPv4 peers) counts as its
+ * IPv4. False for anything that is not an address.
+ */
+export function inNetworks(ip: string, networks: readonly Cidr[]): boolean {
+  const parsed = parseAddress(ip);
+  if (!parsed) return false;
+  const address = inCidr(parsed, "::ffff:0:0/96") ? { version: 4 as const, value: parsed.value & 0xffffffffn } : parsed;
+  return networks.some((network) => contains(network, address));
 }
 
 /** IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses are judged as the IPv4 they carry. */
