@@ -9,7 +9,7 @@ import { s3BlobStore } from "../src/adapters/blob/s3.js";
 import { upstashCache } from "../src/adapters/cache/upstash.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { neonSql } from "../src/adapters/sql/neon.js";
-import { serviceKeys } from "../src/core/auth/service-keys.js";
+import { serviceKeys, signingKeyFromJwk } from "../src/core/auth/service-keys.js";
 import { ConfigError, loadRegistryConfig, loadS3Settings, readString, requireString, type ConfigSource } from "../src/core/config.js";
 import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
@@ -29,6 +29,7 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
   });
   const config = loadRegistryConfig(env);
+  const signingKey = readString(env, "PIER_SIGNING_KEY");
   return {
     config,
     sql,
@@ -37,8 +38,8 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     signer: blobs,
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
-    // Tokens are issued by the origin; the edge only verifies them.
-    signingKey: null,
+    // With a registered key in its secrets the edge issues tokens too; else only the origin does.
+    signingKey: signingKey === null ? null : signingKeyFromJwk(signingKey),
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
   };
 }

@@ -15,6 +15,7 @@ describe("configuration", () => {
       storageLocation: "default",
       publicCatalog: false,
       isolateCacheMs: 5_000,
+      databaseSecretKey: null,
     });
   });
 

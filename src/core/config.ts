@@ -25,6 +25,8 @@ export interface RegistryConfig {
   publicCatalog: boolean;
   /** How long an isolate serves a pull answer without asking the shared cache: the staleness bound. */
   isolateCacheMs: number;
+  /** Quay's DATABASE_SECRET_KEY: decrypts robot and app-token secrets; null disables those logins. */
+  databaseSecretKey: string | null;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -83,6 +85,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     storageLocation: readString(source, "PIER_STORAGE_LOCATION") ?? "default",
     publicCatalog: readBoolean(source, "PIER_PUBLIC_CATALOG", false),
     isolateCacheMs: readInteger(source, "PIER_ISOLATE_CACHE_MS", 5_000),
+    databaseSecretKey: readString(source, "PIER_DATABASE_SECRET_KEY"),
   };
 }
 

@@ -7,7 +7,9 @@ import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
 import { isDatabaseUnavailable } from "../core/ports/sql.js";
 import type { Registry } from "../core/registry.js";
+import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { PullCache } from "../core/resources/pull-cache.js";
+import { bearerAuth } from "./middleware/bearer.js";
 import type { AppServices } from "./context.js";
 import { routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
@@ -32,8 +34,14 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       clock: registry.clock,
       cache: new PullCache({ cache: registry.cache, clock: registry.clock, isolateTtlMs: registry.config.isolateCacheMs }),
     },
+    credentials: {
+      sql: registry.sql,
+      clock: registry.clock,
+      fields: registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey),
+    },
   };
   const app = new Hono();
+  app.use("/v2/*", bearerAuth(services));
   for (const route of routes) app.on(route.method, route.path, route.handler(services));
 
   app.notFound((c) => {

@@ -8,11 +8,13 @@ import { RegistryError } from "../core/errors/registry-error.js";
 import { parseDigest, type Digest } from "../core/model/digest.js";
 import { parseRepositoryName, type RepositoryName } from "../core/model/names.js";
 import type { Registry } from "../core/registry.js";
+import type { CredentialDeps } from "../core/auth/credentials.js";
 import type { PullDeps } from "../core/resources/deps.js";
 
 export interface AppServices {
   registry: Registry;
   pull: PullDeps;
+  credentials: CredentialDeps;
 }
 
 export type AppEnv = { Variables: { caller: Caller } };

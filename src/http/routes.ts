@@ -11,6 +11,7 @@ import { instanceHealth } from "./handlers/health.js";
 import { catalog, listTags } from "./handlers/listings.js";
 import { getManifest } from "./handlers/manifests.js";
 import { listReferrers } from "./handlers/referrers.js";
+import { issueToken } from "./handlers/token.js";
 
 export interface Route {
   name: string;
@@ -24,6 +25,7 @@ const NAME = ":name{.+}";
 
 export const routes: readonly Route[] = [
   { name: "base", method: "GET", path: "/v2/", handler: apiVersionCheck },
+  { name: "token", method: "GET", path: "/v2/auth", handler: issueToken },
   { name: "catalog", method: "GET", path: "/v2/_catalog", handler: catalog },
   { name: "manifest", method: "GET", path: `/v2/${NAME}/manifests/:reference`, handler: getManifest },
   { name: "blob", method: "GET", path: `/v2/${NAME}/blobs/:digest`, handler: getBlob },

@@ -28,7 +28,8 @@ export function countingSql(sql: Sql): Counted<Sql> {
 /** Counts round trips: every cache call is one. */
 export function countingCache(cache: Cache): Counted<Cache> {
   let count = 0;
-  const counted = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+  const counted =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> => {
       count++;
       return fn(...args);

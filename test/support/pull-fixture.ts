@@ -75,7 +75,14 @@ export async function seedPullFixture(target: SeedTarget, nowMs: number): Promis
   const dockerList = await storeIndex(target, appId, [{ image: dockerAmd64, platform: { os: "linux", architecture: "amd64" } }], {
     format: "docker",
   });
-  const schema1Text = JSON.stringify({ schemaVersion: 1, name: `${namespace}/app`, tag: "schema1", architecture: "amd64", fsLayers: [], history: [] });
+  const schema1Text = JSON.stringify({
+    schemaVersion: 1,
+    name: `${namespace}/app`,
+    tag: "schema1",
+    architecture: "amd64",
+    fsLayers: [],
+    history: [],
+  });
   const schema1 = await storeManifest(target, appId, schema1Text, MediaType.dockerSchema1);
   const hidden = await storeImage(target, appId);
   const dead = await storeImage(target, appId);
@@ -96,7 +103,11 @@ export async function seedPullFixture(target: SeedTarget, nowMs: number): Promis
   // Referrers of the OCI image: an SBOM (explicit artifactType), a signature (config
   // media type only), and one listed only in the fallback tag's index.
   const emptyConfig = await storeBlob(target, new TextEncoder().encode("{}"));
-  const subject = { mediaType: MediaType.ociManifest, digest: oci.manifest.digest, size: new TextEncoder().encode(oci.manifest.text).byteLength };
+  const subject = {
+    mediaType: MediaType.ociManifest,
+    digest: oci.manifest.digest,
+    size: new TextEncoder().encode(oci.manifest.text).byteLength,
+  };
   const sbom = await storeManifest(
     target,
     appId,
@@ -152,7 +163,12 @@ export async function seedPullFixture(target: SeedTarget, nowMs: number): Promis
           artifactType: "application/vnd.example.legacy",
         },
         // Already listed through `subject`: must not appear twice.
-        { mediaType: MediaType.ociManifest, digest: sbom.digest, size: new TextEncoder().encode(sbom.text).byteLength, artifactType: "application/vnd.example.sbom" },
+        {
+          mediaType: MediaType.ociManifest,
+          digest: sbom.digest,
+          size: new TextEncoder().encode(sbom.text).byteLength,
+          artifactType: "application/vnd.example.sbom",
+        },
       ],
     }),
     MediaType.ociIndex,
@@ -166,10 +182,10 @@ export async function seedPullFixture(target: SeedTarget, nowMs: number): Promis
     [appId, sha512Blob.storageId],
   );
   const unplacedBlob = await storeBlob(target, randomBytes(100), { placed: false });
-  await target.sql.query(`INSERT INTO uploadedblob (repository_id, blob_id, uploaded_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`, [
-    appId,
-    unplacedBlob.storageId,
-  ]);
+  await target.sql.query(
+    `INSERT INTO uploadedblob (repository_id, blob_id, uploaded_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`,
+    [appId, unplacedBlob.storageId],
+  );
 
   const secretId = await createRepository(target, ns, "secret", { visibility: "private" });
   const secretImage = await storeImage(target, secretId);

@@ -44,7 +44,12 @@ export interface RepositoryOptions {
   kind?: "image" | "application";
 }
 
-export async function createRepository(target: SeedTarget, namespaceId: number, name: string, options: RepositoryOptions = {}): Promise<number> {
+export async function createRepository(
+  target: SeedTarget,
+  namespaceId: number,
+  name: string,
+  options: RepositoryOptions = {},
+): Promise<number> {
   const { rows } = await target.sql.query<{ id: number }>(
     `INSERT INTO repository (namespace_user_id, name, visibility_id, kind_id, description, badge_token, trust_enabled, state)
      SELECT $1, $2, v.id, k.id, '', $3, false, $4 FROM visibility v, repositorykind k WHERE v.name = $5 AND k.name = $6
@@ -85,7 +90,10 @@ export async function storeBlob(
   );
   const storageId = rows[0]!.id;
   if (options.placed ?? true) {
-    await target.sql.query(`INSERT INTO imagestorageplacement (storage_id, location_id) VALUES ($1, $2)`, [storageId, await locationId(target)]);
+    await target.sql.query(`INSERT INTO imagestorageplacement (storage_id, location_id) VALUES ($1, $2)`, [
+      storageId,
+      await locationId(target),
+    ]);
   }
   return { digest, size: bytes.byteLength, storageId };
 }
@@ -134,7 +142,11 @@ export async function storeManifest(
   );
   const id = rows[0]!.id;
   for (const blob of options.blobs ?? []) {
-    await target.sql.query(`INSERT INTO manifestblob (repository_id, manifest_id, blob_id) VALUES ($1, $2, $3)`, [repositoryId, id, blob.storageId]);
+    await target.sql.query(`INSERT INTO manifestblob (repository_id, manifest_id, blob_id) VALUES ($1, $2, $3)`, [
+      repositoryId,
+      id,
+      blob.storageId,
+    ]);
   }
   for (const child of options.children ?? []) {
     await target.sql.query(`INSERT INTO manifestchild (repository_id, manifest_id, child_manifest_id) VALUES ($1, $2, $3)`, [
@@ -153,7 +165,13 @@ export interface TagOptions {
 }
 
 /** A `tag` row; Quay ends a tag's life by setting `lifetime_end_ms`, never by deleting it. */
-export async function tagManifest(target: SeedTarget, repositoryId: number, name: string, manifestId: number, options: TagOptions = {}): Promise<number> {
+export async function tagManifest(
+  target: SeedTarget,
+  repositoryId: number,
+  name: string,
+  manifestId: number,
+  options: TagOptions = {},
+): Promise<number> {
   const { rows } = await target.sql.query<{ id: number }>(
     `INSERT INTO tag (name, repository_id, manifest_id, lifetime_start_ms, lifetime_end_ms, immutable, hidden, reversion, tag_kind_id)
      SELECT $1, $2, $3, $4, $5, false, $6, false, k.id FROM tagkind k WHERE k.name = 'tag' RETURNING id`,

@@ -91,7 +91,12 @@ describe("round trips", () => {
 
 describe("coherence", () => {
   it("shows a moved tag to other isolates once the writer bumps, and to this isolate within the staleness bound", async () => {
-    const manyId = (await base.sql.query<{ id: number }>(`SELECT id FROM repository WHERE name = 'app' AND namespace_user_id = (SELECT id FROM "user" WHERE username = $1)`, [fx.namespace])).rows[0]!.id;
+    const manyId = (
+      await base.sql.query<{ id: number }>(
+        `SELECT id FROM repository WHERE name = 'app' AND namespace_user_id = (SELECT id FROM "user" WHERE username = $1)`,
+        [fx.namespace],
+      )
+    ).rows[0]!.id;
     await tagManifest({ sql: base.sql, blobs: base.blobs }, manyId, "flip", fx.oci.manifest.id);
     await writer.bump(fx.app);
     const reader = createApp(registry);
@@ -101,7 +106,10 @@ describe("coherence", () => {
 
     // The writer moves the tag the way Quay does (end the old row, start a new one), then bumps.
     const now = clock.now();
-    await base.sql.query(`UPDATE tag SET lifetime_end_ms = $1 WHERE repository_id = $2 AND name = 'flip' AND lifetime_end_ms IS NULL`, [now, manyId]);
+    await base.sql.query(`UPDATE tag SET lifetime_end_ms = $1 WHERE repository_id = $2 AND name = 'flip' AND lifetime_end_ms IS NULL`, [
+      now,
+      manyId,
+    ]);
     await tagManifest({ sql: base.sql, blobs: base.blobs }, manyId, "flip", fx.docker.manifest.id, { startMs: now });
     await writer.bump(fx.app);
     // A fill that raced the write lands after the bump: its generation is stale, so it is ignored.
@@ -118,7 +126,12 @@ describe("coherence", () => {
   it("drops negative entries when the writer bumps", async () => {
     const app = createApp(registry);
     expect((await get(app, `/v2/${fx.other}/manifests/late`)).status).toBe(404);
-    const otherId = (await base.sql.query<{ id: number }>(`SELECT id FROM repository WHERE name = 'other' AND namespace_user_id = (SELECT id FROM "user" WHERE username = $1)`, [fx.namespace])).rows[0]!.id;
+    const otherId = (
+      await base.sql.query<{ id: number }>(
+        `SELECT id FROM repository WHERE name = 'other' AND namespace_user_id = (SELECT id FROM "user" WHERE username = $1)`,
+        [fx.namespace],
+      )
+    ).rows[0]!.id;
     const image = await storeImage({ sql: base.sql, blobs: base.blobs }, otherId, { layerSizes: [8] });
     await tagManifest({ sql: base.sql, blobs: base.blobs }, otherId, "late", image.manifest.id);
     await writer.bump(fx.other);

@@ -173,7 +173,11 @@ describe("access and repository state", () => {
       expect(response.headers.get("www-authenticate")).toBe(
         `Bearer realm="https://registry.example/v2/auth",service="registry.example",scope="repository:${repo}:pull"`,
       );
-      expect(await errorOf(response)).toEqual({ code: "UNAUTHORIZED", message: "access to the requested resource is not authorized", detail: {} });
+      expect(await errorOf(response)).toEqual({
+        code: "UNAUTHORIZED",
+        message: "access to the requested resource is not authorized",
+        detail: {},
+      });
     }
   });
 
@@ -315,7 +319,11 @@ describe("referrers", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe(MediaType.ociIndex);
     expect(response.headers.get("oci-filters-applied")).toBeNull();
-    const index = (await response.json()) as { schemaVersion: number; mediaType: string; manifests: { digest: string; artifactType?: string }[] };
+    const index = (await response.json()) as {
+      schemaVersion: number;
+      mediaType: string;
+      manifests: { digest: string; artifactType?: string }[];
+    };
     expect(index.schemaVersion).toBe(2);
     expect(index.mediaType).toBe(MediaType.ociIndex);
     const byDigest = Object.fromEntries(index.manifests.map((m) => [m.digest, m]));

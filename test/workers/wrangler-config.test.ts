@@ -15,6 +15,7 @@ describe("wrangler.toml", () => {
     const toml = await readFile("wrangler.toml", "utf8");
     expect(toml).toMatch(/^main = "workers\/edge\.ts"$/m);
     const vars = toml.slice(toml.indexOf("[vars]"));
-    for (const secret of ["DATABASE_URL", "UPSTASH_REDIS_REST_TOKEN", "S3_SECRET_ACCESS_KEY"]) expect(vars).not.toMatch(new RegExp(`^${secret}\\s*=`, "m"));
+    for (const secret of ["DATABASE_URL", "UPSTASH_REDIS_REST_TOKEN", "S3_SECRET_ACCESS_KEY"])
+      expect(vars).not.toMatch(new RegExp(`^${secret}\\s*=`, "m"));
   });
 });

@@ -16,9 +16,11 @@ export interface Caller {
   subject: string | null;
   /** Actions the caller's token grants, by repository full name (`ns/repo`). */
   grants: ReadonlyMap<string, ReadonlySet<Action>>;
+  /** True when the request carried a valid registry token (an anonymous one included). */
+  viaToken: boolean;
 }
 
-export const anonymousCaller: Caller = { subject: null, grants: new Map() };
+export const anonymousCaller: Caller = { subject: null, grants: new Map(), viaToken: false };
 
 /** What the pull path knows of a repository (from cache or database). */
 export interface RepositoryInfo {

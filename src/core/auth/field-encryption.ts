@@ -102,7 +102,7 @@ export class FieldEncrypter {
     const expected = xor(await this.mac(nonce, plain), stream.subarray(0, TAG_LENGTH));
     if (!constantTimeEqual(expected, tag)) throw new FieldDecryptionError("authentication failed");
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plain);
     } catch {
       throw new FieldDecryptionError("not UTF-8");
     }

@@ -96,3 +96,19 @@ export async function createInstanceKey(sql: Queryable, clock: Clock, name: stri
     },
   };
 }
+
+/**
+ * A signing key from configuration (`PIER_SIGNING_KEY`): a private RSA JWK with its
+ * `kid`, whose public half an operator registered approved in `servicekey`.
+ */
+export function signingKeyFromJwk(text: string): SigningKey {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(text) as JWK;
+  } catch {
+    throw new Error("PIER_SIGNING_KEY must be a JSON Web Key");
+  }
+  if (jwk.kty !== "RSA" || typeof jwk.d !== "string") throw new Error("PIER_SIGNING_KEY must be a private RSA JWK");
+  if (typeof jwk.kid !== "string" || jwk.kid === "") throw new Error("PIER_SIGNING_KEY needs the kid it is registered under");
+  return { kid: jwk.kid, alg: "RS256", privateKey: { ...jwk, alg: "RS256" } };
+}

@@ -69,7 +69,9 @@ function describe(digest: string, mediaType: string, text: string, storedArtifac
 /** Entries of the index tagged `<alg>-<hex>` (the spec's fallback for registries without the API). */
 async function fallbackTagEntries(deps: PullDeps, caller: Caller, name: RepositoryName, subject: Digest): Promise<Descriptor[]> {
   try {
-    const { manifest } = await readManifest(deps, caller, name, { kind: "tag", tag: `${subject.algorithm}-${subject.hex}` }, [MediaType.ociIndex]);
+    const { manifest } = await readManifest(deps, caller, name, { kind: "tag", tag: `${subject.algorithm}-${subject.hex}` }, [
+      MediaType.ociIndex,
+    ]);
     if (manifest.mediaType !== MediaType.ociIndex) return [];
     const index = JSON.parse(manifest.text) as { manifests?: Descriptor[] };
     return (index.manifests ?? []).filter((d) => typeof d?.digest === "string" && typeof d.mediaType === "string");
@@ -90,7 +92,8 @@ export async function readReferrers(
   const rows = await listReferrers(deps.sql, repository.id, subject.text);
   const byDigest = new Map<string, Descriptor>();
   for (const row of rows) byDigest.set(row.digest, describe(row.digest, row.media_type, row.manifest_bytes, row.artifact_type));
-  for (const entry of await fallbackTagEntries(deps, caller, name, subject)) if (!byDigest.has(entry.digest)) byDigest.set(entry.digest, entry);
+  for (const entry of await fallbackTagEntries(deps, caller, name, subject))
+    if (!byDigest.has(entry.digest)) byDigest.set(entry.digest, entry);
   const manifests = [...byDigest.values()].filter((d) => artifactType === null || d.artifactType === artifactType);
   return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
 }

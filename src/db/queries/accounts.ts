@@ -27,7 +27,10 @@ export async function findLoginUser(sql: Queryable, login: string): Promise<Logi
 }
 
 export async function recordLoginFailure(sql: Queryable, userId: number, at: Date): Promise<void> {
-  await sql.query(`UPDATE "user" SET invalid_login_attempts = invalid_login_attempts + 1, last_invalid_login = $2 WHERE id = $1`, [userId, at]);
+  await sql.query(`UPDATE "user" SET invalid_login_attempts = invalid_login_attempts + 1, last_invalid_login = $2 WHERE id = $1`, [
+    userId,
+    at,
+  ]);
 }
 
 export async function clearLoginFailures(sql: Queryable, userId: number): Promise<void> {

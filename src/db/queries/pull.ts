@@ -126,7 +126,12 @@ export interface RepositoryBlobRow extends RepositoryRow {
  * by an upload (uploadedblob, expired links included) or by a manifest (manifestblob,
  * whatever the manifest's tags). Storages without a placement are not downloadable.
  */
-export async function findRepositoryBlob(sql: Queryable, namespace: string, name: string, digest: string): Promise<RepositoryBlobRow | null> {
+export async function findRepositoryBlob(
+  sql: Queryable,
+  namespace: string,
+  name: string,
+  digest: string,
+): Promise<RepositoryBlobRow | null> {
   const { rows } = await sql.query<RepositoryBlobRow>(
     `WITH ${REPOSITORY}
      SELECT repo.*, s.uuid AS storage_uuid, s.image_size::text AS image_size, s.cas_path

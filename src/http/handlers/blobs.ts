@@ -26,7 +26,10 @@ async function streamBlob(c: Context, services: AppServices, blob: BlobInfo): Pr
   if (range.kind === "unsatisfiable") {
     return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${blob.size}` } });
   }
-  const read = await services.registry.blobs.get(blob.key, range.kind === "range" ? { offset: range.offset, length: range.length } : undefined);
+  const read = await services.registry.blobs.get(
+    blob.key,
+    range.kind === "range" ? { offset: range.offset, length: range.length } : undefined,
+  );
   // The row exists but the bytes do not: to the client that is an unknown blob.
   if (read === null) throw new RegistryError("BLOB_UNKNOWN", undefined, { digest: blob.digest });
   if (range.kind === "range") {

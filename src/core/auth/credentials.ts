@@ -1,0 +1,118 @@
+/**
+ * Basic credentials as Quay checks them (auth/credentials.py): `$app` app-specific
+ * tokens, robots (`owner+name` with their token), and users by username or e-mail with
+ * their bcrypt password and Quay's exponential lockout after failed attempts.
+ */
+import { RegistryError } from "../errors/registry-error.js";
+import type { Clock } from "../ports/clock.js";
+import type { Queryable } from "../ports/sql.js";
+import {
+  clearLoginFailures,
+  findAppToken,
+  findLoginUser,
+  findRobot,
+  recordLoginFailure,
+  touchAppToken,
+} from "../../db/queries/accounts.js";
+import type { FieldEncrypter } from "./field-encryption.js";
+import { verifyPassword } from "./passwords.js";
+
+export type Entity =
+  | { kind: "user"; id: number; username: string; uuid: string | null }
+  | { kind: "robot"; id: number; username: string }
+  | { kind: "appspecifictoken"; id: number; username: string; userUuid: string | null; tokenUuid: string };
+
+export interface CredentialDeps {
+  sql: Queryable;
+  clock: Clock;
+  /** Decrypts Quay's encrypted token columns; null when no DATABASE_SECRET_KEY is configured. */
+  fields: FieldEncrypter | null;
+}
+
+const APP_TOKEN_USERNAME = "$app";
+const APP_TOKEN_NAME_LENGTH = 60;
+const MAX_LOCKOUT_SECONDS = 3600;
+
+function invalid(message: string): RegistryError {
+  return new RegistryError("UNAUTHORIZED", message);
+}
+
+function sameText(a: string, b: string): boolean {
+  const encoder = new TextEncoder();
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+async function decrypted(deps: CredentialDeps, stored: string | null): Promise<string | null> {
+  if (stored === null || deps.fields === null) return null;
+  try {
+    return await deps.fields.decrypt(stored);
+  } catch {
+    return null;
+  }
+}
+
+async function appToken(deps: CredentialDeps, secret: string): Promise<Entity> {
+  if (secret.length <= APP_TOKEN_NAME_LENGTH) throw invalid("Invalid token");
+  const row = await findAppToken(deps.sql, secret.slice(0, APP_TOKEN_NAME_LENGTH), new Date(deps.clock.now()));
+  const expected = row && (await decrypted(deps, row.token_secret));
+  if (!row || expected === null || !sameText(expected, secret.slice(APP_TOKEN_NAME_LENGTH))) throw invalid("Invalid token");
+  if (!row.user_enabled) throw invalid("This user has been disabled. Please contact your administrator.");
+  await touchAppToken(deps.sql, row.uuid, new Date(deps.clock.now()));
+  return { kind: "appspecifictoken", id: row.user_id, username: row.username, userUuid: row.user_uuid, tokenUuid: row.uuid };
+}
+
+async function robot(deps: CredentialDeps, username: string, token: string): Promise<Entity> {
+  const row = await findRobot(deps.sql, username);
+  if (!row) throw invalid(`Could not find robot with username: ${username}`);
+  if (!row.owner_enabled) throw invalid(`Robot owner of ${username} is disabled`);
+  const expected = await decrypted(deps, row.token);
+  if (expected === null || !sameText(expected, token))
+    throw invalid(`Could not find robot with username: ${username} and supplied password.`);
+  return { kind: "robot", id: row.id, username: row.username };
+}
+
+async function user(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
+  const row = await findLoginUser(deps.sql, login);
+  if (!row) throw invalid("Invalid Username or Password");
+  const now = deps.clock.now();
+  if (row.invalid_login_attempts > 0) {
+    const waitSeconds = Math.min(2 ** (row.invalid_login_attempts - 1), MAX_LOCKOUT_SECONDS);
+    const retryAt = row.last_invalid_login.getTime() + waitSeconds * 1000;
+    if (retryAt > now) throw invalid(`Too many login attempts. Try again in ${Math.ceil((retryAt - now) / 1000)} seconds.`);
+  }
+  if (!(await verifyPassword(password, row.password_hash))) {
+    await recordLoginFailure(deps.sql, row.id, new Date(now));
+    throw invalid("Invalid Username or Password");
+  }
+  if (!row.enabled) throw invalid("This user has been disabled. Please contact your administrator.");
+  if (row.invalid_login_attempts > 0) await clearLoginFailures(deps.sql, row.id);
+  return { kind: "user", id: row.id, username: row.username, uuid: row.uuid };
+}
+
+/** The entity a Basic username/password pair names; UNAUTHORIZED with Quay's reason otherwise. */
+export function authenticate(deps: CredentialDeps, username: string, password: string): Promise<Entity> {
+  if (username === APP_TOKEN_USERNAME) return appToken(deps, password);
+  if (username === "$token" || username === "$oauthtoken") {
+    return Promise.reject(invalid(`${username} credentials are not supported by this registry`));
+  }
+  if (username.includes("+")) return robot(deps, username, password);
+  return user(deps, username, password);
+}
+
+/** Username and password of an `Authorization: Basic …` header; null when it is not one. */
+export function parseBasic(header: string | undefined): { username: string; password: string } | null {
+  const match = header ? /^Basic\s+([A-Za-z0-9+/]+=*)\s*$/i.exec(header) : null;
+  if (!match) return null;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(match[1]!), (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+  const colon = text.indexOf(":");
+  return colon === -1 ? null : { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}

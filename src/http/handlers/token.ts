@@ -1,0 +1,41 @@
+/**
+ * `GET /v2/auth`: Quay's token endpoint. Basic credentials (or none: anonymous) and
+ * `scope` parameters in; `{"token": <JWT>}` out, with what the caller may do on each
+ * repository. Only runtimes holding a signing key issue tokens.
+ */
+import type { Context } from "hono";
+import { authenticate, parseBasic, type Entity } from "../../core/auth/credentials.js";
+import { issueRegistryToken } from "../../core/auth/registry-tokens.js";
+import { parseScope } from "../../core/auth/scopes.js";
+import { grantScopes, tokenContext, tokenSubject } from "../../core/auth/token-service.js";
+import { RegistryError } from "../../core/errors/registry-error.js";
+import type { AppServices } from "../context.js";
+import { publicOrigin } from "../urls.js";
+
+export function issueToken(services: AppServices) {
+  const { registry } = services;
+  return async function issueToken(c: Context): Promise<Response> {
+    if (registry.signingKey === null) throw new RegistryError("UNSUPPORTED", "this registry instance does not issue tokens");
+    const host = publicOrigin(registry.config, c.req.url).host;
+    const scopes = (c.req.queries("scope") ?? [])
+      .filter((scope) => scope !== "")
+      .map((scope) => parseScope(scope, host, registry.config.libraryNamespace));
+
+    let entity: Entity | null = null;
+    const header = c.req.header("authorization");
+    if (header) {
+      const basic = parseBasic(header);
+      if (basic === null) throw new RegistryError("UNAUTHORIZED", "Invalid authorization header");
+      entity = await authenticate(services.credentials, basic.username, basic.password);
+    }
+    if (entity === null && scopes.length === 0) throw new RegistryError("UNAUTHORIZED");
+
+    const token = await issueRegistryToken(registry.signingKey, registry.clock, {
+      audience: c.req.query("service") || host,
+      subject: tokenSubject(entity),
+      access: await grantScopes(registry.sql, entity, scopes),
+      context: tokenContext(entity, scopes),
+    });
+    return c.json({ token }, 200, { "Cache-Control": "no-cache, no-store, must-revalidate" });
+  };
+}
