@@ -5,7 +5,6 @@
  */
 import type { ExecutionContext, ScheduledController } from "@cloudflare/workers-types";
 import type { Hono } from "hono";
-import { s3BlobStore } from "../src/adapters/blob/s3.js";
 import { upstashCache } from "../src/adapters/cache/upstash.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { neonSql } from "../src/adapters/sql/neon.js";
@@ -15,6 +14,7 @@ import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
 import { createApp } from "../src/http/app.js";
+import { s3Storage } from "./s3-storage.js";
 
 export type EdgeEnv = ConfigSource;
 
@@ -22,7 +22,7 @@ export type EdgeEnv = ConfigSource;
 export function edgeRegistry(env: EdgeEnv): Registry {
   const s3 = loadS3Settings(env);
   if (s3 === null) throw new ConfigError("S3_ENDPOINT is required on the edge");
-  const blobs = s3BlobStore(s3);
+  const { blobs, signer } = s3Storage(env, s3, systemClock);
   const sql = neonSql({
     connectionString: requireString(env, "DATABASE_URL"),
     fetchEndpoint: readString(env, "NEON_FETCH_ENDPOINT") ?? undefined,
@@ -35,7 +35,7 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     sql,
     cache: upstashCache({ url: requireString(env, "UPSTASH_REDIS_REST_URL"), token: requireString(env, "UPSTASH_REDIS_REST_TOKEN") }),
     blobs,
-    signer: blobs,
+    signer,
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     // With a registered key in its secrets the edge issues tokens too; else only the origin does.

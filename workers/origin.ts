@@ -3,7 +3,6 @@
  * long streams, token issuing), against PostgreSQL, Redis and S3 or a filesystem.
  */
 import { fsBlobStore } from "../src/adapters/blob/fs.js";
-import { s3BlobStore } from "../src/adapters/blob/s3.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
 import { redisCache } from "../src/adapters/cache/redis.js";
@@ -20,6 +19,7 @@ import { createApp } from "../src/http/app.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { startJobTimer } from "../src/runtime/job-timer.js";
 import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
+import { s3Storage } from "./s3-storage.js";
 
 const env = process.env;
 const config = loadRegistryConfig(env);
@@ -30,8 +30,7 @@ await ensureStorageLocation(sql, config.storageLocation);
 function storage(): { blobs: BlobStore; signer: RedirectSigner | null } {
   const s3 = loadS3Settings(env);
   if (s3 === null) return { blobs: fsBlobStore({ root: readString(env, "PIER_STORAGE_DIR") ?? "data/storage" }), signer: null };
-  const store = s3BlobStore(s3);
-  return { blobs: store, signer: store };
+  return s3Storage(env, s3, systemClock);
 }
 
 const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379" });

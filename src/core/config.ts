@@ -113,3 +113,25 @@ export function loadS3Settings(source: ConfigSource): S3Settings | null {
     storagePath: readString(source, "S3_STORAGE_PATH") ?? undefined,
   };
 }
+
+/** Akamai in front of S3 (Quay's AkamaiS3Storage): set when PIER_AKAMAI_DOMAIN is. */
+export interface AkamaiSettings {
+  domain: string;
+  /** Quay's akamai_shared_secret (hex). */
+  sharedSecretHex: string;
+  /** Client networks that get plain S3 URLs (Quay's same-network bypass). */
+  bypassCidrs: string[];
+  /** Quay's CDN_SPECIFIC_NAMESPACES: always through the CDN. */
+  cdnSpecificNamespaces: string[];
+}
+
+export function loadAkamaiSettings(source: ConfigSource): AkamaiSettings | null {
+  const domain = readString(source, "PIER_AKAMAI_DOMAIN");
+  if (domain === null) return null;
+  return {
+    domain,
+    sharedSecretHex: requireString(source, "PIER_AKAMAI_SHARED_SECRET"),
+    bypassCidrs: readList(source, "PIER_AKAMAI_BYPASS_CIDRS"),
+    cdnSpecificNamespaces: readList(source, "PIER_CDN_SPECIFIC_NAMESPACES"),
+  };
+}

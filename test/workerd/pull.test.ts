@@ -9,6 +9,8 @@ import { MediaType } from "../../src/core/model/media-types.js";
 import type { Registry } from "../../src/core/registry.js";
 import { createApp } from "../../src/http/app.js";
 import { edgeRegistry } from "../../workers/edge.js";
+import { s3Storage } from "../../workers/s3-storage.js";
+import { loadS3Settings } from "../../src/core/config.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { seedPullFixture, type PullFixture } from "../support/pull-fixture.js";
 import { digestOf } from "../support/quay-seed.js";
@@ -234,6 +236,30 @@ describe("blobs", () => {
     const other = new URL(location);
     other.pathname = other.pathname.replace(layer.digest.slice(7), fx.oci.layers[0]!.digest.slice(7));
     expect((await fetch(other)).status).toBe(403);
+  });
+
+  it("redirects through Akamai with an EdgeAuth token when configured, except for bypass networks", async () => {
+    const akamaiEnv = {
+      ...env,
+      PIER_AKAMAI_DOMAIN: "cdn.example",
+      PIER_AKAMAI_SHARED_SECRET: "0a1b2c3d",
+      PIER_AKAMAI_BYPASS_CIDRS: "10.0.0.0/8",
+    };
+    const cdn = createApp({ ...registry, ...s3Storage(akamaiEnv, loadS3Settings(akamaiEnv)!, clock) });
+    const layer = fx.oci.layers[0]!;
+    const viaCdn = await cdn.request(`https://registry.example/v2/${fx.app}/blobs/${layer.digest}`, {
+      headers: { "cf-connecting-ip": "203.0.113.9" },
+    });
+    expect(viaCdn.status).toBe(302);
+    const location = new URL(viaCdn.headers.get("location")!);
+    expect(location.host).toBe("cdn.example");
+    expect(location.pathname).toBe(`/${env.S3_BUCKET}/sha256/${layer.digest.slice(7, 9)}/${layer.digest.slice(7)}`);
+    expect(location.searchParams.get("akamai_signature")).toMatch(/^exp=\d+~hmac=[0-9a-f]{64}$/);
+    expect(location.searchParams.get("namespace")).toBe(fx.namespace);
+    const bypass = await cdn.request(`https://registry.example/v2/${fx.app}/blobs/${layer.digest}`, {
+      headers: { "cf-connecting-ip": "10.1.2.3" },
+    });
+    expect(new URL(bypass.headers.get("location")!).origin).toBe(new URL(env.S3_ENDPOINT!).origin);
   });
 
   it("serves blobs linked by uploads (also expired links) and sha512 digests", async () => {

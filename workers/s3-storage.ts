@@ -1,0 +1,17 @@
+/**
+ * S3 storage as the edge and the origin wire it: the store, and the redirect signer —
+ * S3 presigned URLs, or Akamai token URLs in front of them when Akamai is configured.
+ */
+import { akamaiSigner } from "../src/adapters/cdn/akamai.js";
+import { s3BlobStore } from "../src/adapters/blob/s3.js";
+import { loadAkamaiSettings, type ConfigSource, type S3Settings } from "../src/core/config.js";
+import type { BlobStore } from "../src/core/ports/blob-store.js";
+import type { Clock } from "../src/core/ports/clock.js";
+import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
+
+export function s3Storage(env: ConfigSource, settings: S3Settings, clock: Clock): { blobs: BlobStore; signer: RedirectSigner } {
+  const store = s3BlobStore(settings);
+  const akamai = loadAkamaiSettings(env);
+  if (akamai === null) return { blobs: store, signer: store };
+  return { blobs: store, signer: akamaiSigner({ s3: store, region: settings.region, clock, ...akamai }) };
+}
