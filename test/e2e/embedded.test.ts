@@ -3,7 +3,9 @@
  * within 20 s, answers /v2/, stops cleanly on SIGINT/SIGTERM, and keeps its data
  * across a restart.
  */
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +13,7 @@ import { pgliteSql } from "../../src/adapters/sql/pglite.js";
 import { verifyPassword } from "../../src/core/auth/passwords.js";
 import { spawnEntry, type Spawned } from "../support/process.js";
 
+const execFileAsync = promisify(execFile);
 const READY = /Pier registry ready at http:\/\/127\.0\.0\.1:(\d+) in ([\d.]+) s/;
 
 describe("embedded registry (npm start)", () => {
@@ -50,6 +53,16 @@ describe("embedded registry (npm start)", () => {
   it("reports its database healthy", async () => {
     const response = await fetch(`http://127.0.0.1:${port}/health/instance`);
     expect(await response.json()).toEqual({ data: { services: { database: true, cache: true } }, status_code: 200 });
+  });
+
+  it("lets skopeo log in as the admin with the printed password, and refuses a wrong one", async () => {
+    const authfile = join(dataDir, "auth.json");
+    const login = (password: string) =>
+      execFileAsync("skopeo", ["login", "--tls-verify=false", "--authfile", authfile, "-u", "root1", "-p", password, `127.0.0.1:${port}`], {
+        timeout: 30_000,
+      });
+    expect((await login(generatedPassword)).stdout).toContain("Login Succeeded");
+    await expect(login("not-the-password")).rejects.toThrow(/invalid username\/password/);
   });
 
   it("refuses a second process on the same data directory", async () => {

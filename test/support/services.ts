@@ -68,7 +68,18 @@ async function ensureRedis(): Promise<void> {
   await waitForPort(url.hostname, port, "Redis");
 }
 
+/** Real clients and peers the end-to-end tests drive (installed by .ci/run). */
+const CLIENTS: Record<string, string> = { skopeo: "skopeo", "docker-registry": "docker-registry" };
+
+function ensureClients(): void {
+  const missing = Object.keys(CLIENTS).filter((command) => !has(command));
+  if (missing.length > 0) {
+    throw new Error(`Missing ${missing.join(", ")}. Install with: apt-get install -y ${missing.map((c) => CLIENTS[c]).join(" ")}`);
+  }
+}
+
 export async function ensureServices(): Promise<void> {
+  ensureClients();
   await Promise.all([ensurePostgres(), ensureRedis()]);
 }
 
