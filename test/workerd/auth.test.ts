@@ -231,6 +231,16 @@ describe("bearer tokens on /v2", () => {
     expect((await get("/v2/")).status).toBe(401);
   });
 
+  it("tells a caller whose token grants the repository that it does not exist (NAME_UNKNOWN)", async () => {
+    const granted = await quayFormatToken({ access: [{ type: "repository", name: `${org}/deleted-since`, actions: ["pull"] }] });
+    const response = await get(`/v2/${org}/deleted-since/manifests/v1`, granted);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      errors: [{ code: "NAME_UNKNOWN", message: "repository name not known to registry", detail: "repository not found" }],
+    });
+    expect((await get(`/v2/${org}/deleted-since/tags/list`, granted)).status).toBe(404);
+  });
+
   it("accepts a token built by hand in Quay's layout", async () => {
     const handmade = await quayFormatToken({ access: [{ type: "repository", name: `${org}/private-app`, actions: ["pull"] }] });
     expect((await get(`/v2/${org}/private-app/manifests/v1`, handmade)).status).toBe(200);
