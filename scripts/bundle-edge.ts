@@ -1,0 +1,67 @@
+/**
+ * The edge Worker as wrangler would ship it: workers/edge.ts bundled by esbuild into
+ * one ES module (the workerd/worker/browser export conditions), with the runtime
+ * settings wrangler.toml gives it. For running the Worker under Miniflare directly
+ * (e2e tests, benchmarks) without `wrangler dev`'s startup and logging costs.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** What wrangler.toml says about the Worker's runtime. */
+export interface WranglerSettings {
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  /** `[vars]`: plain string bindings, overridden by secrets and per-run bindings. */
+  vars: Record<string, string>;
+}
+
+export interface EdgeBundle extends WranglerSettings {
+  /** The bundled module, ready for Miniflare's `scriptPath`. */
+  scriptPath: string;
+}
+
+function quoted(list: string): string[] {
+  return [...list.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+}
+
+/** Reads the top-level runtime keys and `[vars]` of wrangler.toml (flat `key = "string"` entries only, as Pier's file has). */
+export async function readWranglerSettings(path = join(ROOT, "wrangler.toml")): Promise<WranglerSettings> {
+  const toml = await readFile(path, "utf8");
+  const firstTable = toml.search(/^\[/m);
+  const top = firstTable === -1 ? toml : toml.slice(0, firstTable);
+  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(top)?.[1];
+  if (!compatibilityDate) throw new Error(`${path} has no compatibility_date`);
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(top)?.[1];
+  const vars: Record<string, string> = {};
+  const varsSection = /^\[vars\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1] ?? "";
+  for (const [, name, value] of varsSection.matchAll(/^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"/gm)) vars[name!] = value!;
+  return { compatibilityDate, compatibilityFlags: flags ? quoted(flags) : [], vars };
+}
+
+/** Bundles workers/edge.ts into `outDir/edge.js` (no network; a few hundred ms). */
+export async function bundleEdgeWorker(outDir: string): Promise<EdgeBundle> {
+  const settings = await readWranglerSettings();
+  const scriptPath = join(outDir, "edge.js");
+  await build({
+    entryPoints: [join(ROOT, "workers/edge.ts")],
+    outfile: scriptPath,
+    absWorkingDir: ROOT,
+    bundle: true,
+    format: "esm",
+    // wrangler's resolution: esbuild's browser platform (package `browser` fields apply,
+    // e.g. bcryptjs's `crypto: false`) under the worker export conditions.
+    platform: "browser",
+    conditions: ["workerd", "worker", "browser"],
+    target: "es2022",
+    external: ["cloudflare:*"],
+    // As `wrangler deploy` builds it: the measured Worker is the shipped one.
+    define: { "process.env.NODE_ENV": '"production"' },
+    sourcemap: "inline",
+    logLevel: "silent",
+  });
+  return { ...settings, scriptPath };
+}
