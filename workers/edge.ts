@@ -41,6 +41,7 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     // With a registered key in its secrets the edge issues tokens too; else only the origin does.
     signingKey: signingKey === null ? null : signingKeyFromJwk(signingKey),
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
+    hashing: null,
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { nodeHashing } from "../src/adapters/hashing/node.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
 import { memoryCache } from "../src/adapters/cache/memory.js";
@@ -57,6 +58,7 @@ const registry: Registry = {
   keys: serviceKeys({ sql, clock: systemClock }),
   signingKey: instanceKey.signing,
   upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+  hashing: nodeHashing,
 };
 const app = createApp(registry, {
   onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),

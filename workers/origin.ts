@@ -3,6 +3,7 @@
  * long streams, token issuing), against PostgreSQL, Redis and S3 or a filesystem.
  */
 import { fsBlobStore } from "../src/adapters/blob/fs.js";
+import { nodeHashing } from "../src/adapters/hashing/node.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
 import { redisCache } from "../src/adapters/cache/redis.js";
@@ -47,6 +48,7 @@ const registry: Registry = {
   keys: serviceKeys({ sql, clock: systemClock }),
   signingKey: instanceKey.signing,
   upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+  hashing: nodeHashing,
 };
 const app = createApp(registry, { onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error) });
 const server = await listen(app, { hostname, port });

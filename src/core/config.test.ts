@@ -16,6 +16,7 @@ describe("configuration", () => {
       publicCatalog: false,
       isolateCacheMs: 5_000,
       databaseSecretKey: null,
+      originUrl: null,
     });
   });
 

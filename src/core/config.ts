@@ -27,6 +27,8 @@ export interface RegistryConfig {
   isolateCacheMs: number;
   /** Quay's DATABASE_SECRET_KEY: decrypts robot and app-token secrets; null disables those logins. */
   databaseSecretKey: string | null;
+  /** Edge: the origin's public URL, where clients upload blob bytes (absolute upload `Location`). */
+  originUrl: string | null;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -86,6 +88,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     publicCatalog: readBoolean(source, "PIER_PUBLIC_CATALOG", false),
     isolateCacheMs: readInteger(source, "PIER_ISOLATE_CACHE_MS", 5_000),
     databaseSecretKey: readString(source, "PIER_DATABASE_SECRET_KEY"),
+    originUrl: readString(source, "PIER_ORIGIN_URL")?.replace(/\/+$/, "") ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import type { RegistryConfig } from "./config.js";
 import type { BlobStore } from "./ports/blob-store.js";
 import type { Cache } from "./ports/cache.js";
 import type { Clock } from "./ports/clock.js";
+import type { Hashing } from "./ports/hashing.js";
 import type { Keys, SigningKey } from "./ports/keys.js";
 import type { RedirectSigner } from "./ports/redirect-signer.js";
 import type { Sql } from "./ports/sql.js";
@@ -25,4 +26,6 @@ export interface Registry {
   signingKey: SigningKey | null;
   /** Outbound requests to other registries, SSRF-guarded. */
   upstream: Upstream;
+  /** Incremental hashes for received blobs; null where the runtime does not receive them (edge). */
+  hashing: Hashing | null;
 }

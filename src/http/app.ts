@@ -26,14 +26,20 @@ function registryErrorResponse(registry: Registry, c: Context, error: RegistryEr
 }
 
 export function createApp(registry: Registry, options: AppOptions = {}): Hono {
+  const cache = new PullCache({ cache: registry.cache, clock: registry.clock, isolateTtlMs: registry.config.isolateCacheMs });
   const services: AppServices = {
     registry,
-    pull: {
-      config: registry.config,
+    pull: { config: registry.config, sql: registry.sql, clock: registry.clock, cache },
+    uploads: {
       sql: registry.sql,
+      blobs: registry.blobs,
+      hashing: registry.hashing,
       clock: registry.clock,
-      cache: new PullCache({ cache: registry.cache, clock: registry.clock, isolateTtlMs: registry.config.isolateCacheMs }),
+      cache,
+      location: registry.config.storageLocation,
+      hashStates: new Map(),
     },
+    manifestWrites: { sql: registry.sql, clock: registry.clock, cache },
     credentials: {
       sql: registry.sql,
       clock: registry.clock,

@@ -9,12 +9,16 @@ import { parseDigest, type Digest } from "../core/model/digest.js";
 import { parseRepositoryName, type RepositoryName } from "../core/model/names.js";
 import type { Registry } from "../core/registry.js";
 import type { CredentialDeps } from "../core/auth/credentials.js";
+import type { ManifestWriteDeps } from "../core/push/manifests.js";
+import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
 
 export interface AppServices {
   registry: Registry;
   pull: PullDeps;
   credentials: CredentialDeps;
+  uploads: UploadDeps;
+  manifestWrites: ManifestWriteDeps;
 }
 
 export type AppEnv = { Variables: { caller: Caller } };

@@ -40,6 +40,7 @@ describe("createApp", () => {
       keys: serviceKeys({ sql, clock }),
       signingKey: null,
       upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
+      hashing: null,
     };
   });
   afterAll(async () => {

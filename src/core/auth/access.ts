@@ -50,3 +50,14 @@ export function authorizeRead(config: RegistryConfig, caller: Caller, name: Repo
   }
   if (!config.anonymousAccess && caller.subject === null) throw RegistryError.unauthorized(scope);
 }
+
+/** Push and admin grants allow writes (Quay's ModifyRepositoryPermission). */
+export function grantsWrite(caller: Caller, name: RepositoryName): boolean {
+  const actions = caller.grants.get(name.full);
+  return actions !== undefined && (actions.has("push") || actions.has("*"));
+}
+
+/** Throws the challenge for `pull,push` unless the caller's token grants writes to `name`. */
+export function authorizeWrite(caller: Caller, name: RepositoryName): void {
+  if (!grantsWrite(caller, name)) throw RegistryError.unauthorized(`repository:${name.full}:pull,push`);
+}

@@ -4,6 +4,7 @@
  * else streams the object, honouring a single `Range`.
  */
 import type { Context } from "hono";
+import { authorizeWrite } from "../../core/auth/access.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
 import { readBlob, type BlobInfo } from "../../core/resources/blobs.js";
 import { callerOf, digestParam, repositoryParam, type AppServices } from "../context.js";
@@ -65,5 +66,15 @@ export function getBlob(services: AppServices) {
     if (location === null) return streamBlob(c, services, blob);
     // No long Cache-Control here (Quay sends a year): the signed URL dies in minutes.
     return new Response(null, { status: 302, headers: { Location: location, "Docker-Content-Digest": blob.digest } });
+  };
+}
+
+/** `DELETE /v2/<name>/blobs/<digest>`: Quay never deletes blobs on request; GC reclaims them. */
+export function deleteBlob(services: AppServices) {
+  return async function deleteBlob(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    digestParam(c, "digest");
+    authorizeWrite(callerOf(c), name);
+    throw new RegistryError("UNSUPPORTED", undefined, { reason: "blobs are deleted by garbage collection once no manifest uses them" });
   };
 }

@@ -1,11 +1,15 @@
 /**
- * `GET`/`HEAD /v2/<name>/manifests/<reference>`: the stored bytes with their media type
- * and digest. HEAD reaches this handler too (Hono serves HEAD with the GET route) and
- * gets the same headers without a body.
+ * `/v2/<name>/manifests/<reference>`. GET/HEAD: the stored bytes with their media type
+ * and digest (HEAD reaches the GET handler — Hono serves HEAD with the GET route — and
+ * gets the same headers without a body). PUT: a push, `?tag=` for more tags. DELETE:
+ * by digest every tag on the manifest ends, by tag only that tag.
  */
 import type { Context } from "hono";
 import { RegistryError } from "../../core/errors/registry-error.js";
-import { parseReference } from "../../core/model/reference.js";
+import { MAX_MANIFEST_BYTES } from "../../core/manifests/parse.js";
+import { parseReference, type Reference } from "../../core/model/reference.js";
+import { deleteManifest as removeManifest, deleteTag as removeTag, putManifest as writeManifest } from "../../core/push/manifests.js";
+import { resolvePushTarget } from "../../core/push/target.js";
 import { parseAccept, readManifest } from "../../core/resources/manifests.js";
 import { callerOf, repositoryParam, type AppServices } from "../context.js";
 
@@ -14,12 +18,8 @@ const encoder = new TextEncoder();
 export function getManifest(services: AppServices) {
   return async function getManifest(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    const raw = c.req.param("reference") ?? "";
-    const reference = parseReference(raw);
-    if (reference === null) {
-      if (raw.includes(":")) throw new RegistryError("DIGEST_INVALID", "invalid digest", { digest: raw });
-      throw new RegistryError("MANIFEST_UNKNOWN", undefined, { tag: raw, reason: "not a valid tag" });
-    }
+    // No manifest can exist under an invalid tag: a read of one is simply unknown.
+    const reference = referenceParam(c, "MANIFEST_UNKNOWN");
     const { manifest } = await readManifest(services.pull, callerOf(c), name, reference, parseAccept(c.req.header("accept")));
     const bytes = encoder.encode(manifest.text);
     const headers = {
@@ -29,5 +29,72 @@ export function getManifest(services: AppServices) {
       ETag: `"${manifest.digest}"`,
     };
     return new Response(c.req.method === "HEAD" ? null : bytes, { status: 200, headers });
+  };
+}
+
+/** Reads a request body up to `limit` bytes; larger bodies are refused without reading on. */
+async function boundedBody(c: Context, limit: number): Promise<Uint8Array> {
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > limit) {
+    await c.req.raw.body?.cancel();
+    throw new RegistryError("MANIFEST_INVALID", undefined, { message: `manifest is larger than ${limit} bytes` }, 413);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = c.req.raw.body?.getReader();
+  for (;;) {
+    const next = await reader?.read();
+    if (!next || next.done) break;
+    size += next.value.byteLength;
+    if (size > limit) {
+      await reader!.cancel();
+      throw new RegistryError("MANIFEST_INVALID", undefined, { message: `manifest is larger than ${limit} bytes` }, 413);
+    }
+    chunks.push(next.value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** The `:reference` param; DIGEST_INVALID for a malformed digest, `invalidTag` for a malformed tag. */
+function referenceParam(c: Context, invalidTag: "MANIFEST_UNKNOWN" | "MANIFEST_INVALID"): Reference {
+  const raw = c.req.param("reference") ?? "";
+  const reference = parseReference(raw);
+  if (reference !== null) return reference;
+  if (raw.includes(":")) throw new RegistryError("DIGEST_INVALID", "invalid digest", { digest: raw });
+  throw new RegistryError(invalidTag, undefined, { tag: raw, reason: "not a valid tag" });
+}
+
+export function putManifestHandler(services: AppServices) {
+  return async function putManifest(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    const reference = referenceParam(c, "MANIFEST_INVALID");
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const pushed = await writeManifest(services.manifestWrites, target, {
+      reference,
+      contentType: c.req.header("content-type"),
+      bytes: await boundedBody(c, MAX_MANIFEST_BYTES),
+      extraTags: c.req.queries("tag") ?? [],
+    });
+    const headers = new Headers({ Location: `/v2/${name.full}/manifests/${pushed.digest}`, "Docker-Content-Digest": pushed.digest });
+    if (pushed.subject !== null) headers.set("OCI-Subject", pushed.subject);
+    for (const tag of pushed.tags) headers.append("OCI-Tag", tag);
+    return new Response(null, { status: 201, headers });
+  };
+}
+
+export function deleteManifestHandler(services: AppServices) {
+  return async function deleteManifest(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    const reference = referenceParam(c, "MANIFEST_INVALID");
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    if (reference.kind === "digest") await removeManifest(services.manifestWrites, target, reference.digest);
+    else await removeTag(services.manifestWrites, target, reference.tag);
+    return new Response(null, { status: 202 });
   };
 }

@@ -1,0 +1,15 @@
+/**
+ * Hashing port: incremental digests of streamed bytes (blob uploads). Web Crypto only
+ * hashes whole buffers, so each runtime that receives blobs brings its own.
+ */
+export type DigestAlgorithm = "sha256" | "sha512";
+
+export interface IncrementalHash {
+  update(chunk: Uint8Array): void;
+  /** `<algorithm>:<hex>`; the hash is unusable afterwards. */
+  digest(): string;
+}
+
+export interface Hashing {
+  create(algorithm: DigestAlgorithm): IncrementalHash;
+}

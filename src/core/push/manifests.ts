@@ -1,0 +1,158 @@
+/**
+ * Manifest writes: `PUT /manifests/<tag|digest>` (with OCI 1.1's `?tag=` for several
+ * tags at once) and deletes by digest or tag — each one transaction that leaves the
+ * rows exactly as Quay would, then one cache bump before the client hears back.
+ */
+import { RegistryError } from "../errors/registry-error.js";
+import { parseManifest, requiredBlobs, type ParsedManifest } from "../manifests/parse.js";
+import type { Digest } from "../model/digest.js";
+import { isValidTag } from "../model/names.js";
+import type { Reference } from "../model/reference.js";
+import type { Clock } from "../ports/clock.js";
+import type { Queryable, Sql } from "../ports/sql.js";
+import type { PullCache } from "../resources/pull-cache.js";
+import {
+  aliveTagNames,
+  endTag,
+  findRepositoryManifests,
+  findRepositoryStorages,
+  insertManifest,
+  linkManifest,
+  retargetTag,
+} from "../../db/queries/manifests.js";
+import type { PushTarget } from "./uploads.js";
+
+/** Quay's hidden tag keeping a manifest pushed by digest alive for a while (PUSH_TEMP_TAG_EXPIRATION_SEC). */
+const TEMP_TAG_LIFETIME_MS = 3600_000;
+
+export interface ManifestWriteDeps {
+  sql: Sql;
+  clock: Clock;
+  cache: PullCache;
+}
+
+export interface PushedManifest {
+  digest: string;
+  /** The tags set by this push (for OCI-Tag headers). */
+  tags: string[];
+  subject: string | null;
+}
+
+async function digestOf(bytes: Uint8Array, algorithm: "sha256" | "sha512"): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest(algorithm === "sha256" ? "SHA-256" : "SHA-512", bytes as Uint8Array<ArrayBuffer>));
+  return `${algorithm}:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Storage ids of the manifest's blobs and ids of its child manifests, each checked against the repository. */
+async function references(
+  tx: Queryable,
+  target: PushTarget,
+  manifest: ParsedManifest,
+): Promise<{ storages: number[]; children: number[] }> {
+  const blobs = requiredBlobs(manifest);
+  const stored = await findRepositoryStorages(
+    tx,
+    target.id,
+    blobs.map((b) => b.digest),
+  );
+  for (const blob of blobs) {
+    const found = stored.get(blob.digest);
+    if (!found) throw new RegistryError("MANIFEST_BLOB_UNKNOWN", undefined, { digest: blob.digest });
+    if (found.size !== null && found.size !== blob.size) {
+      throw new RegistryError("MANIFEST_INVALID", undefined, { message: `blob ${blob.digest} has ${found.size} bytes, not ${blob.size}` });
+    }
+  }
+  const entries = manifest.kind === "list" ? manifest.manifests : [];
+  const children = await findRepositoryManifests(
+    tx,
+    target.id,
+    entries.map((m) => m.digest),
+  );
+  for (const entry of entries) {
+    const found = children.get(entry.digest);
+    if (!found) throw new RegistryError("MANIFEST_BLOB_UNKNOWN", undefined, { digest: entry.digest });
+    if (found.size !== entry.size) {
+      throw new RegistryError("MANIFEST_INVALID", undefined, {
+        message: `manifest ${entry.digest} has ${found.size} bytes, not ${entry.size}`,
+      });
+    }
+  }
+  return { storages: blobs.map((b) => stored.get(b.digest)!.id), children: entries.map((e) => children.get(e.digest)!.id) };
+}
+
+function layersSize(manifest: ParsedManifest): number | null {
+  return manifest.kind === "image" ? manifest.layers.reduce((sum, layer) => sum + layer.size, 0) : null;
+}
+
+export interface ManifestPut {
+  reference: Reference;
+  contentType: string | undefined;
+  bytes: Uint8Array;
+  /** `?tag=` values (OCI 1.1): extra tags for a push by digest. */
+  extraTags: readonly string[];
+}
+
+export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, put: ManifestPut): Promise<PushedManifest> {
+  const manifest = parseManifest(put.contentType, put.bytes);
+  const algorithm = put.reference.kind === "digest" && put.reference.digest.algorithm === "sha512" ? "sha512" : "sha256";
+  const digest = await digestOf(put.bytes, algorithm);
+  if (put.reference.kind === "digest" && put.reference.digest.text !== digest) {
+    throw new RegistryError("DIGEST_INVALID", "manifest digest mismatch", { expected: put.reference.digest.text, computed: digest });
+  }
+  const tags = [...new Set([...(put.reference.kind === "tag" ? [put.reference.tag] : []), ...put.extraTags])];
+  for (const tag of tags) if (!isValidTag(tag)) throw new RegistryError("MANIFEST_INVALID", undefined, { message: `invalid tag ${tag}` });
+
+  const text = new TextDecoder().decode(put.bytes);
+  const now = deps.clock.now();
+  await deps.sql.transaction(async (tx) => {
+    const { storages, children } = await references(tx, target, manifest);
+    const row = await insertManifest(tx, {
+      repositoryId: target.id,
+      digest,
+      mediaType: manifest.mediaType,
+      text,
+      configMediaType: manifest.kind === "image" ? manifest.config.mediaType : null,
+      layersCompressedSize: layersSize(manifest),
+      subject: manifest.subject?.digest ?? null,
+      artifactType: manifest.artifactType,
+    });
+    if (row.created) await linkManifest(tx, target.id, row.id, storages, children, new Date(now));
+    for (const tag of tags) {
+      const outcome = await retargetTag(tx, target.id, tag, row.id, now);
+      if (outcome.kind === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
+    }
+    // Pushed by digest with no tag: a hidden temporary tag keeps it from GC for a while.
+    if (tags.length === 0) {
+      await retargetTag(tx, target.id, `$temp-${crypto.randomUUID()}`, row.id, now, { hidden: true, endMs: now + TEMP_TAG_LIFETIME_MS });
+    }
+  });
+  await deps.cache.bump(target.full);
+  return { digest, tags, subject: manifest.subject?.digest ?? null };
+}
+
+/** `DELETE /manifests/<digest>`: every alive tag on it ends (Quay's soft delete); bytes stay for GC. */
+export async function deleteManifest(deps: ManifestWriteDeps, target: PushTarget, digest: Digest): Promise<void> {
+  const now = deps.clock.now();
+  await deps.sql.transaction(async (tx) => {
+    const found = await findRepositoryManifests(tx, target.id, [digest.text]);
+    const manifest = found.get(digest.text);
+    const tags = manifest ? await aliveTagNames(tx, manifest.id, now) : [];
+    // Already deleted (no alive tag) or never pushed: unknown, as Quay answers.
+    if (tags.length === 0) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { digest: digest.text });
+    for (const tag of tags) {
+      if ((await endTag(tx, target.id, tag.name, now)) === "immutable") {
+        throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag.name}' is immutable` });
+      }
+    }
+  });
+  await deps.cache.bump(target.full);
+}
+
+/** `DELETE /manifests/<tag>` (OCI 1.1 tag deletion): only the tag ends. */
+export async function deleteTag(deps: ManifestWriteDeps, target: PushTarget, tag: string): Promise<void> {
+  const now = deps.clock.now();
+  const outcome = await deps.sql.transaction((tx) => endTag(tx, target.id, tag, now));
+  if (outcome === null) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { tag });
+  if (outcome === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
+  await deps.cache.bump(target.full);
+}

@@ -1,0 +1,239 @@
+/**
+ * Blob uploads (OCI distribution "push"): sessions in Quay's `blobupload`, each PATCH
+ * streamed to its own `uploads/<uuid>` object (Quay's cloud-storage layout, chunks in
+ * storage_metadata), and on completion the bytes moved to the blob's content-addressed
+ * key — a server-side copy for a single chunk — then recorded as Quay records blobs.
+ *
+ * The digest is computed while bytes stream in. Hash state lives in the process that
+ * received the previous chunk; a chunk arriving elsewhere (or after a restart) falls
+ * back to re-reading the chunks once at completion.
+ */
+import { RegistryError } from "../errors/registry-error.js";
+import { parseDigest, type Digest } from "../model/digest.js";
+import type { BlobStore } from "../ports/blob-store.js";
+import type { Clock } from "../ports/clock.js";
+import type { DigestAlgorithm, Hashing, IncrementalHash } from "../ports/hashing.js";
+import type { Sql } from "../ports/sql.js";
+import type { PullCache } from "../resources/pull-cache.js";
+import { blobKey, uploadKey } from "../storage-layout.js";
+import {
+  deleteBlobUpload,
+  ensurePlacedStorage,
+  findBlobUpload,
+  insertBlobUpload,
+  linkUploadedBlob,
+  recordChunk,
+  type BlobUploadRow,
+} from "../../db/queries/uploads.js";
+import { concatenated, measuring, writeObject } from "./objects.js";
+
+/** Quay keeps a fresh blob linked to its repository this long (PUSH_TEMP_TAG_EXPIRATION_SEC). */
+const UPLOADED_BLOB_LIFETIME_MS = 3600_000;
+
+export interface UploadDeps {
+  sql: Sql;
+  blobs: BlobStore;
+  /** Null where this runtime does not receive blob bytes (the edge): sessions only. */
+  hashing: Hashing | null;
+  clock: Clock;
+  cache: PullCache;
+  /** `imagestoragelocation.name` of this registry's storage. */
+  location: string;
+  /** Hash states of sessions this process is receiving, by upload uuid. */
+  hashStates: Map<string, { offset: number; hash: IncrementalHash }>;
+}
+
+/** A repository the caller may write, as the push path needs it. */
+export interface PushTarget {
+  id: number;
+  /** `ns/repo`, whose cached reads a completed write invalidates. */
+  full: string;
+}
+
+type Chunk = [key: string, offset: number, length: number];
+
+function chunksOf(upload: BlobUploadRow): Chunk[] {
+  try {
+    const parsed = JSON.parse(upload.storage_metadata || "{}") as { chunks?: unknown };
+    return Array.isArray(parsed.chunks) ? (parsed.chunks as Chunk[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export interface UploadState {
+  uuid: string;
+  /** Bytes received so far. */
+  size: number;
+}
+
+async function session(deps: UploadDeps, target: PushTarget, uuid: string): Promise<BlobUploadRow> {
+  const upload = /^[0-9a-f-]{36}$/.test(uuid) ? await findBlobUpload(deps.sql, target.id, uuid) : null;
+  if (upload === null) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { uuid });
+  return upload;
+}
+
+export async function startUpload(deps: UploadDeps, target: PushTarget): Promise<UploadState> {
+  const uuid = crypto.randomUUID();
+  await insertBlobUpload(deps.sql, target.id, uuid, deps.location, new Date(deps.clock.now()));
+  if (deps.hashing) deps.hashStates.set(uuid, { offset: 0, hash: deps.hashing.create("sha256") });
+  return { uuid, size: 0 };
+}
+
+function hashing(deps: UploadDeps): Hashing {
+  if (deps.hashing === null) throw new RegistryError("UNSUPPORTED", "this registry instance does not receive blob bytes");
+  return deps.hashing;
+}
+
+export async function uploadStatus(deps: UploadDeps, target: PushTarget, uuid: string): Promise<UploadState> {
+  const upload = await session(deps, target, uuid);
+  return { uuid, size: Number(upload.byte_count) };
+}
+
+/** Parses `Content-Range: <start>-<end>` (Quay's form) or `bytes <start>-<end>`; null when absent. */
+export function parseContentRange(header: string | undefined): { start: number; end: number } | null | "invalid" {
+  if (header === undefined || header.trim() === "") return null;
+  const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+  if (!match) return "invalid";
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  return end < start ? "invalid" : { start, end };
+}
+
+export interface ChunkInput {
+  body: ReadableStream<Uint8Array> | null;
+  /** Content-Length when the client sent one. */
+  length: number | null;
+  contentRange: string | undefined;
+}
+
+/** Thrown for a chunk that does not start where the session ends (HTTP 416). */
+export class RangeMismatch extends Error {
+  constructor(readonly state: UploadState) {
+    super("chunk does not continue the upload");
+  }
+}
+
+/** Streams one chunk into its own object and records it; returns the new state. */
+export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: string, input: ChunkInput): Promise<UploadState> {
+  hashing(deps);
+  const upload = await session(deps, target, uuid);
+  const offset = Number(upload.byte_count);
+  const range = parseContentRange(input.contentRange);
+  if (range === "invalid") throw new RegistryError("INVALID_REQUEST", "Invalid range header", { "Content-Range": input.contentRange });
+  if (range !== null && range.start !== offset) {
+    await input.body?.cancel();
+    throw new RangeMismatch({ uuid, size: offset });
+  }
+  const expected = range === null ? input.length : range.end - range.start + 1;
+  if (input.body === null || expected === 0) return { uuid, size: offset };
+
+  const state = deps.hashStates.get(uuid);
+  const hashes = state && state.offset === offset ? [state.hash] : [];
+  if (hashes.length === 0) deps.hashStates.delete(uuid);
+  const meter = measuring(hashes);
+  const key = uploadKey(crypto.randomUUID());
+  try {
+    await writeObject(deps.blobs, key, input.body.pipeThrough(meter.stream), expected);
+  } catch (error) {
+    deps.hashStates.delete(uuid);
+    await deps.blobs.delete(key).catch(() => {});
+    if (expected !== null) throw new RegistryError("SIZE_INVALID", undefined, { declared: expected });
+    throw error;
+  }
+  const size = offset + meter.bytes();
+  const metadata = JSON.stringify({ chunks: [...chunksOf(upload), [key, offset, meter.bytes()]] });
+  if (!(await recordChunk(deps.sql, upload, size, metadata))) {
+    // Another request moved the session while this chunk streamed: it does not count.
+    await deps.blobs.delete(key).catch(() => {});
+    deps.hashStates.delete(uuid);
+    throw new RangeMismatch({ uuid, size: Number((await session(deps, target, uuid)).byte_count) });
+  }
+  if (state && hashes.length > 0) state.offset = size;
+  return { uuid, size };
+}
+
+async function digestOfChunks(deps: UploadDeps, chunks: readonly Chunk[], algorithm: DigestAlgorithm): Promise<string> {
+  const hash = hashing(deps).create(algorithm);
+  const reader = concatenated(
+    deps.blobs,
+    chunks.map((c) => c[0]),
+  ).getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return hash.digest();
+    hash.update(value);
+  }
+}
+
+/** Removes a session's chunk objects and row. */
+async function discard(deps: UploadDeps, upload: BlobUploadRow): Promise<void> {
+  deps.hashStates.delete(upload.uuid);
+  await Promise.all(chunksOf(upload).map(([key]) => deps.blobs.delete(key)));
+  await deleteBlobUpload(deps.sql, upload.id);
+}
+
+export async function cancelUpload(deps: UploadDeps, target: PushTarget, uuid: string): Promise<void> {
+  await discard(deps, await session(deps, target, uuid));
+}
+
+/** Moves verified bytes to the blob's key (unless already stored) and records the blob for the repository. */
+async function commitBlob(deps: UploadDeps, target: PushTarget, digest: Digest, chunks: readonly Chunk[], size: number): Promise<void> {
+  const key = blobKey(digest.text)!;
+  const keys = chunks.map((c) => c[0]);
+  if ((await deps.blobs.stat(key)) === null) {
+    if (keys.length === 1) await deps.blobs.copy(keys[0]!, key);
+    else await writeObject(deps.blobs, key, concatenated(deps.blobs, keys), size);
+  }
+  const now = deps.clock.now();
+  await deps.sql.transaction(async (tx) => {
+    const storageId = await ensurePlacedStorage(tx, digest.text, size, deps.location);
+    await linkUploadedBlob(tx, target.id, storageId, new Date(now), new Date(now + UPLOADED_BLOB_LIFETIME_MS));
+  });
+  await deps.cache.bump(target.full);
+}
+
+/**
+ * Finishes a session: an optional last chunk, then the digest check. A mismatch
+ * (DIGEST_INVALID) discards the session and stores nothing.
+ */
+export async function completeUpload(
+  deps: UploadDeps,
+  target: PushTarget,
+  uuid: string,
+  digestText: string | undefined,
+  last: ChunkInput,
+): Promise<Digest> {
+  if (!digestText) throw new RegistryError("BLOB_UPLOAD_INVALID", "Missing digest arg on monolithic upload");
+  const digest = parseDigest(digestText);
+  if (digest === null || (digest.algorithm !== "sha256" && digest.algorithm !== "sha512")) {
+    throw new RegistryError("DIGEST_INVALID", "invalid or unsupported digest", { digest: digestText });
+  }
+  const state = await appendChunk(deps, target, uuid, last);
+  const upload = await session(deps, target, uuid);
+  const chunks = chunksOf(upload);
+  const live = deps.hashStates.get(uuid);
+  const computed =
+    digest.algorithm === "sha256" && live && live.offset === state.size
+      ? live.hash.digest()
+      : await digestOfChunks(deps, chunks, digest.algorithm);
+  if (computed !== digest.text) {
+    await discard(deps, upload);
+    throw new RegistryError("DIGEST_INVALID", undefined, { expected: digest.text, computed });
+  }
+  await commitBlob(deps, target, digest, chunks, state.size);
+  await discard(deps, upload);
+  return digest;
+}
+
+/** `POST …/uploads/?digest=` with the whole blob in the body (OCI's monolithic upload). */
+export async function uploadMonolithic(deps: UploadDeps, target: PushTarget, digestText: string, body: ChunkInput): Promise<Digest> {
+  const { uuid } = await startUpload(deps, target);
+  try {
+    return await completeUpload(deps, target, uuid, digestText, body);
+  } catch (error) {
+    const upload = await findBlobUpload(deps.sql, target.id, uuid);
+    if (upload) await discard(deps, upload);
+    throw error;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Blob uploads: `POST /v2/<name>/blobs/uploads/` (session, monolithic `?digest=`,
+ * cross-repository `?mount=&from=`), `PATCH`/`PUT`/`GET`/`DELETE …/uploads/<uuid>`.
+ * Bytes are received only where the runtime can hash streams (the Node origin); the
+ * edge opens the session and hands out an absolute `Location` on the origin.
+ */
+import type { Context } from "hono";
+import { RegistryError } from "../../core/errors/registry-error.js";
+import { parseDigest } from "../../core/model/digest.js";
+import { parseRepositoryName } from "../../core/model/names.js";
+import { mountBlob } from "../../core/push/mount.js";
+import { resolvePushTarget } from "../../core/push/target.js";
+import {
+  appendChunk,
+  cancelUpload,
+  completeUpload,
+  RangeMismatch,
+  startUpload,
+  uploadMonolithic,
+  uploadStatus,
+  type ChunkInput,
+  type UploadState,
+} from "../../core/push/uploads.js";
+import { callerOf, repositoryParam, type AppServices } from "../context.js";
+import { publicOrigin } from "../urls.js";
+
+function receivesBytes(services: AppServices): boolean {
+  return services.uploads.hashing !== null;
+}
+
+/** Where bytes are uploaded: the origin when this runtime does not take them. */
+function uploadOrigin(services: AppServices, c: Context): string {
+  const { config } = services.registry;
+  if (receivesBytes(services)) return publicOrigin(config, c.req.url).origin;
+  if (config.originUrl === null) throw new RegistryError("UNSUPPORTED", "this registry instance does not accept uploads");
+  return config.originUrl;
+}
+
+/** OCI's `Range: 0-<last byte>` (Quay writes `bytes=0--1` for empty sessions; clients accept this form). */
+function rangeHeader(size: number): string {
+  return `0-${Math.max(size - 1, 0)}`;
+}
+
+function sessionHeaders(services: AppServices, c: Context, name: string, state: UploadState): Record<string, string> {
+  return {
+    Location: `${uploadOrigin(services, c)}/v2/${name}/blobs/uploads/${state.uuid}`,
+    Range: rangeHeader(state.size),
+    "Docker-Upload-UUID": state.uuid,
+  };
+}
+
+function blobCreated(services: AppServices, c: Context, name: string, digest: string): Response {
+  const location = `${publicOrigin(services.registry.config, c.req.url).origin}/v2/${name}/blobs/${digest}`;
+  return new Response(null, { status: 201, headers: { Location: location, "Docker-Content-Digest": digest } });
+}
+
+function chunkInput(c: Context): ChunkInput {
+  const length = c.req.header("content-length");
+  return {
+    body: c.req.raw.body,
+    length: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
+    contentRange: c.req.header("content-range"),
+  };
+}
+
+/** Chunks sent here although this runtime takes no bytes: point the client at the origin. */
+function requireBytes(services: AppServices, c: Context): void {
+  if (receivesBytes(services)) return;
+  const url = new URL(c.req.url);
+  throw new RegistryError("UNSUPPORTED", "blob bytes are received by the origin", {
+    location: `${uploadOrigin(services, c)}${url.pathname}${url.search}`,
+  });
+}
+
+export function startBlobUpload(services: AppServices) {
+  return async function startBlobUpload(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const mount = c.req.query("mount");
+    if (mount) {
+      const from = parseRepositoryName(c.req.query("from") ?? "", services.registry.config.libraryNamespace);
+      const digest = parseDigest(mount);
+      if (digest && from && (await mountBlob(services.uploads, services.registry.config, callerOf(c), target, from, digest))) {
+        return blobCreated(services, c, name.full, digest.text);
+      }
+    }
+    const digest = c.req.query("digest");
+    if (digest && receivesBytes(services)) {
+      const stored = await uploadMonolithic(services.uploads, target, digest, chunkInput(c));
+      return blobCreated(services, c, name.full, stored.text);
+    }
+    await c.req.raw.body?.cancel();
+    const state = await startUpload(services.uploads, target);
+    return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
+  };
+}
+
+export function patchBlobUpload(services: AppServices) {
+  return async function patchBlobUpload(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    requireBytes(services, c);
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    try {
+      const state = await appendChunk(services.uploads, target, c.req.param("uuid")!, chunkInput(c));
+      return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
+    } catch (error) {
+      if (!(error instanceof RangeMismatch)) throw error;
+      return new Response(null, { status: 416, headers: sessionHeaders(services, c, name.full, error.state) });
+    }
+  };
+}
+
+export function putBlobUpload(services: AppServices) {
+  return async function putBlobUpload(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    requireBytes(services, c);
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    try {
+      const digest = await completeUpload(services.uploads, target, c.req.param("uuid")!, c.req.query("digest"), chunkInput(c));
+      return blobCreated(services, c, name.full, digest.text);
+    } catch (error) {
+      if (!(error instanceof RangeMismatch)) throw error;
+      return new Response(null, { status: 416, headers: sessionHeaders(services, c, name.full, error.state) });
+    }
+  };
+}
+
+export function getBlobUpload(services: AppServices) {
+  return async function getBlobUpload(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const state = await uploadStatus(services.uploads, target, c.req.param("uuid")!);
+    return new Response(null, { status: 204, headers: sessionHeaders(services, c, name.full, state) });
+  };
+}
+
+export function deleteBlobUpload(services: AppServices) {
+  return async function deleteBlobUpload(c: Context): Promise<Response> {
+    const name = repositoryParam(c, services);
+    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    await cancelUpload(services.uploads, target, c.req.param("uuid")!);
+    return new Response(null, { status: 204 });
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * Blob uploads through the origin's app on real PostgreSQL, Redis and the verifying S3
+ * server: every flow and error of the OCI upload API, the rows and objects Quay would
+ * have, and the bytes read back through the pull path.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { blobKey } from "../../src/core/storage-layout.js";
+import { createApp } from "../../src/http/app.js";
+import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
+import { createNamespace, createRepository, storeImage, unique } from "../support/quay-seed.js";
+import { seededBytes, sha256Hex } from "../suites/blob-store.js";
+
+let origin: OriginFixture;
+let app: ReturnType<typeof createApp>;
+const namespace = unique("push");
+const repo = `${namespace}/app`;
+let repoId: number;
+let writer: string;
+
+function digestOf(bytes: Uint8Array | string, algorithm = "sha256"): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
+}
+
+async function call(
+  method: string,
+  path: string,
+  init: { body?: BodyInit | null; headers?: Record<string, string>; token?: string | null } = {},
+) {
+  const headers = new Headers(init.headers);
+  const token = init.token === undefined ? writer : init.token;
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  const url = path.startsWith("http") ? path : `https://${TEST_HOST}${path}`;
+  return app.request(url, {
+    method,
+    body: init.body ?? null,
+    headers,
+    ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}),
+  } as RequestInit);
+}
+
+async function rowsFor(digest: string) {
+  const { rows } = await origin.registry.sql.query<{
+    image_size: string;
+    cas_path: boolean;
+    uploading: boolean;
+    placements: number;
+    links: number;
+  }>(
+    `SELECT s.image_size::text AS image_size, s.cas_path, s.uploading,
+            (SELECT count(*)::int FROM imagestorageplacement p WHERE p.storage_id = s.id) AS placements,
+            (SELECT count(*)::int FROM uploadedblob u WHERE u.blob_id = s.id AND u.repository_id = $2) AS links
+     FROM imagestorage s WHERE s.content_checksum = $1`,
+    [digest, repoId],
+  );
+  return rows;
+}
+
+beforeAll(async () => {
+  origin = await startOriginRegistry("uploads");
+  app = createApp(origin.registry);
+  const ns = await createNamespace(origin.registry, namespace, { organization: true });
+  repoId = await createRepository(origin.registry, ns, "app", { visibility: "private" });
+  writer = await origin.token("writer", { [repo]: ["pull", "push"] });
+}, 60_000);
+afterAll(() => origin?.close());
+
+describe("monolithic and chunked uploads", () => {
+  it("stores a monolithic POST under Quay's key with Quay's rows, readable through the pull path", async () => {
+    const bytes = new TextEncoder().encode("monolithic blob bytes");
+    const digest = digestOf(bytes);
+    const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      body: bytes,
+      headers: { "content-type": "application/octet-stream" },
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("location")).toBe(`https://${TEST_HOST}/v2/${repo}/blobs/${digest}`);
+    expect(response.headers.get("docker-content-digest")).toBe(digest);
+    expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: bytes.byteLength });
+    expect(await rowsFor(digest)).toEqual([
+      { image_size: String(bytes.byteLength), cas_path: true, uploading: false, placements: 1, links: 1 },
+    ]);
+
+    const head = await call("HEAD", `/v2/${repo}/blobs/${digest}`);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(bytes.byteLength));
+    const redirect = await call("GET", `/v2/${repo}/blobs/${digest}`, { headers: {} });
+    expect(redirect.status).toBe(302);
+    expect(await (await fetch(redirect.headers.get("location")!)).text()).toBe("monolithic blob bytes");
+  });
+
+  it("runs a chunked session: POST, PATCHes with Content-Range, status, out-of-order 416, PUT", async () => {
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    expect(start.status).toBe(202);
+    const uuid = start.headers.get("docker-upload-uuid")!;
+    expect(start.headers.get("location")).toBe(`https://${TEST_HOST}/v2/${repo}/blobs/uploads/${uuid}`);
+    expect(start.headers.get("range")).toBe("0-0");
+
+    const first = new Uint8Array(100).fill(1);
+    const second = new Uint8Array(50).fill(2);
+    const patched = await call("PATCH", start.headers.get("location")!, { body: first, headers: { "content-range": "0-99" } });
+    expect(patched.status).toBe(202);
+    expect(patched.headers.get("range")).toBe("0-99");
+
+    const skipped = await call("PATCH", patched.headers.get("location")!, { body: second, headers: { "content-range": "200-249" } });
+    expect(skipped.status).toBe(416);
+    expect(skipped.headers.get("range")).toBe("0-99");
+
+    expect(
+      (await call("PATCH", patched.headers.get("location")!, { body: second, headers: { "content-range": "bytes 100-149" } })).status,
+    ).toBe(202);
+    const status = await call("GET", `/v2/${repo}/blobs/uploads/${uuid}`);
+    expect(status.status).toBe(204);
+    expect(status.headers.get("range")).toBe("0-149");
+
+    const whole = new Uint8Array([...first, ...second]);
+    const done = await call("PUT", `/v2/${repo}/blobs/uploads/${uuid}?digest=${digestOf(whole)}`);
+    expect(done.status).toBe(201);
+    expect(done.headers.get("docker-content-digest")).toBe(digestOf(whole));
+    const stored = await origin.registry.blobs.get(blobKey(digestOf(whole))!);
+    expect(await sha256Hex(stored!.body)).toBe(digestOf(whole).slice(7));
+    // The session and its chunk objects are gone.
+    expect((await call("GET", `/v2/${repo}/blobs/uploads/${uuid}`)).status).toBe(404);
+    expect((await origin.registry.blobs.list("uploads/")).keys).toEqual([]);
+  });
+
+  it("streams a 20 MiB chunk of unknown length (chunked transfer) and a final chunk in the PUT", async () => {
+    const size = 20 * 1024 * 1024;
+    const expected = `sha256:${await sha256Hex(seededBytes(7, 0, size + 1000))}`;
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    const patched = await call("PATCH", start.headers.get("location")!, { body: seededBytes(7, 0, size) });
+    expect(patched.status).toBe(202);
+    expect(patched.headers.get("range")).toBe(`0-${size - 1}`);
+    const done = await call("PUT", `${patched.headers.get("location")!}?digest=${expected}`, {
+      body: seededBytes(7, size, 1000),
+      headers: { "content-length": "1000" },
+    });
+    expect(done.status).toBe(201);
+    expect((await origin.registry.blobs.stat(blobKey(expected)!))?.size).toBe(size + 1000);
+  }, 60_000);
+
+  it("accepts sha512 digests", async () => {
+    const bytes = new TextEncoder().encode("sha512 content");
+    const digest = digestOf(bytes, "sha512");
+    const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes });
+    expect(response.status).toBe(201);
+    expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: bytes.byteLength });
+  });
+});
+
+describe("upload errors", () => {
+  it("refuses a digest mismatch with DIGEST_INVALID and stores nothing", async () => {
+    const wrong = digestOf("something else");
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    const response = await call("PUT", `${start.headers.get("location")!}?digest=${wrong}`, { body: "actual bytes" });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    expect(await rowsFor(wrong)).toEqual([]);
+    expect(await origin.registry.blobs.stat(blobKey(wrong)!)).toBeNull();
+    expect(await origin.registry.blobs.stat(blobKey(digestOf("actual bytes"))!)).toBeNull();
+    expect((await call("GET", start.headers.get("location")!)).status).toBe(404);
+  });
+
+  it("needs the digest to finish, and a session of this repository", async () => {
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    const missing = await call("PUT", start.headers.get("location")!);
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("BLOB_UPLOAD_INVALID");
+
+    const otherRepo = `${namespace}/other`;
+    await createRepository(
+      origin.registry,
+      (await origin.registry.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [namespace])).rows[0]!.id,
+      "other",
+    );
+    const otherToken = await origin.token("writer", { [otherRepo]: ["pull", "push"] });
+    const uuid = start.headers.get("docker-upload-uuid")!;
+    const foreign = await call("PATCH", `/v2/${otherRepo}/blobs/uploads/${uuid}`, { body: "x", token: otherToken });
+    expect(foreign.status).toBe(404);
+    expect(((await foreign.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("BLOB_UPLOAD_UNKNOWN");
+    expect((await call("PATCH", `/v2/${repo}/blobs/uploads/not-a-uuid`, { body: "x" })).status).toBe(404);
+  });
+
+  it("cancels a session with DELETE", async () => {
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    await call("PATCH", start.headers.get("location")!, { body: "partial" });
+    expect((await call("DELETE", start.headers.get("location")!)).status).toBe(204);
+    expect((await call("PATCH", start.headers.get("location")!, { body: "more" })).status).toBe(404);
+    expect((await origin.registry.blobs.list("uploads/")).keys).toEqual([]);
+  });
+
+  it("rejects a malformed Content-Range and a Content-Length the body does not match", async () => {
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    const bad = await call("PATCH", start.headers.get("location")!, { body: "abc", headers: { "content-range": "zero-two" } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("INVALID_REQUEST");
+    const short = await call("PATCH", start.headers.get("location")!, { body: "abc", headers: { "content-range": "0-9" } });
+    expect(short.status).toBe(400);
+    expect(((await short.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("SIZE_INVALID");
+    expect((await call("GET", start.headers.get("location")!)).headers.get("range")).toBe("0-0");
+  });
+
+  it("requires a push grant: pull-only and anonymous callers get the pull,push challenge", async () => {
+    const reader = await origin.token("reader", { [repo]: ["pull"] });
+    for (const token of [reader, null]) {
+      const response = await call("POST", `/v2/${repo}/blobs/uploads/`, { token });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toBe(
+        `Bearer realm="https://${TEST_HOST}/v2/auth",service="${TEST_HOST}",scope="repository:${repo}:pull,push"`,
+      );
+    }
+    expect((await call("DELETE", `/v2/${repo}/blobs/${digestOf("x")}`)).status).toBe(405);
+  });
+});
+
+describe("cross-repository mount", () => {
+  it("mounts from a repository the caller can read, and falls back to a session otherwise", async () => {
+    const ns = (await origin.registry.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [namespace])).rows[0]!.id;
+    const sourceId = await createRepository(origin.registry, ns, "source", { visibility: "private" });
+    const image = await storeImage(origin.registry, sourceId, { layerSizes: [64] });
+    const layer = image.layers[0]!;
+    const granted = await origin.token("writer", { [repo]: ["pull", "push"], [`${namespace}/source`]: ["pull"] });
+
+    const denied = await call("POST", `/v2/${repo}/blobs/uploads/?mount=${layer.digest}&from=${namespace}/source`);
+    expect(denied.status).toBe(202);
+    expect((await call("HEAD", `/v2/${repo}/blobs/${layer.digest}`)).status).toBe(404);
+
+    const mounted = await call("POST", `/v2/${repo}/blobs/uploads/?mount=${layer.digest}&from=${namespace}/source`, { token: granted });
+    expect(mounted.status).toBe(201);
+    expect(mounted.headers.get("docker-content-digest")).toBe(layer.digest);
+    expect((await call("HEAD", `/v2/${repo}/blobs/${layer.digest}`)).status).toBe(200);
+  });
+});
+
+describe("concurrency and abandoned uploads", () => {
+  it("two clients pushing the same blob at once end with one storage row", async () => {
+    const bytes = new TextEncoder().encode("the same blob twice");
+    const digest = digestOf(bytes);
+    const responses = await Promise.all([0, 1].map(() => call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes })));
+    expect(responses.map((r) => r.status)).toEqual([201, 201]);
+    const rows = await rowsFor(digest);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.placements).toBe(1);
+  });
+
+  it("a client that disconnects mid-chunk leaves the session where it was and no blob", async () => {
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 3) return controller.error(new Error("client went away"));
+        sent++;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(sent));
+      },
+    });
+    const aborted = await call("PATCH", start.headers.get("location")!, { body, headers: { "content-length": String(1024 * 1024) } }).catch(
+      (e: unknown) => e,
+    );
+    expect(aborted instanceof Response ? aborted.status : 0).not.toBe(202);
+    expect((await call("GET", start.headers.get("location")!)).headers.get("range")).toBe("0-0");
+    expect((await origin.registry.blobs.list("uploads/")).keys).toEqual([]);
+  });
+});
