@@ -68,7 +68,10 @@ export function parseManifest(contentType: string | undefined, bytes: Uint8Array
   } catch {
     throw invalid("manifest is not a JSON object");
   }
-  const headerType = contentType?.split(";")[0]!.trim().toLowerCase() || null;
+  // A bare application/json says nothing about the manifest's kind: the body decides.
+  const declared = contentType?.split(";")[0]!.trim().toLowerCase() || null;
+  const headerType = declared === "application/json" ? null : declared;
+  if (headerType !== null && !PUSHABLE.has(headerType)) throw invalid("manifest schema version not supported", 415);
   const bodyType = typeof body.mediaType === "string" ? body.mediaType : null;
   if (headerType !== null && bodyType !== null && headerType !== bodyType) {
     throw invalid(`Content-Type ${headerType} does not match the manifest's mediaType ${bodyType}`);

@@ -1,0 +1,290 @@
+/**
+ * Manifest pushes and deletes through the origin's app on real PostgreSQL, Redis and
+ * S3: the rows Quay would write (read back with Quay-style queries), tag history,
+ * lists, referrers, `?tag=`, every refusal, and what pulls see right after.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MediaType } from "../../src/core/model/media-types.js";
+import { createApp } from "../../src/http/app.js";
+import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
+import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
+
+let origin: OriginFixture;
+let app: ReturnType<typeof createApp>;
+const namespace = unique("mpush");
+const repo = `${namespace}/app`;
+let repoId: number;
+let writer: string;
+
+const sha256 = (bytes: Uint8Array | string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+async function call(
+  method: string,
+  path: string,
+  init: { body?: string | Uint8Array; headers?: Record<string, string>; token?: string | null } = {},
+) {
+  const headers = new Headers(init.headers);
+  const token = init.token === undefined ? writer : init.token;
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  return app.request(`https://${TEST_HOST}${path}`, { method, body: (init.body ?? null) as BodyInit | null, headers });
+}
+
+async function errorCode(response: Response): Promise<string> {
+  return ((await response.json()) as { errors: { code: string }[] }).errors[0]!.code;
+}
+
+/** Uploads bytes as a blob and returns its descriptor. */
+async function blob(content: string, mediaType = "application/vnd.oci.image.layer.v1.tar+gzip") {
+  const digest = sha256(content);
+  const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: content });
+  expect(response.status).toBe(201);
+  return { mediaType, digest, size: Buffer.byteLength(content) };
+}
+
+async function image(seed: string, extra: Record<string, unknown> = {}) {
+  const config = await blob(JSON.stringify({ architecture: "amd64", os: "linux", seed }), "application/vnd.oci.image.config.v1+json");
+  const layer = await blob(`layer of ${seed}`);
+  const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [layer], ...extra });
+  return { text, digest: sha256(text), config, layer };
+}
+
+function put(reference: string, text: string, contentType: string = MediaType.ociManifest, token?: string) {
+  return call("PUT", `/v2/${repo}/manifests/${reference}`, { body: text, headers: { "content-type": contentType }, token });
+}
+
+async function tagRows(name: string) {
+  const { rows } = await origin.registry.sql.query<{ digest: string; start: string; end: string | null; hidden: boolean }>(
+    `SELECT m.digest, t.lifetime_start_ms::text AS start, t.lifetime_end_ms::text AS end, t.hidden
+     FROM tag t JOIN manifest m ON m.id = t.manifest_id WHERE t.repository_id = $1 AND t.name = $2 ORDER BY t.id`,
+    [repoId, name],
+  );
+  return rows;
+}
+
+beforeAll(async () => {
+  origin = await startOriginRegistry("mpush");
+  app = createApp(origin.registry);
+  const ns = await createNamespace(origin.registry, namespace, { organization: true });
+  repoId = await createRepository(origin.registry, ns, "app", { visibility: "private" });
+  writer = await origin.token("writer", { [repo]: ["pull", "push"] });
+}, 60_000);
+afterAll(() => origin?.close());
+
+describe("PUT manifest", () => {
+  it("stores an image manifest by tag as Quay does and serves it at once", async () => {
+    const pushed = await image("first");
+    const response = await put("v1", pushed.text);
+    expect(response.status).toBe(201);
+    expect(response.headers.get("docker-content-digest")).toBe(pushed.digest);
+    expect(response.headers.get("location")).toBe(`/v2/${repo}/manifests/${pushed.digest}`);
+
+    // Quay's own read of the rows: manifest with its media type, blobs, scan status, alive tag.
+    const { rows } = await origin.registry.sql.query(
+      `SELECT mt.name AS media_type, m.manifest_bytes, m.config_media_type, m.layers_compressed_size::int AS layers_size,
+              (SELECT array_agg(s.content_checksum ORDER BY s.content_checksum) FROM manifestblob mb JOIN imagestorage s ON s.id = mb.blob_id
+               WHERE mb.manifest_id = m.id AND mb.repository_id = m.repository_id) AS blobs,
+              (SELECT index_status FROM manifestsecuritystatus WHERE manifest_id = m.id) AS scan
+       FROM manifest m JOIN mediatype mt ON mt.id = m.media_type_id WHERE m.repository_id = $1 AND m.digest = $2`,
+      [repoId, pushed.digest],
+    );
+    expect(rows).toEqual([
+      {
+        media_type: MediaType.ociManifest,
+        manifest_bytes: pushed.text,
+        config_media_type: "application/vnd.oci.image.config.v1+json",
+        layers_size: pushed.layer.size,
+        blobs: [pushed.config.digest, pushed.layer.digest].sort(),
+        scan: 0,
+      },
+    ]);
+    expect(await tagRows("v1")).toMatchObject([{ digest: pushed.digest, end: null, hidden: false }]);
+
+    const pulled = await call("GET", `/v2/${repo}/manifests/v1`, { headers: { accept: MediaType.ociManifest } });
+    expect(await pulled.text()).toBe(pushed.text);
+  });
+
+  it("moves a tag by ending the old row and starting a new one, and pulls see the move", async () => {
+    const before = await image("move-a");
+    const after = await image("move-b");
+    expect((await put("moving", before.text)).status).toBe(201);
+    expect((await call("GET", `/v2/${repo}/manifests/moving`)).headers.get("docker-content-digest")).toBe(before.digest);
+    expect((await put("moving", after.text)).status).toBe(201);
+    const rows = await tagRows("moving");
+    expect(rows.map((r) => r.digest)).toEqual([before.digest, after.digest]);
+    expect(rows[0]!.end).not.toBeNull();
+    expect(Number(rows[0]!.end)).toBeLessThanOrEqual(Number(rows[1]!.start));
+    expect(rows[1]!.end).toBeNull();
+    expect((await call("GET", `/v2/${repo}/manifests/moving`)).headers.get("docker-content-digest")).toBe(after.digest);
+  });
+
+  it("pushes by digest with a hidden temporary tag, and with ?tag= sets several tags (OCI-Tag)", async () => {
+    const untagged = await image("by-digest");
+    expect((await put(untagged.digest, untagged.text)).status).toBe(201);
+    const { rows } = await origin.registry.sql.query<{ name: string; hidden: boolean; lifetime: string }>(
+      `SELECT t.name, t.hidden, (t.lifetime_end_ms - t.lifetime_start_ms)::text AS lifetime FROM tag t JOIN manifest m ON m.id = t.manifest_id
+       WHERE m.repository_id = $1 AND m.digest = $2`,
+      [repoId, untagged.digest],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ hidden: true, lifetime: "3600000" });
+    expect(rows[0]!.name).toMatch(/^\$temp-[0-9a-f-]{36}$/);
+
+    const multi = await image("multi-tag");
+    const response = await call("PUT", `/v2/${repo}/manifests/${multi.digest}?tag=a1&tag=a2`, {
+      body: multi.text,
+      headers: { "content-type": MediaType.ociManifest },
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("oci-tag")).toBe("a1, a2");
+    for (const tag of ["a1", "a2"])
+      expect((await call("GET", `/v2/${repo}/manifests/${tag}`)).headers.get("docker-content-digest")).toBe(multi.digest);
+  });
+
+  it("stores an index over manifests of the repository, and refuses one over unknown children", async () => {
+    const amd = await image("amd64");
+    const arm = await image("arm64");
+    for (const child of [amd, arm]) expect((await put(child.digest, child.text)).status).toBe(201);
+    const entry = (m: { digest: string; text: string }, architecture: string) => ({
+      mediaType: MediaType.ociManifest,
+      digest: m.digest,
+      size: Buffer.byteLength(m.text),
+      platform: { os: "linux", architecture },
+    });
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [entry(amd, "amd64"), entry(arm, "arm64")],
+    });
+    expect((await put("multiarch", index, MediaType.ociIndex)).status).toBe(201);
+    const children = await origin.registry.sql.query<{ digest: string }>(
+      `SELECT c.digest FROM manifestchild mc JOIN manifest p ON p.id = mc.manifest_id JOIN manifest c ON c.id = mc.child_manifest_id
+       WHERE p.digest = $1 AND mc.repository_id = $2 ORDER BY c.digest`,
+      [sha256(index), repoId],
+    );
+    expect(children.rows.map((r) => r.digest)).toEqual([amd.digest, arm.digest].sort());
+
+    const missing = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ ...entry(amd, "amd64"), digest: sha256("nope") }],
+    });
+    const refused = await put("broken", missing, MediaType.ociIndex);
+    expect(refused.status).toBe(400);
+    expect(await errorCode(refused)).toBe("MANIFEST_BLOB_UNKNOWN");
+  });
+
+  it("answers a manifest with a subject with OCI-Subject and lists it as a referrer", async () => {
+    const subject = await image("subject");
+    expect((await put("signed", subject.text)).status).toBe(201);
+    const empty = await blob("{}", "application/vnd.oci.empty.v1+json");
+    const referrer = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType: "application/vnd.example.signature",
+      config: empty,
+      layers: [],
+      subject: { mediaType: MediaType.ociManifest, digest: subject.digest, size: Buffer.byteLength(subject.text) },
+    });
+    const response = await put(sha256(referrer), referrer);
+    expect(response.status).toBe(201);
+    expect(response.headers.get("oci-subject")).toBe(subject.digest);
+    const referrers = await call("GET", `/v2/${repo}/referrers/${subject.digest}`);
+    expect(((await referrers.json()) as { manifests: { digest: string; artifactType: string }[] }).manifests).toEqual([
+      expect.objectContaining({ digest: sha256(referrer), artifactType: "application/vnd.example.signature" }),
+    ]);
+  });
+
+  it("refuses bad manifests with the spec's errors and writes nothing", async () => {
+    const unknownBlob = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256("never uploaded"), size: 14 },
+      layers: [],
+    });
+    const cases: [string, string, string | undefined, number, string][] = [
+      ["unknown blob", unknownBlob, MediaType.ociManifest, 400, "MANIFEST_BLOB_UNKNOWN"],
+      ["not JSON", "{not json", MediaType.ociManifest, 400, "MANIFEST_INVALID"],
+      ["type mismatch", unknownBlob, MediaType.dockerManifest, 400, "MANIFEST_INVALID"],
+      ["unsupported type", unknownBlob, "application/vnd.example+json", 415, "MANIFEST_INVALID"],
+      [
+        "schemaVersion 1",
+        JSON.stringify({ schemaVersion: 1, mediaType: MediaType.ociManifest }),
+        MediaType.ociManifest,
+        400,
+        "MANIFEST_INVALID",
+      ],
+    ];
+    for (const [label, text, type, status, code] of cases) {
+      const response = await put("bad", text, type);
+      expect(response.status, label).toBe(status);
+      expect(await errorCode(response), label).toBe(code);
+    }
+    const good = await image("digest-check");
+    const mismatch = await put(sha256("other"), good.text);
+    expect(mismatch.status).toBe(400);
+    expect(await errorCode(mismatch)).toBe("DIGEST_INVALID");
+    const tooLarge = await call("PUT", `/v2/${repo}/manifests/huge`, {
+      body: "x".repeat(4 * 1024 * 1024 + 1),
+      headers: { "content-type": MediaType.ociManifest },
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(await tagRows("bad")).toEqual([]);
+    expect(await tagRows("huge")).toEqual([]);
+  });
+
+  it("refuses moving an immutable tag with TAG_IMMUTABLE", async () => {
+    const first = await image("immutable-a");
+    expect((await put("pinned", first.text)).status).toBe(201);
+    await origin.registry.sql.query(`UPDATE tag SET immutable = true WHERE repository_id = $1 AND name = 'pinned'`, [repoId]);
+    const second = await image("immutable-b");
+    const response = await put("pinned", second.text);
+    expect(response.status).toBe(409);
+    expect(await response.json()).toEqual({
+      errors: [{ code: "TAG_IMMUTABLE", message: "tag is immutable", detail: { message: "tag 'pinned' is immutable" } }],
+    });
+  });
+
+  it("requires a push grant", async () => {
+    const reader = await origin.token("reader", { [repo]: ["pull"] });
+    expect((await put("v9", (await image("denied")).text, MediaType.ociManifest, reader)).status).toBe(401);
+  });
+
+  it("lets two clients push the same tag at once and ends with one alive row", async () => {
+    const a = await image("race-a");
+    const b = await image("race-b");
+    const responses = await Promise.all([put("race", a.text), put("race", b.text)]);
+    expect(responses.map((r) => r.status)).toEqual([201, 201]);
+    const rows = await tagRows("race");
+    expect(rows).toHaveLength(2);
+    expect(rows.filter((r) => r.end === null)).toHaveLength(1);
+  });
+});
+
+describe("DELETE", () => {
+  it("deletes a tag (the time machine keeps the row) and then answers TAG_EXPIRED", async () => {
+    const pushed = await image("delete-tag");
+    expect((await put("doomed", pushed.text)).status).toBe(201);
+    expect((await call("GET", `/v2/${repo}/manifests/doomed`)).status).toBe(200);
+    expect((await call("DELETE", `/v2/${repo}/manifests/doomed`)).status).toBe(202);
+    const gone = await call("GET", `/v2/${repo}/manifests/doomed`);
+    expect(gone.status).toBe(404);
+    expect(await errorCode(gone)).toBe("TAG_EXPIRED");
+    expect((await tagRows("doomed"))[0]!.end).not.toBeNull();
+    expect((await call("DELETE", `/v2/${repo}/manifests/doomed`)).status).toBe(404);
+  });
+
+  it("deletes a manifest by digest by ending every tag on it", async () => {
+    const pushed = await image("delete-digest");
+    await put("d1", pushed.text);
+    await put("d2", pushed.text);
+    expect((await call("DELETE", `/v2/${repo}/manifests/${pushed.digest}`)).status).toBe(202);
+    for (const tag of ["d1", "d2"]) expect((await call("GET", `/v2/${repo}/manifests/${tag}`)).status).toBe(404);
+    expect((await call("GET", `/v2/${repo}/manifests/${pushed.digest}`)).status).toBe(404);
+    // Its blobs stay until GC (Quay's rule).
+    expect((await call("HEAD", `/v2/${repo}/blobs/${pushed.layer.digest}`)).status).toBe(200);
+    const again = await call("DELETE", `/v2/${repo}/manifests/${pushed.digest}`);
+    expect(again.status).toBe(404);
+    expect(await errorCode(again)).toBe("MANIFEST_UNKNOWN");
+  });
+});
