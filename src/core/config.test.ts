@@ -17,6 +17,7 @@ describe("configuration", () => {
       isolateCacheMs: 5_000,
       databaseSecretKey: null,
       originUrl: null,
+      quota: { enabled: false, systemRejectBytes: 0 },
     });
   });
 

@@ -29,6 +29,8 @@ export interface RegistryConfig {
   databaseSecretKey: string | null;
   /** Edge: the origin's public URL, where clients upload blob bytes (absolute upload `Location`). */
   originUrl: string | null;
+  /** Quay's FEATURE_QUOTA_MANAGEMENT and DEFAULT_SYSTEM_REJECT_QUOTA_BYTES. */
+  quota: { enabled: boolean; systemRejectBytes: number };
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -89,6 +91,10 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     isolateCacheMs: readInteger(source, "PIER_ISOLATE_CACHE_MS", 5_000),
     databaseSecretKey: readString(source, "PIER_DATABASE_SECRET_KEY"),
     originUrl: readString(source, "PIER_ORIGIN_URL")?.replace(/\/+$/, "") ?? null,
+    quota: {
+      enabled: readBoolean(source, "PIER_QUOTA_MANAGEMENT", false),
+      systemRejectBytes: readInteger(source, "PIER_DEFAULT_SYSTEM_REJECT_QUOTA_BYTES", 0),
+    },
   };
 }
 

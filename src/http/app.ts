@@ -38,8 +38,9 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       cache,
       location: registry.config.storageLocation,
       hashStates: new Map(),
+      quota: registry.config.quota,
     },
-    manifestWrites: { sql: registry.sql, clock: registry.clock, cache },
+    manifestWrites: { sql: registry.sql, clock: registry.clock, cache, quota: registry.config.quota },
     credentials: {
       sql: registry.sql,
       clock: registry.clock,

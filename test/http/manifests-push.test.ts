@@ -288,3 +288,88 @@ describe("DELETE", () => {
     expect(await errorCode(again)).toBe("MANIFEST_UNKNOWN");
   });
 });
+
+describe("quota", () => {
+  const quotaNs = unique("quota");
+  const quotaRepo = `${quotaNs}/app`;
+  let quotaApp: ReturnType<typeof createApp>;
+  let quotaToken: string;
+  let namespaceId: number;
+
+  async function send(method: string, path: string, body?: string, contentType?: string) {
+    const headers: Record<string, string> = { authorization: `Bearer ${quotaToken}` };
+    if (contentType) headers["content-type"] = contentType;
+    return quotaApp.request(`https://${TEST_HOST}${path}`, { method, body: body ?? null, headers });
+  }
+
+  async function pushImage(layers: string[]) {
+    const config = JSON.stringify({ os: "linux", layers: layers.length });
+    const descriptors = [];
+    for (const content of [config, ...layers]) {
+      expect((await send("POST", `/v2/${quotaRepo}/blobs/uploads/?digest=${sha256(content)}`, content)).status).toBe(201);
+      descriptors.push({ mediaType: "application/octet-stream", digest: sha256(content), size: Buffer.byteLength(content) });
+    }
+    const [configDescriptor, ...layerDescriptors] = descriptors;
+    const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDescriptor, layers: layerDescriptors });
+    return send("PUT", `/v2/${quotaRepo}/manifests/${sha256(text)}`, text, MediaType.ociManifest);
+  }
+
+  async function sizes() {
+    const { rows } = await origin.registry.sql.query<{ ns: string | null; repo: string | null }>(
+      `SELECT (SELECT size_bytes::text FROM quotanamespacesize WHERE namespace_user_id = $1) AS ns,
+              (SELECT size_bytes::text FROM quotarepositorysize WHERE repository_id = (SELECT id FROM repository WHERE namespace_user_id = $1 AND name = 'app')) AS repo`,
+      [namespaceId],
+    );
+    return rows[0]!;
+  }
+
+  beforeAll(async () => {
+    quotaApp = createApp({ ...origin.registry, config: { ...origin.registry.config, quota: { enabled: true, systemRejectBytes: 0 } } });
+    namespaceId = await createNamespace(origin.registry, quotaNs, { organization: true });
+    await createRepository(origin.registry, namespaceId, "app");
+    quotaToken = await origin.token("writer", { [quotaRepo]: ["pull", "push"] });
+    const quota = await origin.registry.sql.query<{ id: number }>(
+      `INSERT INTO userorganizationquota (namespace_id, limit_bytes) VALUES ($1, 1000) RETURNING id`,
+      [namespaceId],
+    );
+    await origin.registry.sql.query(
+      `INSERT INTO quotalimits (quota_id, quota_type_id, percent_of_limit)
+       SELECT $1, qt.id, CASE qt.name WHEN 'Warning' THEN 50 ELSE 100 END FROM quotatype qt WHERE qt.name IN ('Warning', 'Reject')`,
+      [quota.rows[0]!.id],
+    );
+  });
+
+  it("keeps namespace and repository sizes over distinct blobs, warns at the soft limit and refuses at the hard one", async () => {
+    const layerA = "a".repeat(300);
+    const first = await pushImage([layerA]);
+    expect(first.status).toBe(201);
+    expect(first.headers.get("warning")).toBeNull();
+    const firstConfig = Buffer.byteLength(JSON.stringify({ os: "linux", layers: 1 }));
+    expect(await sizes()).toEqual({ ns: String(300 + firstConfig), repo: String(300 + firstConfig) });
+
+    // Shares layer A (counted once), adds a 300-byte layer: past 50 % of 1000.
+    const second = await pushImage([layerA, "b".repeat(300)]);
+    expect(second.status).toBe(201);
+    expect(second.headers.get("warning")).toMatch(/^299 - "namespace has reached 50% of its 1000 B quota"$/);
+    const secondConfig = Buffer.byteLength(JSON.stringify({ os: "linux", layers: 2 }));
+    const afterSecond = 600 + firstConfig + secondConfig;
+    expect(await sizes()).toEqual({ ns: String(afterSecond), repo: String(afterSecond) });
+
+    // Each 200-byte blob fits on its own (size + upload < 1000), the manifest with both does not.
+    const refused = await pushImage(["c".repeat(200), "d".repeat(200)]);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ errors: [{ code: "DENIED", message: "Quota has been exceeded on namespace", detail: {} }] });
+    expect(await sizes()).toEqual({ ns: String(afterSecond), repo: String(afterSecond) });
+    // A single blob that would cross the limit is refused when its upload completes.
+    const big = "e".repeat(400);
+    const upload = await send("POST", `/v2/${quotaRepo}/blobs/uploads/?digest=${sha256(big)}`, big);
+    expect(upload.status).toBe(403);
+  });
+
+  it("refuses new uploads while the namespace is at its hard limit", async () => {
+    await origin.registry.sql.query(`UPDATE quotanamespacesize SET size_bytes = 1000 WHERE namespace_user_id = $1`, [namespaceId]);
+    const response = await send("POST", `/v2/${quotaRepo}/blobs/uploads/`);
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DENIED");
+  });
+});

@@ -20,7 +20,9 @@ import {
   linkManifest,
   retargetTag,
 } from "../../db/queries/manifests.js";
+import { quotaExceeded, quotaVerdict, quotaWarning, type QuotaSettings } from "./quota.js";
 import type { PushTarget } from "./uploads.js";
+import { addManifestToTotals } from "../../db/queries/quota.js";
 
 /** Quay's hidden tag keeping a manifest pushed by digest alive for a while (PUSH_TEMP_TAG_EXPIRATION_SEC). */
 const TEMP_TAG_LIFETIME_MS = 3600_000;
@@ -29,6 +31,7 @@ export interface ManifestWriteDeps {
   sql: Sql;
   clock: Clock;
   cache: PullCache;
+  quota: QuotaSettings;
 }
 
 export interface PushedManifest {
@@ -36,6 +39,8 @@ export interface PushedManifest {
   /** The tags set by this push (for OCI-Tag headers). */
   tags: string[];
   subject: string | null;
+  /** Set when the namespace reached a Warning quota limit. */
+  quotaWarning: string | null;
 }
 
 async function digestOf(bytes: Uint8Array, algorithm: "sha256" | "sha512"): Promise<string> {
@@ -80,6 +85,11 @@ async function references(
   return { storages: blobs.map((b) => stored.get(b.digest)!.id), children: entries.map((e) => children.get(e.digest)!.id) };
 }
 
+async function countTowardsQuota(tx: Queryable, quota: QuotaSettings, target: PushTarget, manifestId: number) {
+  const size = await addManifestToTotals(tx, target.namespaceId, target.id, manifestId);
+  return size === null ? null : quotaVerdict(tx, quota, target.namespaceId, size);
+}
+
 function layersSize(manifest: ParsedManifest): number | null {
   return manifest.kind === "image" ? manifest.layers.reduce((sum, layer) => sum + layer.size, 0) : null;
 }
@@ -104,6 +114,7 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
 
   const text = new TextDecoder().decode(put.bytes);
   const now = deps.clock.now();
+  let warning: string | null = null;
   await deps.sql.transaction(async (tx) => {
     const { storages, children } = await references(tx, target, manifest);
     const row = await insertManifest(tx, {
@@ -116,7 +127,13 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
       subject: manifest.subject?.digest ?? null,
       artifactType: manifest.artifactType,
     });
-    if (row.created) await linkManifest(tx, target.id, row.id, storages, children, new Date(now));
+    if (row.created) {
+      await linkManifest(tx, target.id, row.id, storages, children, new Date(now));
+      // Quay records the new sizes, then checks them; a refusal here rolls everything back.
+      const verdict = deps.quota.enabled ? await countTowardsQuota(tx, deps.quota, target, row.id) : null;
+      if (verdict?.severity === "Reject") throw quotaExceeded();
+      if (verdict?.severity === "Warning") warning = quotaWarning(verdict);
+    }
     for (const tag of tags) {
       const outcome = await retargetTag(tx, target.id, tag, row.id, now);
       if (outcome.kind === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
@@ -127,7 +144,7 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
     }
   });
   await deps.cache.bump(target.full);
-  return { digest, tags, subject: manifest.subject?.digest ?? null };
+  return { digest, tags, subject: manifest.subject?.digest ?? null, quotaWarning: warning };
 }
 
 /** `DELETE /manifests/<digest>`: every alive tag on it ends (Quay's soft delete); bytes stay for GC. */

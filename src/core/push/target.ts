@@ -10,5 +10,5 @@ export async function resolvePushTarget(sql: Queryable, caller: Caller, name: Re
   authorizeWrite(caller, name);
   const repository = await findRepository(sql, name.namespace, name.repository);
   if (repository === null) throw new RegistryError("NAME_UNKNOWN", undefined, "repository not found");
-  return { id: repository.repository_id, full: name.full };
+  return { id: repository.repository_id, namespaceId: repository.namespace_id, full: name.full };
 }

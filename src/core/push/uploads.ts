@@ -26,6 +26,7 @@ import {
   type BlobUploadRow,
 } from "../../db/queries/uploads.js";
 import { concatenated, measuring, writeObject } from "./objects.js";
+import { assertRoomForUpload, type QuotaSettings } from "./quota.js";
 
 /** Quay keeps a fresh blob linked to its repository this long (PUSH_TEMP_TAG_EXPIRATION_SEC). */
 const UPLOADED_BLOB_LIFETIME_MS = 3600_000;
@@ -41,11 +42,13 @@ export interface UploadDeps {
   location: string;
   /** Hash states of sessions this process is receiving, by upload uuid. */
   hashStates: Map<string, { offset: number; hash: IncrementalHash }>;
+  quota: QuotaSettings;
 }
 
 /** A repository the caller may write, as the push path needs it. */
 export interface PushTarget {
   id: number;
+  namespaceId: number;
   /** `ns/repo`, whose cached reads a completed write invalidates. */
   full: string;
 }
@@ -74,6 +77,7 @@ async function session(deps: UploadDeps, target: PushTarget, uuid: string): Prom
 }
 
 export async function startUpload(deps: UploadDeps, target: PushTarget): Promise<UploadState> {
+  await assertRoomForUpload(deps.sql, deps.quota, target.namespaceId);
   const uuid = crypto.randomUUID();
   await insertBlobUpload(deps.sql, target.id, uuid, deps.location, new Date(deps.clock.now()));
   if (deps.hashing) deps.hashStates.set(uuid, { offset: 0, hash: deps.hashing.create("sha256") });
@@ -220,6 +224,12 @@ export async function completeUpload(
   if (computed !== digest.text) {
     await discard(deps, upload);
     throw new RegistryError("DIGEST_INVALID", undefined, { expected: digest.text, computed });
+  }
+  try {
+    await assertRoomForUpload(deps.sql, deps.quota, target.namespaceId, state.size);
+  } catch (error) {
+    await discard(deps, upload);
+    throw error;
   }
   await commitBlob(deps, target, digest, chunks, state.size);
   await discard(deps, upload);

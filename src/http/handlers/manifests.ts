@@ -83,6 +83,7 @@ export function putManifestHandler(services: AppServices) {
     });
     const headers = new Headers({ Location: `/v2/${name.full}/manifests/${pushed.digest}`, "Docker-Content-Digest": pushed.digest });
     if (pushed.subject !== null) headers.set("OCI-Subject", pushed.subject);
+    if (pushed.quotaWarning !== null) headers.set("Warning", pushed.quotaWarning);
     for (const tag of pushed.tags) headers.append("OCI-Tag", tag);
     return new Response(null, { status: 201, headers });
   };
