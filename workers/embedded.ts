@@ -3,7 +3,8 @@
  * under ./data/postgres, blobs under ./data/storage, an in-memory cache. Needs
  * nothing but Node.
  */
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { nodeHashing } from "../src/adapters/hashing/node.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
@@ -36,7 +37,27 @@ const unlock = await lockDataDir(dataDir);
 const sql = await pgliteSql(join(dataDir, "postgres"));
 await migrate(sql);
 
-const config = loadRegistryConfig({ PIER_SUPER_USERS: adminUser, ...env });
+/**
+ * Quay's DATABASE_SECRET_KEY for robot tokens: PIER_DATABASE_SECRET_KEY when set, else one
+ * generated on first start and kept (mode 0600) in the data directory, so robots work out
+ * of the box and keep working across restarts.
+ */
+async function databaseSecretKey(): Promise<string> {
+  const configured = readString(env, "PIER_DATABASE_SECRET_KEY");
+  if (configured !== null) return configured;
+  const file = join(dataDir, "database-secret-key");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  // A letter-led base64url string: Quay's convert_secret_key reads it as text, never as an integer or UUID.
+  const key = `pier-${randomBytes(48).toString("base64url")}`;
+  await writeFile(file, key + "\n", { mode: 0o600, flag: "wx" });
+  return key;
+}
+
+const config = loadRegistryConfig({ PIER_SUPER_USERS: adminUser, ...env, PIER_DATABASE_SECRET_KEY: await databaseSecretKey() });
 await ensureStorageLocation(sql, config.storageLocation);
 const admin = await bootstrapAdmin(sql, systemClock, {
   username: adminUser,

@@ -1,6 +1,7 @@
 /**
  * createApp: the one Hono application every runtime serves. Mounts the route table
- * and turns every error into the right envelope (OCI error JSON under /v2).
+ * and turns every error into the right envelope (OCI error JSON under /v2, Quay's API
+ * error JSON under /api/).
  */
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -9,6 +10,8 @@ import { isDatabaseUnavailable } from "../core/ports/sql.js";
 import type { Registry } from "../core/registry.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { PullCache } from "../core/resources/pull-cache.js";
+import { apiAuth } from "./api/auth.js";
+import { apiError, apiErrorResponse } from "./api/errors.js";
 import { bearerAuth } from "./middleware/bearer.js";
 import type { AppServices } from "./context.js";
 import { routes } from "./routes.js";
@@ -49,16 +52,19 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   };
   const app = new Hono();
   app.use("/v2/*", bearerAuth(services));
+  app.use("/api/v1/*", apiAuth(services));
   for (const route of routes) app.on(route.method, route.path, route.handler(services));
 
   app.notFound((c) => {
     if (c.req.path.startsWith("/v2/")) {
       return registryErrorResponse(registry, c, new RegistryError("UNSUPPORTED", "the requested endpoint does not exist", {}, 404));
     }
+    if (c.req.path.startsWith("/api/")) return apiError(registry.config, c, "not_found", 404, "Not Found");
     return c.json({ error: "not found" }, 404);
   });
 
   app.onError((error, c) => {
+    if (c.req.path.startsWith("/api/")) return apiErrorResponse(registry.config, c, error, (e) => options.onUnexpectedError?.(e, c));
     if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);
     if (error instanceof HTTPException) return error.getResponse();
     options.onUnexpectedError?.(error, c);

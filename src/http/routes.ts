@@ -5,6 +5,21 @@
  */
 import type { Context } from "hono";
 import type { AppServices } from "./context.js";
+import { getOrganizationDetails, postOrganization } from "./api/organizations.js";
+import {
+  deleteTeamPermission,
+  deleteUserPermission,
+  getTeamPermission,
+  getTeamPermissions,
+  getUserPermission,
+  getUserPermissions,
+  putTeamPermission,
+  putUserPermission,
+} from "./api/permissions.js";
+import { deleteRepositoryByName, getRepositories, getRepositoryDetails, postChangeVisibility, postRepository } from "./api/repositories.js";
+import { deleteRobot, getRobot, listRobots, putRobot, regenerateRobot } from "./api/robots.js";
+import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizationTeam, putTeamMember } from "./api/teams.js";
+import { getUser } from "./api/users.js";
 import { apiVersionCheck } from "./handlers/base.js";
 import { deleteBlob, getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
@@ -23,6 +38,9 @@ export interface Route {
 
 /** A repository name: one or more path components (`ns/repo`, `ns/group/repo`, or `repo` for the library). */
 const NAME = ":name{.+}";
+/** The same for the management API's `/api/v1/repository/<ns>/<repo>` paths (Quay's apirepopath). */
+const REPO = ":repository{.+}";
+const ORG = "/api/v1/organization/:orgname";
 
 export const routes: readonly Route[] = [
   { name: "base", method: "GET", path: "/v2/", handler: apiVersionCheck },
@@ -41,4 +59,51 @@ export const routes: readonly Route[] = [
   { name: "tags", method: "GET", path: `/v2/${NAME}/tags/list`, handler: listTags },
   { name: "referrers", method: "GET", path: `/v2/${NAME}/referrers/:digest`, handler: listReferrers },
   { name: "health", method: "GET", path: "/health/instance", handler: instanceHealth },
+
+  // Management API (Quay's /api/v1). Suffixed repository routes come before the bare one.
+  { name: "api-user", method: "GET", path: "/api/v1/user/", handler: getUser },
+  { name: "api-user-noslash", method: "GET", path: "/api/v1/user", handler: getUser },
+  { name: "api-user-robots", method: "GET", path: "/api/v1/user/robots", handler: listRobots },
+  { name: "api-user-robot", method: "GET", path: "/api/v1/user/robots/:shortname", handler: getRobot },
+  { name: "api-user-robot-create", method: "PUT", path: "/api/v1/user/robots/:shortname", handler: putRobot },
+  { name: "api-user-robot-delete", method: "DELETE", path: "/api/v1/user/robots/:shortname", handler: deleteRobot },
+  { name: "api-user-robot-regenerate", method: "POST", path: "/api/v1/user/robots/:shortname/regenerate", handler: regenerateRobot },
+  { name: "api-org-create", method: "POST", path: "/api/v1/organization/", handler: postOrganization },
+  { name: "api-org-create-noslash", method: "POST", path: "/api/v1/organization", handler: postOrganization },
+  { name: "api-org", method: "GET", path: ORG, handler: getOrganizationDetails },
+  { name: "api-org-robots", method: "GET", path: `${ORG}/robots`, handler: listRobots },
+  { name: "api-org-robot", method: "GET", path: `${ORG}/robots/:shortname`, handler: getRobot },
+  { name: "api-org-robot-create", method: "PUT", path: `${ORG}/robots/:shortname`, handler: putRobot },
+  { name: "api-org-robot-delete", method: "DELETE", path: `${ORG}/robots/:shortname`, handler: deleteRobot },
+  { name: "api-org-robot-regenerate", method: "POST", path: `${ORG}/robots/:shortname/regenerate`, handler: regenerateRobot },
+  { name: "api-team-put", method: "PUT", path: `${ORG}/team/:teamname`, handler: putOrganizationTeam },
+  { name: "api-team-delete", method: "DELETE", path: `${ORG}/team/:teamname`, handler: deleteOrganizationTeam },
+  { name: "api-team-members", method: "GET", path: `${ORG}/team/:teamname/members`, handler: getTeamMembers },
+  { name: "api-team-member-put", method: "PUT", path: `${ORG}/team/:teamname/members/:membername`, handler: putTeamMember },
+  { name: "api-team-member-delete", method: "DELETE", path: `${ORG}/team/:teamname/members/:membername`, handler: deleteTeamMember },
+  { name: "api-repo-create", method: "POST", path: "/api/v1/repository", handler: postRepository },
+  { name: "api-repo-list", method: "GET", path: "/api/v1/repository", handler: getRepositories },
+  { name: "api-repo-visibility", method: "POST", path: `/api/v1/repository/${REPO}/changevisibility`, handler: postChangeVisibility },
+  { name: "api-perm-users", method: "GET", path: `/api/v1/repository/${REPO}/permissions/user/`, handler: getUserPermissions },
+  { name: "api-perm-users-noslash", method: "GET", path: `/api/v1/repository/${REPO}/permissions/user`, handler: getUserPermissions },
+  { name: "api-perm-user", method: "GET", path: `/api/v1/repository/${REPO}/permissions/user/:username`, handler: getUserPermission },
+  { name: "api-perm-user-put", method: "PUT", path: `/api/v1/repository/${REPO}/permissions/user/:username`, handler: putUserPermission },
+  {
+    name: "api-perm-user-delete",
+    method: "DELETE",
+    path: `/api/v1/repository/${REPO}/permissions/user/:username`,
+    handler: deleteUserPermission,
+  },
+  { name: "api-perm-teams", method: "GET", path: `/api/v1/repository/${REPO}/permissions/team/`, handler: getTeamPermissions },
+  { name: "api-perm-teams-noslash", method: "GET", path: `/api/v1/repository/${REPO}/permissions/team`, handler: getTeamPermissions },
+  { name: "api-perm-team", method: "GET", path: `/api/v1/repository/${REPO}/permissions/team/:teamname`, handler: getTeamPermission },
+  { name: "api-perm-team-put", method: "PUT", path: `/api/v1/repository/${REPO}/permissions/team/:teamname`, handler: putTeamPermission },
+  {
+    name: "api-perm-team-delete",
+    method: "DELETE",
+    path: `/api/v1/repository/${REPO}/permissions/team/:teamname`,
+    handler: deleteTeamPermission,
+  },
+  { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
+  { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
 ];

@@ -1,0 +1,212 @@
+/**
+ * Robot accounts of organizations and users (endpoints/api/robot.py, data/model/user.py
+ * create_robot / regenerate_robot_token / delete_robot). A robot is a `user` row named
+ * `owner+short` with robot=true and a uuid e-mail, a `robotaccounttoken` holding its
+ * 64-character token encrypted with DATABASE_SECRET_KEY, a `robotaccountmetadata` row
+ * and a `quayrobot` federated login.
+ */
+import {
+  deleteRobotAccount,
+  findNamespace,
+  findRobotAccount,
+  insertNamespace,
+  insertRobotRows,
+  listRobotGrants,
+  listRobots,
+  replaceRobotToken,
+  robotUsedByMirror,
+  type RobotRow,
+} from "../../db/queries/management-accounts.js";
+import type { FieldEncrypter } from "../auth/field-encryption.js";
+import { audit, pythonJson } from "./audit.js";
+import { validateBody } from "./body.js";
+import { bumpRepositories, type ManagementDeps, type RequestContext } from "./deps.js";
+import { isUniqueViolation, ManagementError } from "./errors.js";
+import { namespaceNameIssue, randomToken, robotUsername } from "./names.js";
+import { avatar, formatDate } from "./views.js";
+
+/** Whose robots: an organization's (`/organization/<org>/robots`) or the caller's (`/user/robots`). */
+export type RobotOwner = { kind: "org"; name: string } | { kind: "user" };
+
+const CREATE_ROBOT = {
+  properties: { description: { type: "string", maxLength: 255 }, unstructured_metadata: { type: "object" } },
+} as const;
+
+const TOKEN_LENGTH = 64;
+/** Quay's ROBOT_MAX_SIZE for create bodies. */
+export const ROBOT_BODY_LIMIT = 1024 * 1024;
+
+const NO_KEY =
+  "Robot accounts need the database secret key: set PIER_DATABASE_SECRET_KEY (Quay's DATABASE_SECRET_KEY) to the key of this database";
+
+function encrypter(deps: ManagementDeps): FieldEncrypter {
+  if (deps.fields === null) throw ManagementError.invalid(NO_KEY);
+  return deps.fields;
+}
+
+/** The owner's namespace row after checking the caller may administer it (or, with `member`, see it). */
+async function ownerNamespace(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, member = false) {
+  const access = ctx.access;
+  if (owner.kind === "user") {
+    const caller = access.requireCaller();
+    if (access.userRole(caller.username) !== "admin") throw ManagementError.unauthorized();
+    return (await findNamespace(deps.sql, caller.username))!;
+  }
+  const allowed = member ? await access.isOrgMember(owner.name) : await access.isOrgAdmin(owner.name);
+  if (!allowed) throw ManagementError.unauthorized();
+  const org = await findNamespace(deps.sql, owner.name);
+  if (!org || !org.organization) throw ManagementError.notFound(`Organization does not exist: ${owner.name}`);
+  return org;
+}
+
+async function decryptToken(deps: ManagementDeps, row: RobotRow): Promise<string | null> {
+  if (row.token === null) return null;
+  try {
+    return await encrypter(deps).decrypt(row.token);
+  } catch (error) {
+    if (error instanceof ManagementError) throw error;
+    throw ManagementError.invalid("The robot's token cannot be decrypted with the configured database secret key");
+  }
+}
+
+function parseJson(text: string | null): unknown {
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}
+
+function robotView(row: RobotRow, token: string | null | undefined, metadata?: unknown): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    name: row.username,
+    created: formatDate(row.creation_date),
+    last_accessed: formatDate(row.last_accessed),
+    description: row.description ?? "",
+  };
+  if (token !== undefined) view.token = token;
+  if (metadata !== undefined) view.unstructured_metadata = metadata;
+  return view;
+}
+
+async function requireRobot(deps: ManagementDeps, owner: string, shortname: string, message: string): Promise<RobotRow> {
+  const row = await findRobotAccount(deps.sql, robotUsername(owner, shortname));
+  if (!row) throw ManagementError.notFound(message);
+  return row;
+}
+
+export interface RobotListOptions {
+  permissions: boolean;
+  token: boolean;
+  limit: number | null;
+}
+
+/** `GET …/robots`: org members see the list, only admins see tokens and grants. */
+export async function listRobotAccounts(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, options: RobotListOptions) {
+  const namespace = await ownerNamespace(deps, ctx, owner, true);
+  const admin = owner.kind === "user" || (await ctx.access.isOrgAdmin(namespace.username));
+  const withToken = admin && options.token;
+  const withGrants = admin && options.permissions;
+  const rows = await listRobots(deps.sql, namespace.username, options.limit);
+  const grants = withGrants
+    ? await listRobotGrants(
+        deps.sql,
+        rows.map((r) => r.id),
+      )
+    : [];
+  const robots = [];
+  for (const row of rows) {
+    const token = withToken ? (deps.fields === null ? null : await decryptToken(deps, row).catch(() => null)) : undefined;
+    const view = robotView(row, token);
+    if (withGrants) {
+      const mine = grants.filter((g) => g.robot_id === row.id);
+      const teams = [...new Set(mine.flatMap((g) => (g.team ? [g.team] : [])))];
+      view.teams = teams.map((team) => ({ name: team, avatar: avatar(team, team, "team") }));
+      view.repositories = [...new Set(mine.flatMap((g) => (g.repository ? [g.repository] : [])))];
+    }
+    robots.push(view);
+  }
+  return { robots };
+}
+
+/** `GET …/robots/<short>`: admins only, with its token and metadata. */
+export async function getRobotAccount(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, shortname: string) {
+  const namespace = await ownerNamespace(deps, ctx, owner);
+  const row = await requireRobot(deps, namespace.username, shortname, "Could not find robot with specified username");
+  return robotView(row, await decryptToken(deps, row), parseJson(row.unstructured_json));
+}
+
+/** `PUT …/robots/<short>`: 201 with the new robot, its token and metadata. */
+export async function createRobotAccount(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, shortname: string, body: unknown) {
+  const namespace = await ownerNamespace(deps, ctx, owner);
+  const data = body === undefined ? {} : validateBody(body, CREATE_ROBOT);
+  const issue = namespaceNameIssue(shortname);
+  if (issue) throw ManagementError.invalid(`The name for the robot '${shortname}' is invalid: ${issue}`);
+  const fields = encrypter(deps);
+  const username = robotUsername(namespace.username, shortname);
+  const existing = `Existing robot with name: ${username}`;
+  if (await findNamespace(deps.sql, username)) throw ManagementError.invalid(existing);
+
+  const description = (data.description as string | undefined) || "";
+  const metadata = (data.unstructured_metadata as Record<string, unknown> | undefined) ?? null;
+  const token = randomToken(TOKEN_LENGTH);
+  const encrypted = await fields.encrypt(token);
+  try {
+    await deps.sql.transaction(async (tx) => {
+      const now = new Date(deps.clock.now());
+      const robotId = await insertNamespace(tx, {
+        uuid: crypto.randomUUID(),
+        username,
+        email: crypto.randomUUID(),
+        organization: false,
+        robot: true,
+        removedTagExpirationSeconds: 1_209_600,
+        now,
+      });
+      await insertRobotRows(tx, robotId, encrypted, description.slice(0, 255), pythonJson(metadata ?? {}));
+      await audit(tx, deps, ctx, {
+        kind: "create_robot",
+        namespaceId: namespace.id,
+        metadata: { robot: shortname, description: data.description ?? null, unstructured_metadata: metadata },
+      });
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw ManagementError.invalid(existing);
+    throw error;
+  }
+  const row = (await findRobotAccount(deps.sql, username))!;
+  return { ...robotView(row, token, metadata), description };
+}
+
+/** `DELETE …/robots/<short>`: 204; refused while a mirror uses the robot. */
+export async function deleteRobotAccountFor(
+  deps: ManagementDeps,
+  ctx: RequestContext,
+  owner: RobotOwner,
+  shortname: string,
+): Promise<void> {
+  const namespace = await ownerNamespace(deps, ctx, owner);
+  const username = robotUsername(namespace.username, shortname);
+  const row = await requireRobot(deps, namespace.username, shortname, `Could not find robot with username: ${username}`);
+  if (await robotUsedByMirror(deps.sql, row.id)) throw ManagementError.invalid("Robot is being used by a mirror");
+  const changed = await deps.sql.transaction(async (tx) => {
+    const repositories = await deleteRobotAccount(tx, row.id);
+    await audit(tx, deps, ctx, { kind: "delete_robot", namespaceId: namespace.id, metadata: { robot: shortname } });
+    return repositories;
+  });
+  await bumpRepositories(deps, changed);
+}
+
+/** `POST …/robots/<short>/regenerate`: a new token; the old one stops working at once. */
+export async function regenerateRobotToken(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, shortname: string) {
+  const namespace = await ownerNamespace(deps, ctx, owner);
+  const row = await requireRobot(deps, namespace.username, shortname, "Could not find robot with specified username");
+  const token = randomToken(TOKEN_LENGTH);
+  const encrypted = await encrypter(deps).encrypt(token);
+  await deps.sql.transaction(async (tx) => {
+    await replaceRobotToken(tx, row.id, encrypted, crypto.randomUUID(), crypto.randomUUID());
+    await audit(tx, deps, ctx, { kind: "regenerate_robot_token", namespaceId: namespace.id, metadata: { robot: shortname } });
+  });
+  return robotView(row, token);
+}
