@@ -92,7 +92,7 @@ export async function startApiHarness(label: string, env: ConfigSource = {}): Pr
     upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
     hashing: null,
   };
-  const app = createApp(registry);
+  const app = createApp(registry, { onUnexpectedError: (error) => console.error("unexpected API error:", error) });
 
   async function user(prefix = "user", username = unique(prefix)): Promise<TestUser> {
     const password = `pw-${crypto.randomUUID()}`;

@@ -166,8 +166,8 @@ export async function insertRobotRows(
   ]);
   await sql.query(
     `INSERT INTO federatedlogin (user_id, service_id, service_ident, metadata_json)
-     SELECT $1, s.id, 'robot:' || $1::text, '{}' FROM loginservice s WHERE s.name = 'quayrobot'`,
-    [robotId],
+     SELECT $1, s.id, $2, '{}' FROM loginservice s WHERE s.name = 'quayrobot'`,
+    [robotId, `robot:${robotId}`],
   );
   await sql.query(`INSERT INTO robotaccountmetadata (robot_account_id, description, unstructured_json) VALUES ($1, $2, $3)`, [
     robotId,
@@ -192,9 +192,9 @@ export async function replaceRobotToken(
     ]);
   }
   await sql.query(
-    `UPDATE federatedlogin SET service_ident = 'robot:' || $1::text
+    `UPDATE federatedlogin SET service_ident = $2
      WHERE user_id = $1 AND service_id = (SELECT id FROM loginservice WHERE name = 'quayrobot')`,
-    [robotId],
+    [robotId, `robot:${robotId}`],
   );
   await sql.query(`UPDATE "user" SET email = $2, uuid = $3 WHERE id = $1`, [robotId, email, uuid]);
 }
