@@ -35,9 +35,10 @@ const HOSTNAME = "127.0.0.1";
 
 /**
  * A port nothing listens on now: the bindings may name the host before workerd binds
- * it. Another process could take it in between; Miniflare then fails loudly.
+ * it (and a test may name it to other processes first, then pass it as `port`).
+ * Another process could take it in between; Miniflare then fails loudly.
  */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);

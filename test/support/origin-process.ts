@@ -1,0 +1,61 @@
+/**
+ * workers/origin.ts as a child process (Node under tsx), for end-to-end tests that
+ * need the real origin over a real socket — and its memory as the kernel counts it.
+ */
+import { readFile } from "node:fs/promises";
+import { spawnEntry } from "./process.js";
+
+export interface OriginProcess {
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  pid: number;
+  /** Peak resident set size so far (`VmHWM` in /proc/<pid>/status), in bytes. */
+  peakRssBytes(): Promise<number>;
+  /** Current resident set size (`VmRSS`), in bytes. */
+  rssBytes(): Promise<number>;
+  /** Everything the origin printed so far. */
+  output(): string;
+  /** SIGTERM (the origin's orderly shutdown), SIGKILL if it lingers. */
+  close(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/**
+ * Starts the origin on 127.0.0.1 (`PORT` from `env`, else an ephemeral one; everything
+ * else comes from `env` too) and resolves once it listens.
+ */
+export async function startOriginProcess(env: Record<string, string>): Promise<OriginProcess> {
+  const spawned = spawnEntry("workers/origin.ts", { PORT: "0", ...env, PIER_HOST: "127.0.0.1" });
+  const pid = spawned.child.pid;
+  let match: RegExpMatchArray;
+  try {
+    if (pid === undefined) throw new Error("the origin process did not start");
+    match = await spawned.waitFor(/Pier origin listening on port (\d+)/, START_TIMEOUT_MS);
+  } catch (error) {
+    spawned.child.kill("SIGKILL");
+    throw error;
+  }
+  return {
+    url: `http://127.0.0.1:${match[1]}`,
+    pid: pid!,
+    peakRssBytes: () => statusField(pid!, "VmHWM"),
+    rssBytes: () => statusField(pid!, "VmRSS"),
+    output: spawned.output,
+    async close() {
+      if (spawned.child.exitCode !== null || spawned.child.signalCode !== null) return;
+      spawned.child.kill("SIGTERM");
+      const timer = setTimeout(() => spawned.child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      await spawned.exited;
+      clearTimeout(timer);
+    },
+  };
+}
