@@ -71,7 +71,7 @@ describe("POST /api/v1/repository", () => {
     expect(rows[0]!.badge_token).toMatch(/^[0-9a-f-]{36}$/);
     const log = await api.sql.query<{ repository_id: number; metadata_json: string }>(
       `SELECT l.repository_id, l.metadata_json FROM logentry3 l JOIN logentrykind k ON k.id = l.kind_id WHERE k.name = 'create_repo' AND l.repository_id = $1`,
-      [rows[0]!.id],
+      [rows[0]!.id as number],
     );
     expect(log.rows).toEqual([{ repository_id: rows[0]!.id, metadata_json: `{"repo": "first", "namespace": "${owner.username}"}` }]);
   });
