@@ -9,7 +9,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { bundleEdgeWorker } from "../../scripts/bundle-edge.js";
+import { bundleEdgeWorker } from "../../scripts/bundle.js";
 
 export interface EdgeServerOptions {
   /**

@@ -1,8 +1,10 @@
 /**
- * workers/origin.ts as a child process (Node under tsx), for end-to-end tests that
- * need the real origin over a real socket — and its memory as the kernel counts it.
+ * The origin as `npm run origin` runs it — workers/origin.ts bundled, on plain Node —
+ * as a child process, for end-to-end tests that need the real origin over a real
+ * socket, and its memory as the kernel counts it.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
+import { bundleOrigin } from "../../scripts/bundle.js";
 import { spawnEntry } from "./process.js";
 
 export interface OriginProcess {
@@ -34,7 +36,9 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
  * else comes from `env` too) and resolves once it listens.
  */
 export async function startOriginProcess(env: Record<string, string>): Promise<OriginProcess> {
-  const spawned = spawnEntry("workers/origin.ts", { PORT: "0", ...env, PIER_HOST: "127.0.0.1" });
+  // Inside the project, so the bundle's bare imports resolve from node_modules.
+  const bundle = await bundleOrigin(`dist/test-origin-${process.pid}-${crypto.randomUUID()}.mjs`);
+  const spawned = spawnEntry(bundle, { PORT: "0", ...env, PIER_HOST: "127.0.0.1" }, [], { plain: true });
   const pid = spawned.child.pid;
   let match: RegExpMatchArray;
   try {
@@ -42,6 +46,7 @@ export async function startOriginProcess(env: Record<string, string>): Promise<O
     match = await spawned.waitFor(/Pier origin listening on port (\d+)/, START_TIMEOUT_MS);
   } catch (error) {
     spawned.child.kill("SIGKILL");
+    await rm(bundle, { force: true });
     throw error;
   }
   return {
@@ -51,11 +56,13 @@ export async function startOriginProcess(env: Record<string, string>): Promise<O
     rssBytes: () => statusField(pid!, "VmRSS"),
     output: spawned.output,
     async close() {
-      if (spawned.child.exitCode !== null || spawned.child.signalCode !== null) return;
-      spawned.child.kill("SIGTERM");
-      const timer = setTimeout(() => spawned.child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-      await spawned.exited;
-      clearTimeout(timer);
+      if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
+        spawned.child.kill("SIGTERM");
+        const timer = setTimeout(() => spawned.child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+        await spawned.exited;
+        clearTimeout(timer);
+      }
+      await rm(bundle, { force: true });
     },
   };
 }

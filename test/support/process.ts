@@ -11,8 +11,10 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-export function spawnEntry(entry: string, env: Record<string, string>, args: readonly string[] = []): Spawned {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+/** Runs a TypeScript entry under tsx, or with `plain` a JavaScript file on bare Node. */
+export function spawnEntry(entry: string, env: Record<string, string>, args: readonly string[] = [], options: { plain?: boolean } = {}): Spawned {
+  const loader = options.plain ? [] : ["--import", "tsx"];
+  const child = spawn(process.execPath, [...loader, entry, ...args], {
     env: { ...process.env, ...env },
     // stdin stays open: entries that serve until their parent goes away watch it close.
     stdio: ["pipe", "pipe", "pipe"],

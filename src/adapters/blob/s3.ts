@@ -133,7 +133,11 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
     const sent = new Headers(signed.headers);
     if (FixedLengthStream) stream = stream.pipeThrough(new FixedLengthStream(body.size));
     else sent.set("content-length", String(body.size));
-    return fetch(signed.url, { method, headers: sent, body: stream, duplex: "half", signal: aborter.signal } as RequestInit);
+    // S3 never redirects a signed PUT. With "follow", Node's fetch keeps a tee of the body
+    // for a possible replay — the whole upload in memory — unless redirects are errors;
+    // workerd has no "error" mode and needs none.
+    const redirect = FixedLengthStream ? "manual" : "error";
+    return fetch(signed.url, { method, headers: sent, body: stream, duplex: "half", redirect, signal: aborter.signal } as RequestInit);
   }
 
   /** Reads an XML reply, throwing S3's error (which may arrive with status 200 for copies and completes). */

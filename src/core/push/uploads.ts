@@ -132,6 +132,8 @@ export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: st
   const expected = range === null ? input.length : range.end - range.start + 1;
   if (input.body === null || expected === 0) return { uuid, size: offset };
 
+  // A session opened elsewhere (the edge) starts hashing with its first chunk here.
+  if (offset === 0 && !deps.hashStates.has(uuid)) deps.hashStates.set(uuid, { offset: 0, hash: hashing(deps).create("sha256") });
   const state = deps.hashStates.get(uuid);
   const hashes = state && state.offset === offset ? [state.hash] : [];
   if (hashes.length === 0) deps.hashStates.delete(uuid);

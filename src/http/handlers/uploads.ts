@@ -31,7 +31,8 @@ function receivesBytes(services: AppServices): boolean {
 /** Where bytes are uploaded: the origin when this runtime does not take them. */
 function uploadOrigin(services: AppServices, c: Context): string {
   const { config } = services.registry;
-  if (receivesBytes(services)) return publicOrigin(config, c.req.url).origin;
+  // The origin and the edge share SERVER_HOSTNAME (token audience): PIER_ORIGIN_URL names the origin itself.
+  if (receivesBytes(services)) return config.originUrl ?? publicOrigin(config, c.req.url).origin;
   if (config.originUrl === null) throw new RegistryError("UNSUPPORTED", "this registry instance does not accept uploads");
   return config.originUrl;
 }

@@ -1,8 +1,12 @@
 /**
- * The edge Worker as wrangler would ship it: workers/edge.ts bundled by esbuild into
- * one ES module (the workerd/worker/browser export conditions), with the runtime
- * settings wrangler.toml gives it. For running the Worker under Miniflare directly
- * (e2e tests, benchmarks) without `wrangler dev`'s startup and logging costs.
+ * Pier's deployable bundles, built by esbuild:
+ * - the edge Worker as wrangler would ship it (workers/edge.ts, one ES module under the
+ *   workerd/worker/browser conditions, with wrangler.toml's runtime settings), for running
+ *   it under Miniflare directly (e2e tests, benchmarks) without `wrangler dev`'s costs;
+ * - the Node origin (workers/origin.ts, packages left to node_modules), which runs on
+ *   plain Node: no TypeScript loader in the serving process (about 30 MB less memory).
+ *
+ * `tsx scripts/bundle.ts origin <outfile>` writes the origin bundle (npm run origin).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -64,4 +68,27 @@ export async function bundleEdgeWorker(outDir: string): Promise<EdgeBundle> {
     logLevel: "silent",
   });
   return { ...settings, scriptPath };
+}
+
+/**
+ * Bundles workers/origin.ts into `outfile`, which must sit inside the project so its
+ * bare imports resolve from node_modules.
+ */
+export async function bundleOrigin(outfile: string): Promise<string> {
+  await build({
+    entryPoints: [join(ROOT, "workers/origin.ts")],
+    outfile,
+    absWorkingDir: ROOT,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "origin") {
+  await bundleOrigin(process.argv[3] ?? join(ROOT, "dist/origin.mjs"));
 }
