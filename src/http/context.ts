@@ -10,6 +10,7 @@ import { parseRepositoryName, type RepositoryName } from "../core/model/names.js
 import type { Registry } from "../core/registry.js";
 import type { CredentialDeps } from "../core/auth/credentials.js";
 import type { ManifestWriteDeps } from "../core/push/manifests.js";
+import { resolvePushTarget, type PushTarget } from "../core/push/target.js";
 import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
 
@@ -48,4 +49,22 @@ export function digestParam(c: Context, param: string): Digest {
 export function nextLink(path: string, query: Record<string, string | number>): string {
   const search = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
   return `<${path}?${search.toString()}>; rel="next"`;
+}
+
+/** The client address: Cloudflare's header on the edge, the socket's peer on Node. */
+export function clientIp(c: Context): string | null {
+  const cloudflare = c.req.header("cf-connecting-ip");
+  if (cloudflare) return cloudflare;
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? null;
+}
+
+/** The repository a write request goes to (created on first push), with who is writing. */
+export function writeTarget(c: Context, services: AppServices, name: RepositoryName): Promise<PushTarget> {
+  return resolvePushTarget(services.manifestWrites, {
+    caller: callerOf(c),
+    name,
+    ip: clientIp(c),
+    userAgent: c.req.header("user-agent") ?? null,
+  });
 }

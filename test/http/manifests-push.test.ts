@@ -373,3 +373,75 @@ describe("quota", () => {
     expect(((await response.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DENIED");
   });
 });
+
+describe("repository creation and audit log", () => {
+  it("creates a missing repository on the first push, private with the pusher as admin, and logs it", async () => {
+    const user = unique("owner");
+    const userId = await createNamespace(origin.registry, user);
+    const target = `${user}/fresh`;
+    const token = await origin.token(user, { [target]: ["pull", "push"] });
+    const content = "first layer of a new repository";
+    const upload = await app.request(`https://${TEST_HOST}/v2/${target}/blobs/uploads/?digest=${sha256(content)}`, {
+      method: "POST",
+      body: content,
+      headers: { authorization: `Bearer ${token}`, "user-agent": "pier-test/1.0" },
+    });
+    expect(upload.status).toBe(201);
+    const { rows } = await origin.registry.sql.query<{ visibility: string; role: string; user_id: number }>(
+      `SELECT v.name AS visibility, ro.name AS role, rp.user_id FROM repository r
+       JOIN visibility v ON v.id = r.visibility_id
+       JOIN repositorypermission rp ON rp.repository_id = r.id JOIN role ro ON ro.id = rp.role_id
+       WHERE r.namespace_user_id = $1 AND r.name = 'fresh'`,
+      [userId],
+    );
+    expect(rows).toEqual([{ visibility: "private", role: "admin", user_id: userId }]);
+
+    const config = JSON.stringify({ os: "linux" });
+    await app.request(`https://${TEST_HOST}/v2/${target}/blobs/uploads/?digest=${sha256(config)}`, {
+      method: "POST",
+      body: config,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(config), size: Buffer.byteLength(config) },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256(content), size: Buffer.byteLength(content) }],
+    });
+    const pushed = await app.request(`https://${TEST_HOST}/v2/${target}/manifests/latest`, {
+      method: "PUT",
+      body: manifest,
+      headers: { authorization: `Bearer ${token}`, "content-type": MediaType.ociManifest, "user-agent": "pier-test/1.0" },
+    });
+    expect(pushed.status).toBe(201);
+    expect(
+      (
+        await app.request(`https://${TEST_HOST}/v2/${target}/manifests/latest`, {
+          method: "DELETE",
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).status,
+    ).toBe(202);
+
+    const log = await origin.registry.sql.query<{ kind: string; account_id: number; performer_id: number; metadata_json: string }>(
+      `SELECT k.name AS kind, l.account_id, l.performer_id, l.metadata_json FROM logentry3 l JOIN logentrykind k ON k.id = l.kind_id
+       WHERE l.repository_id = (SELECT id FROM repository WHERE namespace_user_id = $1 AND name = 'fresh') ORDER BY l.id`,
+      [userId],
+    );
+    expect(log.rows.map((r) => [r.kind, r.account_id, r.performer_id])).toEqual([
+      ["create_repo", userId, userId],
+      ["push_repo", userId, userId],
+      ["delete_tag", userId, userId],
+    ]);
+    expect(JSON.parse(log.rows[1]!.metadata_json)).toEqual({
+      repo: "fresh",
+      namespace: user,
+      "user-agent": "pier-test/1.0",
+      username: user,
+      tag: "latest",
+      manifest_digest: sha256(manifest),
+    });
+    expect(log.rows[1]!.metadata_json).toMatch(/^\{"repo": "fresh", "namespace": /);
+    expect(JSON.parse(log.rows[2]!.metadata_json)).toMatchObject({ tag: "latest", digest: sha256(manifest) });
+  });
+});

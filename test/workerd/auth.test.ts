@@ -57,7 +57,10 @@ function decodePart<T>(part: string): T {
   return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/"))) as T;
 }
 
-async function token(scopes: string[], authorization?: string): Promise<{ status: number; body: { token?: string; errors?: { code: string; message: string }[] } }> {
+async function token(
+  scopes: string[],
+  authorization?: string,
+): Promise<{ status: number; body: { token?: string; errors?: { code: string; message: string }[] } }> {
   const query = new URLSearchParams([["service", HOST], ...scopes.map((s): [string, string] => ["scope", s])]);
   const response = await (await app()).request(`https://${HOST}/v2/auth?${query}`, { headers: authorization ? { authorization } : {} });
   return { status: response.status, body: (await response.json()) as { token?: string } };
@@ -70,10 +73,16 @@ async function grantedActions(scope: string, authorization?: string): Promise<st
 }
 
 function get(path: string, bearer?: string): Promise<Response> {
-  return Promise.resolve(createApp(registry).request(`https://${HOST}${path}`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} }));
+  return Promise.resolve(
+    createApp(registry).request(`https://${HOST}${path}`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} }),
+  );
 }
 
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 const b64json = (value: unknown) => b64url(new TextEncoder().encode(JSON.stringify(value)));
 
 /** A token assembled from Quay's documented layout with raw Web Crypto. */
@@ -81,7 +90,11 @@ async function quayFormatToken(claims: Partial<Claims>, header: Record<string, u
   const now = Math.floor(clock.now() / 1000);
   const body = { iss: "quay", aud: HOST, nbf: now, iat: now, exp: now + 3600, sub: alice, access: [], context: {}, ...claims };
   const signingInput = `${b64json({ alg: "RS256", typ: "JWT", kid: key.signing.kid, ...header })}.${b64json(body)}`;
-  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key.signing.privateKey as CryptoKey, new TextEncoder().encode(signingInput));
+  const signature = await crypto.subtle.sign(
+    "RSASSA-PKCS1-v1_5",
+    key.signing.privateKey as CryptoKey,
+    new TextEncoder().encode(signingInput),
+  );
   return `${signingInput}.${b64url(new Uint8Array(signature))}`;
 }
 
@@ -118,7 +131,10 @@ beforeAll(async () => {
   ] as const) {
     const id = await createNamespace(target, robot);
     await base.sql.query(`UPDATE "user" SET robot = true, email = $2 WHERE id = $1`, [id, crypto.randomUUID()]);
-    await base.sql.query(`INSERT INTO robotaccounttoken (robot_account_id, token, fully_migrated) VALUES ($1, $2, true)`, [id, await fields.encrypt(secret)]);
+    await base.sql.query(`INSERT INTO robotaccounttoken (robot_account_id, token, fully_migrated) VALUES ($1, $2, true)`, [
+      id,
+      await fields.encrypt(secret),
+    ]);
     if (owner === orgId) {
       for (const repo of ["public-app", "frozen"]) {
         await base.sql.query(
@@ -178,15 +194,15 @@ describe("GET /v2/auth", () => {
   it("refuses wrong, regenerated and foreign robot tokens", async () => {
     expect((await token([], basic(`${org}+ci`, otherRobotToken))).status).toBe(401);
     expect(await grantedActions(`repository:${org}/public-app:push`, basic(`${other}+ci`, otherRobotToken))).toEqual([]);
-    await base.sql.query(
-      `UPDATE robotaccounttoken SET token = $1 WHERE robot_account_id = (SELECT id FROM "user" WHERE username = $2)`,
-      [await fields.encrypt(otherRobotToken), `${other}+ci`],
-    );
+    await base.sql.query(`UPDATE robotaccounttoken SET token = $1 WHERE robot_account_id = (SELECT id FROM "user" WHERE username = $2)`, [
+      await fields.encrypt(otherRobotToken),
+      `${other}+ci`,
+    ]);
     const regenerated = "Z".repeat(64);
-    await base.sql.query(
-      `UPDATE robotaccounttoken SET token = $1 WHERE robot_account_id = (SELECT id FROM "user" WHERE username = $2)`,
-      [await fields.encrypt(regenerated), `${other}+ci`],
-    );
+    await base.sql.query(`UPDATE robotaccounttoken SET token = $1 WHERE robot_account_id = (SELECT id FROM "user" WHERE username = $2)`, [
+      await fields.encrypt(regenerated),
+      `${other}+ci`,
+    ]);
     expect((await token([], basic(`${other}+ci`, otherRobotToken))).status).toBe(401);
     expect((await token([], basic(`${other}+ci`, regenerated))).status).toBe(200);
   });
@@ -200,9 +216,28 @@ describe("GET /v2/auth", () => {
     expect((await token([], basic(bob, PASSWORD))).status).toBe(200);
 
     await base.sql.query(`UPDATE "user" SET enabled = false WHERE username = $1`, [bob]);
-    expect((await token([], basic(bob, PASSWORD))).body.errors![0]!.message).toBe("This user has been disabled. Please contact your administrator.");
+    expect((await token([], basic(bob, PASSWORD))).body.errors![0]!.message).toBe(
+      "This user has been disabled. Please contact your administrator.",
+    );
     await base.sql.query(`UPDATE "user" SET username = $2 WHERE username = $1`, [bob, `${bob}-deleted`]);
     expect((await token([], basic(bob, PASSWORD))).status).toBe(401);
+  });
+
+  it("writes login_success for a pure login and login_failure for refused credentials", async () => {
+    const since = (await base.sql.query<{ id: string }>(`SELECT COALESCE(max(id), 0)::text AS id FROM logentry3`)).rows[0]!.id;
+    expect((await token([], basic(alice, PASSWORD))).status).toBe(200);
+    expect((await token([], basic(`${org}+ci`, "not-the-token"))).status).toBe(401);
+    const { rows } = await base.sql.query<{ kind: string; account: string; performer: string | null; metadata_json: string }>(
+      `SELECT k.name AS kind, u.username AS account, p.username AS performer, l.metadata_json
+       FROM logentry3 l JOIN logentrykind k ON k.id = l.kind_id JOIN "user" u ON u.id = l.account_id LEFT JOIN "user" p ON p.id = l.performer_id
+       WHERE l.id > $1 ORDER BY l.id`,
+      [since],
+    );
+    expect(rows.map((r) => [r.kind, r.account, r.performer])).toEqual([
+      ["login_success", alice, alice],
+      ["login_failure", org, null],
+    ]);
+    expect(JSON.parse(rows[1]!.metadata_json)).toMatchObject({ type: "v2auth", kind: "robot", username: `${org}+ci` });
   });
 
   it("answers bad requests with Quay's errors", async () => {
@@ -289,7 +324,9 @@ describe("bearer tokens on /v2", () => {
   it("issues tokens that verify with the public key alone", async () => {
     const { body } = await token([`repository:${org}/public-app:pull`]);
     const [h, p, s] = body.token!.split(".") as [string, string, string];
-    const jwk = JSON.parse((await base.sql.query<{ jwk: string }>(`SELECT jwk FROM servicekey WHERE kid = $1`, [key.signing.kid])).rows[0]!.jwk);
+    const jwk = JSON.parse(
+      (await base.sql.query<{ jwk: string }>(`SELECT jwk FROM servicekey WHERE kid = $1`, [key.signing.kid])).rows[0]!.jwk,
+    );
     const publicKey = await crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
     const signature = Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
     expect(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", publicKey, signature, new TextEncoder().encode(`${h}.${p}`))).toBe(true);

@@ -1,23 +1,10 @@
 /**
- * Audit entries in `logentry3` as Quay's log_action writes them: the namespace as the
- * account, the signed-in user as the performer, OAuth token details added to the
- * metadata, and the metadata serialised the way Python's json.dumps does.
+ * Audit entries of management writes (written by core/audit.ts): the signed-in caller
+ * as the performer, and OAuth token details added to the metadata as Quay adds them.
  */
 import type { Queryable } from "../ports/sql.js";
-import { insertLogEntry } from "../../db/queries/management-repositories.js";
+import { recordAudit } from "../audit.js";
 import type { ManagementDeps, RequestContext } from "./deps.js";
-
-/** Python's `json.dumps(value)`: `", "` and `": "` separators, non-ASCII escaped as \uXXXX. */
-export function pythonJson(value: unknown): string {
-  if (value === undefined || value === null) return "null";
-  if (typeof value === "string") {
-    return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  }
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  const entries = Object.entries(value as Record<string, unknown>).map(([key, item]) => `${pythonJson(key)}: ${pythonJson(item)}`);
-  return `{${entries.join(", ")}}`;
-}
 
 export interface AuditEvent {
   kind: string;
@@ -35,13 +22,13 @@ export async function audit(tx: Queryable, deps: ManagementDeps, ctx: RequestCon
     metadata.oauth_token_application_id = caller.oauth.clientId;
     metadata.oauth_token_application = caller.oauth.application;
   }
-  await insertLogEntry(tx, {
+  await recordAudit(tx, {
     kind: event.kind,
-    accountId: event.namespaceId,
+    namespaceId: event.namespaceId,
     performerId: caller?.id ?? null,
     repositoryId: event.repositoryId ?? null,
     ip: ctx.ip,
-    metadataJson: pythonJson(metadata),
+    metadata,
     at: new Date(deps.clock.now()),
   });
 }

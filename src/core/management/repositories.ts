@@ -86,6 +86,43 @@ async function applyDefaultPermissions(tx: Queryable, orgId: number, repositoryI
   }
 }
 
+export interface RepositoryCreation {
+  namespace: { id: number; username: string; organization: boolean };
+  name: string;
+  visibility: "public" | "private";
+  kind: string;
+  description: string;
+  /** The user or robot creating it: it becomes an admin of it, and org default permissions apply. */
+  creator: { id: number; username: string } | null;
+  nowMs: number;
+}
+
+/**
+ * Quay's create_repository rows (inside the caller's transaction): the repository, its
+ * action count and search score, the creator's admin grant and the organization's
+ * default permissions. Null when the name is taken.
+ */
+export async function insertRepositoryRows(tx: Queryable, creation: RepositoryCreation): Promise<number | null> {
+  const id = await insertRepository(tx, {
+    namespaceId: creation.namespace.id,
+    name: creation.name,
+    visibility: creation.visibility,
+    kind: creation.kind,
+    description: creation.description,
+    badgeToken: crypto.randomUUID(),
+  });
+  if (id === null) return null;
+  await insertRepositoryCounters(tx, id, new Date(creation.nowMs - DAY_MS).toISOString().slice(0, 10));
+  const creator = creation.creator;
+  if (creator) {
+    await upsertUserPermission(tx, id, creator.id, "admin");
+    if (creator.username !== creation.namespace.username && creation.namespace.organization) {
+      await applyDefaultPermissions(tx, creation.namespace.id, id, creator);
+    }
+  }
+  return id;
+}
+
 /** `POST /api/v1/repository`: 201 `{namespace, name, kind}`. */
 export async function createRepository(deps: ManagementDeps, ctx: RequestContext, body: unknown) {
   const data = validateBody(body, NEW_REPO);
@@ -100,20 +137,16 @@ export async function createRepository(deps: ManagementDeps, ctx: RequestContext
   const owner = (await findNamespace(deps.sql, namespace))!;
 
   const created = await deps.sql.transaction(async (tx) => {
-    const id = await insertRepository(tx, {
-      namespaceId: owner.id,
+    const id = await insertRepositoryRows(tx, {
+      namespace: owner,
       name: repository,
       visibility: data.visibility as "public" | "private",
       kind,
       description: data.description as string,
-      badgeToken: crypto.randomUUID(),
+      creator: caller ?? null,
+      nowMs: deps.clock.now(),
     });
     if (id === null) return false;
-    await insertRepositoryCounters(tx, id, new Date(deps.clock.now() - DAY_MS).toISOString().slice(0, 10));
-    if (caller) {
-      await upsertUserPermission(tx, id, caller.id, "admin");
-      if (caller.username !== namespace && owner.organization) await applyDefaultPermissions(tx, owner.id, id, caller);
-    }
     await audit(tx, deps, ctx, { kind: "create_repo", namespaceId: owner.id, repositoryId: id, metadata: { repo: repository, namespace } });
     return true;
   });

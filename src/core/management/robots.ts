@@ -18,7 +18,8 @@ import {
   type RobotRow,
 } from "../../db/queries/management-accounts.js";
 import type { FieldEncrypter } from "../auth/field-encryption.js";
-import { audit, pythonJson } from "./audit.js";
+import { pythonJson } from "../audit.js";
+import { audit } from "./audit.js";
 import { validateBody } from "./body.js";
 import { bumpRepositories, type ManagementDeps, type RequestContext } from "./deps.js";
 import { isUniqueViolation, ManagementError } from "./errors.js";

@@ -13,6 +13,7 @@ import type { Queryable, Sql } from "../ports/sql.js";
 import type { PullCache } from "../resources/pull-cache.js";
 import {
   aliveTagNames,
+  findManifestDigest,
   endTag,
   findRepositoryManifests,
   findRepositoryStorages,
@@ -21,7 +22,8 @@ import {
   retargetTag,
 } from "../../db/queries/manifests.js";
 import { quotaExceeded, quotaVerdict, quotaWarning, type QuotaSettings } from "./quota.js";
-import type { PushTarget } from "./uploads.js";
+import { trackedMetadata, type PushTarget } from "./target.js";
+import { recordAudit } from "../audit.js";
 import { addManifestToTotals } from "../../db/queries/quota.js";
 
 /** Quay's hidden tag keeping a manifest pushed by digest alive for a while (PUSH_TEMP_TAG_EXPIRATION_SEC). */
@@ -142,6 +144,7 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
     if (tags.length === 0) {
       await retargetTag(tx, target.id, `$temp-${crypto.randomUUID()}`, row.id, now, { hidden: true, endMs: now + TEMP_TAG_LIFETIME_MS });
     }
+    await audit(tx, target, "push_repo", now, { tag: tags[0] ?? null, manifest_digest: digest });
   });
   await deps.cache.bump(target.full);
   return { digest, tags, subject: manifest.subject?.digest ?? null, quotaWarning: warning };
@@ -160,6 +163,7 @@ export async function deleteManifest(deps: ManifestWriteDeps, target: PushTarget
       if ((await endTag(tx, target.id, tag.name, now)) === "immutable") {
         throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag.name}' is immutable` });
       }
+      if (!tag.hidden) await audit(tx, target, "delete_tag", now, { tag: tag.name, digest: digest.text });
     }
   });
   await deps.cache.bump(target.full);
@@ -168,8 +172,24 @@ export async function deleteManifest(deps: ManifestWriteDeps, target: PushTarget
 /** `DELETE /manifests/<tag>` (OCI 1.1 tag deletion): only the tag ends. */
 export async function deleteTag(deps: ManifestWriteDeps, target: PushTarget, tag: string): Promise<void> {
   const now = deps.clock.now();
-  const outcome = await deps.sql.transaction((tx) => endTag(tx, target.id, tag, now));
-  if (outcome === null) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { tag });
-  if (outcome === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
+  await deps.sql.transaction(async (tx) => {
+    const outcome = await endTag(tx, target.id, tag, now);
+    if (outcome === null) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { tag });
+    if (outcome === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
+    const digest = (await findManifestDigest(tx, outcome.manifestId)) ?? "";
+    await audit(tx, target, "delete_tag", now, { tag, digest });
+  });
   await deps.cache.bump(target.full);
+}
+
+function audit(tx: Queryable, target: PushTarget, kind: string, now: number, extra: Record<string, unknown>): Promise<void> {
+  return recordAudit(tx, {
+    kind,
+    namespaceId: target.namespaceId,
+    performerId: target.actor.performer?.id ?? null,
+    repositoryId: target.id,
+    ip: target.actor.ip,
+    metadata: trackedMetadata(target, extra),
+    at: new Date(now),
+  });
 }

@@ -12,7 +12,8 @@ import type { RepositoryName } from "../model/names.js";
 import { findRepository } from "../../db/queries/pull.js";
 import { findLinkedStorage, linkUploadedBlob } from "../../db/queries/uploads.js";
 import { toRepositoryInfo } from "../resources/repositories.js";
-import type { PushTarget, UploadDeps } from "./uploads.js";
+import type { PushTarget } from "./target.js";
+import type { UploadDeps } from "./uploads.js";
 
 const MOUNT_LINK_LIFETIME_MS = 3600_000;
 

@@ -27,6 +27,7 @@ import {
 } from "../../db/queries/uploads.js";
 import { concatenated, measuring, writeObject } from "./objects.js";
 import { assertRoomForUpload, type QuotaSettings } from "./quota.js";
+import type { PushTarget } from "./target.js";
 
 /** Quay keeps a fresh blob linked to its repository this long (PUSH_TEMP_TAG_EXPIRATION_SEC). */
 const UPLOADED_BLOB_LIFETIME_MS = 3600_000;
@@ -43,14 +44,6 @@ export interface UploadDeps {
   /** Hash states of sessions this process is receiving, by upload uuid. */
   hashStates: Map<string, { offset: number; hash: IncrementalHash }>;
   quota: QuotaSettings;
-}
-
-/** A repository the caller may write, as the push path needs it. */
-export interface PushTarget {
-  id: number;
-  namespaceId: number;
-  /** `ns/repo`, whose cached reads a completed write invalidates. */
-  full: string;
 }
 
 type Chunk = [key: string, offset: number, length: number];

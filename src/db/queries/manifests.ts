@@ -194,3 +194,8 @@ export async function aliveTagNames(sql: Queryable, manifestId: number, nowMs: n
   );
   return rows;
 }
+
+export async function findManifestDigest(sql: Queryable, manifestId: number): Promise<string | null> {
+  const { rows } = await sql.query<{ digest: string }>(`SELECT digest FROM manifest WHERE id = $1`, [manifestId]);
+  return rows[0]?.digest ?? null;
+}

@@ -12,7 +12,7 @@ import type { ManagementDeps, RequestContext } from "../../core/management/deps.
 import { ManagementError } from "../../core/management/errors.js";
 import { callerFromOAuthToken } from "../../core/management/oauth.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
-import type { AppServices } from "../context.js";
+import { clientIp, type AppServices } from "../context.js";
 
 async function callerOfHeader(services: AppServices, header: string | undefined): Promise<ApiCaller | null> {
   if (!header) return null;
@@ -55,14 +55,6 @@ export function managementDeps(services: AppServices): ManagementDeps {
     fields: services.credentials.fields,
     cache: services.pull.cache,
   };
-}
-
-/** The client address for audit entries: Cloudflare's header on the edge, the socket's peer on Node. */
-function clientIp(c: Context): string | null {
-  const cloudflare = c.req.header("cf-connecting-ip");
-  if (cloudflare) return cloudflare;
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? null;
 }
 
 /** The request's permission context (set by apiAuth). */

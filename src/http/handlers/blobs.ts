@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { authorizeWrite } from "../../core/auth/access.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
 import { readBlob, type BlobInfo } from "../../core/resources/blobs.js";
-import { callerOf, digestParam, repositoryParam, type AppServices } from "../context.js";
+import { callerOf, digestParam, repositoryParam, type AppServices, clientIp } from "../context.js";
 import { parseRange } from "../range.js";
 
 const IMMUTABLE = "max-age=31536000";
@@ -57,7 +57,7 @@ export function getBlob(services: AppServices) {
           key: blob.key,
           method: "GET",
           expiresInSeconds: registry.config.redirectExpirySeconds,
-          clientIp: c.req.header("cf-connecting-ip") ?? undefined,
+          clientIp: clientIp(c) ?? undefined,
           namespace: name.namespace,
           repository: name.repository,
           username: callerOf(c).subject ?? undefined,

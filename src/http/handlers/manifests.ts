@@ -9,9 +9,8 @@ import { RegistryError } from "../../core/errors/registry-error.js";
 import { MAX_MANIFEST_BYTES } from "../../core/manifests/parse.js";
 import { parseReference, type Reference } from "../../core/model/reference.js";
 import { deleteManifest as removeManifest, deleteTag as removeTag, putManifest as writeManifest } from "../../core/push/manifests.js";
-import { resolvePushTarget } from "../../core/push/target.js";
 import { parseAccept, readManifest } from "../../core/resources/manifests.js";
-import { callerOf, repositoryParam, type AppServices } from "../context.js";
+import { callerOf, repositoryParam, type AppServices, writeTarget } from "../context.js";
 
 const encoder = new TextEncoder();
 
@@ -74,7 +73,7 @@ export function putManifestHandler(services: AppServices) {
   return async function putManifest(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
     const reference = referenceParam(c, "MANIFEST_INVALID");
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     const pushed = await writeManifest(services.manifestWrites, target, {
       reference,
       contentType: c.req.header("content-type"),
@@ -93,7 +92,7 @@ export function deleteManifestHandler(services: AppServices) {
   return async function deleteManifest(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
     const reference = referenceParam(c, "MANIFEST_INVALID");
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     if (reference.kind === "digest") await removeManifest(services.manifestWrites, target, reference.digest);
     else await removeTag(services.manifestWrites, target, reference.tag);
     return new Response(null, { status: 202 });

@@ -5,11 +5,12 @@
  */
 import type { Context } from "hono";
 import { authenticate, parseBasic, type Entity } from "../../core/auth/credentials.js";
+import { auditLoginFailure, auditLoginSuccess } from "../../core/auth/login-audit.js";
 import { issueRegistryToken } from "../../core/auth/registry-tokens.js";
 import { parseScope } from "../../core/auth/scopes.js";
 import { grantScopes, tokenContext, tokenSubject } from "../../core/auth/token-service.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
-import type { AppServices } from "../context.js";
+import { clientIp, type AppServices } from "../context.js";
 import { publicOrigin } from "../urls.js";
 
 export function issueToken(services: AppServices) {
@@ -26,7 +27,14 @@ export function issueToken(services: AppServices) {
     if (header) {
       const basic = parseBasic(header);
       if (basic === null) throw new RegistryError("UNAUTHORIZED", "Invalid authorization header");
-      entity = await authenticate(services.credentials, basic.username, basic.password);
+      const attempt = { username: basic.username, ip: clientIp(c), userAgent: c.req.header("user-agent") ?? null };
+      try {
+        entity = await authenticate(services.credentials, basic.username, basic.password);
+      } catch (error) {
+        if (error instanceof RegistryError) await auditLoginFailure(registry.sql, registry.clock, attempt, error.message);
+        throw error;
+      }
+      if (scopes.length === 0) await auditLoginSuccess(registry.sql, registry.clock, entity, attempt);
     }
     if (entity === null && scopes.length === 0) throw new RegistryError("UNAUTHORIZED");
 

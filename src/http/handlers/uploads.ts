@@ -9,7 +9,6 @@ import { RegistryError } from "../../core/errors/registry-error.js";
 import { parseDigest } from "../../core/model/digest.js";
 import { parseRepositoryName } from "../../core/model/names.js";
 import { mountBlob } from "../../core/push/mount.js";
-import { resolvePushTarget } from "../../core/push/target.js";
 import {
   appendChunk,
   cancelUpload,
@@ -21,7 +20,7 @@ import {
   type ChunkInput,
   type UploadState,
 } from "../../core/push/uploads.js";
-import { callerOf, repositoryParam, type AppServices } from "../context.js";
+import { callerOf, repositoryParam, type AppServices, writeTarget } from "../context.js";
 import { publicOrigin } from "../urls.js";
 
 function receivesBytes(services: AppServices): boolean {
@@ -76,7 +75,7 @@ function requireBytes(services: AppServices, c: Context): void {
 export function startBlobUpload(services: AppServices) {
   return async function startBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     const mount = c.req.query("mount");
     if (mount) {
       const from = parseRepositoryName(c.req.query("from") ?? "", services.registry.config.libraryNamespace);
@@ -100,7 +99,7 @@ export function patchBlobUpload(services: AppServices) {
   return async function patchBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
     requireBytes(services, c);
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     try {
       const state = await appendChunk(services.uploads, target, c.req.param("uuid")!, chunkInput(c));
       return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
@@ -115,7 +114,7 @@ export function putBlobUpload(services: AppServices) {
   return async function putBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
     requireBytes(services, c);
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     try {
       const digest = await completeUpload(services.uploads, target, c.req.param("uuid")!, c.req.query("digest"), chunkInput(c));
       return blobCreated(services, c, name.full, digest.text);
@@ -129,7 +128,7 @@ export function putBlobUpload(services: AppServices) {
 export function getBlobUpload(services: AppServices) {
   return async function getBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     const state = await uploadStatus(services.uploads, target, c.req.param("uuid")!);
     return new Response(null, { status: 204, headers: sessionHeaders(services, c, name.full, state) });
   };
@@ -138,7 +137,7 @@ export function getBlobUpload(services: AppServices) {
 export function deleteBlobUpload(services: AppServices) {
   return async function deleteBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    const target = await resolvePushTarget(services.registry.sql, callerOf(c), name);
+    const target = await writeTarget(c, services, name);
     await cancelUpload(services.uploads, target, c.req.param("uuid")!);
     return new Response(null, { status: 204 });
   };
