@@ -4,7 +4,7 @@
  * extension), anonymous callers, and Quay's API error JSON for every failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_HOST, basicAuth, bearer, startApiHarness, type ApiHarness, type TestUser } from "./api-harness.js";
+import { API_HOST, basicAuth, bearer, startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let alice: TestUser;

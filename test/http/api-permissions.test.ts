@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generationKey } from "../../src/core/resources/pull-cache.js";
 import { unique } from "../support/quay-seed.js";
-import { API_HOST, basicAuth, startApiHarness, tokenAccess, type ApiHarness, type TestUser } from "./api-harness.js";
+import { API_HOST, basicAuth, startApiHarness, tokenAccess, type ApiHarness, type TestUser } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let owner: TestUser;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
 import { createNamespace, createRepository, storeManifest, tagManifest, unique } from "../support/quay-seed.js";
-import { API_HOST, basicAuth, bearer, startApiHarness, type ApiHarness, type TestUser } from "./api-harness.js";
+import { API_HOST, basicAuth, bearer, startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let owner: TestUser;

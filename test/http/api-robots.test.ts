@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FieldEncrypter } from "../../src/core/auth/field-encryption.js";
 import { unique } from "../support/quay-seed.js";
-import { API_HOST, basicAuth, SECRET_KEY, startApiHarness, tokenAccess, type ApiHarness, type TestUser } from "./api-harness.js";
+import { API_HOST, basicAuth, SECRET_KEY, startApiHarness, tokenAccess, type ApiHarness, type TestUser } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let owner: TestUser;

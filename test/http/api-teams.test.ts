@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unique } from "../support/quay-seed.js";
-import { startApiHarness, type ApiHarness, type TestUser } from "./api-harness.js";
+import { startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let owner: TestUser;

@@ -17,7 +17,7 @@ import type { Sql } from "../../src/core/ports/sql.js";
 import type { Registry } from "../../src/core/registry.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
-import { unique } from "../support/quay-seed.js";
+import { unique } from "./quay-seed.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
 
 export const API_HOST = "registry.test";
