@@ -64,6 +64,14 @@ export function runCacheSuite(name: string, factory: () => Promise<CacheSubject>
       await cache.delete([]);
     });
 
+    it("adds to hash fields in one call, fractions included, and reads them back", async () => {
+      expect(await cache.readFields(key("hash"))).toEqual({});
+      await cache.addToFields(key("hash"), { requests: 2, "seconds{route=\"a b\"}": 0.25 });
+      await cache.addToFields(key("hash"), { requests: 3, "seconds{route=\"a b\"}": 0.5, other: 1 });
+      await cache.addToFields(key("hash"), {});
+      expect(await cache.readFields(key("hash"))).toEqual({ requests: 5, 'seconds{route="a b"}': 0.75, other: 1 });
+    });
+
     it("increments atomically from zero", async () => {
       expect(await cache.increment(key("counter"))).toBe(1);
       expect(await cache.increment(key("counter"), 5)).toBe(6);

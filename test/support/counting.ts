@@ -41,6 +41,8 @@ export function countingCache(cache: Cache): Counted<Cache> {
     setIfAbsent: counted((key, value, ttl) => cache.setIfAbsent(key, value, ttl)),
     delete: counted((keys) => cache.delete(keys)),
     increment: counted((key, by) => cache.increment(key, by)),
+    addToFields: counted((key, deltas) => cache.addToFields(key, deltas)),
+    readFields: counted((key) => cache.readFields(key)),
     close: () => cache.close(),
   };
   return { target, count: () => count, reset: () => void (count = 0) };

@@ -149,6 +149,8 @@ function faultyCache(fail: () => Promise<never>): Cache & { calls: number } {
     setIfAbsent: () => call(),
     delete: () => call(),
     increment: () => call(),
+    addToFields: () => call(),
+    readFields: () => call(),
     close: async () => {},
   };
   function call(): Promise<never> {

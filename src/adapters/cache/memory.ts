@@ -12,6 +12,7 @@ export function memoryCache(options: MemoryCacheOptions = {}): Cache {
   const clock = options.clock ?? systemClock;
   const maxEntries = options.maxEntries ?? 100_000;
   const entries = new Map<string, { value: string; expiresAt: number }>();
+  const hashes = new Map<string, Map<string, number>>();
 
   function read(key: string): string | null {
     const entry = entries.get(key);
@@ -51,8 +52,17 @@ export function memoryCache(options: MemoryCacheOptions = {}): Cache {
       write(key, String(next), expiresAt);
       return next;
     },
+    async addToFields(key, deltas) {
+      const fields = hashes.get(key) ?? new Map<string, number>();
+      for (const [field, delta] of Object.entries(deltas)) fields.set(field, (fields.get(field) ?? 0) + delta);
+      hashes.set(key, fields);
+    },
+    async readFields(key) {
+      return Object.fromEntries(hashes.get(key) ?? []);
+    },
     async close() {
       entries.clear();
+      hashes.clear();
     },
   };
 }

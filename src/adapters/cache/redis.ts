@@ -31,6 +31,19 @@ export function redisCache(options: RedisCacheOptions): Cache {
       if (keys.length > 0) await redis.del(...keys);
     },
     increment: (key, by = 1) => redis.incrby(key, by),
+    async addToFields(key, deltas) {
+      const entries = Object.entries(deltas);
+      if (entries.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const [field, delta] of entries) pipeline.hincrbyfloat(key, field, delta);
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) throw failed[0];
+    },
+    async readFields(key) {
+      const fields = await redis.hgetall(key);
+      return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, Number(value)]));
+    },
     async close() {
       await redis.quit().catch(() => redis.disconnect());
     },

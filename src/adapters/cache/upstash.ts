@@ -34,6 +34,21 @@ export function upstashCache(options: UpstashCacheOptions): Cache {
       if (keys.length > 0) await redis.del(...keys);
     },
     increment: (key, by = 1) => redis.incrby(key, by),
+    async addToFields(key, deltas) {
+      const entries = Object.entries(deltas);
+      if (entries.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const [field, delta] of entries) pipeline.hincrbyfloat(key, field, delta);
+      await pipeline.exec();
+    },
+    async readFields(key) {
+      // The client's hgetall post-processes replies (null without automatic deserialization);
+      // the raw command gives Redis's flat [field, value, …] list.
+      const flat = ((await redis.exec(["HGETALL", key])) ?? []) as string[];
+      const fields: Record<string, number> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = Number(flat[i + 1]);
+      return fields;
+    },
     async close() {},
   };
 }

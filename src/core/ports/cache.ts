@@ -13,5 +13,9 @@ export interface Cache {
   delete(keys: readonly string[]): Promise<void>;
   /** Atomically adds `by` (default 1) and returns the new value; a new key starts at 0. */
   increment(key: string, by?: number): Promise<number>;
+  /** Adds each delta (fractions allowed) to its field of the hash at `key`; fields start at 0. One round trip. */
+  addToFields(key: string, deltas: Readonly<Record<string, number>>): Promise<void>;
+  /** Every field of the hash at `key`, as numbers; empty when the key is absent. */
+  readFields(key: string): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
