@@ -61,7 +61,8 @@ export async function bundleEdgeWorker(outDir: string): Promise<EdgeBundle> {
     platform: "browser",
     conditions: ["workerd", "worker", "browser"],
     target: "es2022",
-    external: ["cloudflare:*"],
+    // node:* modules come from the runtime (nodejs_als), as wrangler leaves them.
+    external: ["cloudflare:*", "node:*"],
     // As `wrangler deploy` builds it: the measured Worker is the shipped one.
     define: { "process.env.NODE_ENV": '"production"' },
     sourcemap: "inline",

@@ -13,7 +13,10 @@ import { ConfigError, loadRegistryConfig, loadS3Settings, readString, requireStr
 import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
+import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
+import { edgeMetricsShipper } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
+import { observed } from "../src/http/observability.js";
 import { s3Storage } from "./s3-storage.js";
 
 export type EdgeEnv = ConfigSource;
@@ -45,19 +48,33 @@ export function edgeRegistry(env: EdgeEnv): Registry {
   };
 }
 
-let built: { env: EdgeEnv; registry: Registry; app: Hono } | undefined;
+interface Built {
+  env: EdgeEnv;
+  registry: Registry;
+  app: Hono;
+  shipMetrics: () => Promise<void>;
+}
 
-function build(env: EdgeEnv): { registry: Registry; app: Hono } {
+let built: Built | undefined;
+
+function build(env: EdgeEnv): Built {
   if (built?.env === env) return built;
-  const registry = edgeRegistry(env);
-  const app = createApp(registry, { onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error) });
-  built = { env, registry, app };
+  const { registry, observability } = observed(edgeRegistry(env), "edge", asyncLocalScope());
+  const app = createApp(registry, {
+    observability,
+    onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
+  });
+  built = { env, registry, app, shipMetrics: edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now()) };
   return built;
 }
 
 export default {
-  fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Response | Promise<Response> {
-    return build(env).app.fetch(request, env, ctx as never);
+  async fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
+    const { app, shipMetrics } = build(env);
+    const response = await app.fetch(request, env, ctx as never);
+    // The edge has no scrape endpoint: its counts go to Redis in batches, after the response.
+    ctx.waitUntil(shipMetrics());
+    return response;
   },
   async scheduled(controller: ScheduledController, env: EdgeEnv, ctx: ExecutionContext): Promise<void> {
     ctx.waitUntil(runScheduledJobs(build(env).registry, controller.cron));

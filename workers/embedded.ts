@@ -16,10 +16,11 @@ import { bootstrapAdmin } from "../src/core/accounts.js";
 import { serviceKeys } from "../src/core/auth/service-keys.js";
 import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
-import type { Registry } from "../src/core/registry.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
+import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
 import { createApp } from "../src/http/app.js";
+import { observed } from "../src/http/observability.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { startJobTimer } from "../src/runtime/job-timer.js";
@@ -69,19 +70,24 @@ const admin = await bootstrapAdmin(sql, systemClock, {
 const instanceKey = await startInstanceKey(sql, systemClock, `http://${hostname}:${port}`, (error) =>
   console.error("instance key refresh failed:", error),
 );
-const registry: Registry = {
-  config,
-  sql,
-  cache: memoryCache(),
-  blobs: fsBlobStore({ root: join(dataDir, "storage") }),
-  signer: null,
-  clock: systemClock,
-  keys: serviceKeys({ sql, clock: systemClock }),
-  signingKey: instanceKey.signing,
-  upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
-  hashing: nodeHashing,
-};
+const { registry, observability } = observed(
+  {
+    config,
+    sql,
+    cache: memoryCache(),
+    blobs: fsBlobStore({ root: join(dataDir, "storage") }),
+    signer: null,
+    clock: systemClock,
+    keys: serviceKeys({ sql, clock: systemClock }),
+    signingKey: instanceKey.signing,
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+    hashing: nodeHashing,
+  },
+  "embedded",
+  asyncLocalScope(),
+);
 const app = createApp(registry, {
+  observability,
   onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
 });
 const server = await listen(app, { hostname, port });

@@ -13,10 +13,11 @@ import { loadRegistryConfig, loadS3Settings, readInteger, readString, requireStr
 import type { BlobStore } from "../src/core/ports/blob-store.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
-import type { Registry } from "../src/core/registry.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
+import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
 import { createApp } from "../src/http/app.js";
+import { observed } from "../src/http/observability.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { startJobTimer } from "../src/runtime/job-timer.js";
 import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
@@ -39,18 +40,25 @@ const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
 const port = readInteger(env, "PORT", 8080);
 const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
 const instanceKey = await startInstanceKey(sql, systemClock, keyName, (error) => console.error("instance key refresh failed:", error));
-const registry: Registry = {
-  config,
-  sql,
-  cache,
-  ...storage(),
-  clock: systemClock,
-  keys: serviceKeys({ sql, clock: systemClock }),
-  signingKey: instanceKey.signing,
-  upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
-  hashing: nodeHashing,
-};
-const app = createApp(registry, { onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error) });
+const { registry, observability } = observed(
+  {
+    config,
+    sql,
+    cache,
+    ...storage(),
+    clock: systemClock,
+    keys: serviceKeys({ sql, clock: systemClock }),
+    signingKey: instanceKey.signing,
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+    hashing: nodeHashing,
+  },
+  "origin",
+  asyncLocalScope(),
+);
+const app = createApp(registry, {
+  observability,
+  onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
+});
 const server = await listen(app, { hostname, port });
 const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
 console.log(`Pier origin listening on port ${server.port}`);

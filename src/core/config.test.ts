@@ -18,6 +18,8 @@ describe("configuration", () => {
       databaseSecretKey: null,
       originUrl: null,
       quota: { enabled: false, systemRejectBytes: 0 },
+      logRequests: false,
+      metricsToken: null,
     });
   });
 

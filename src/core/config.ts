@@ -31,6 +31,10 @@ export interface RegistryConfig {
   originUrl: string | null;
   /** Quay's FEATURE_QUOTA_MANAGEMENT and DEFAULT_SYSTEM_REJECT_QUOTA_BYTES. */
   quota: { enabled: boolean; systemRejectBytes: number };
+  /** One JSON line per request on stdout (quiet by default). */
+  logRequests: boolean;
+  /** Bearer token GET /metrics requires; open when null. */
+  metricsToken: string | null;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -95,6 +99,8 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
       enabled: readBoolean(source, "PIER_QUOTA_MANAGEMENT", false),
       systemRejectBytes: readInteger(source, "PIER_DEFAULT_SYSTEM_REJECT_QUOTA_BYTES", 0),
     },
+    logRequests: readBoolean(source, "PIER_LOG_REQUESTS", false),
+    metricsToken: readString(source, "PIER_METRICS_TOKEN"),
   };
 }
 

@@ -13,13 +13,16 @@ import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { bearerAuth } from "./middleware/bearer.js";
-import type { AppServices } from "./context.js";
-import { routes } from "./routes.js";
+import type { AppServices, Observability } from "./context.js";
+import { observe } from "./middleware/observe.js";
+import { routeFamily, routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
 
 export interface AppOptions {
   /** Where unexpected errors are reported; never given secrets. */
   onUnexpectedError?: (error: unknown, c: Context) => void;
+  /** Metrics, request scope and request logs; absent in tests that do not look at them. */
+  observability?: Observability;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
@@ -29,9 +32,16 @@ function registryErrorResponse(registry: Registry, c: Context, error: RegistryEr
 }
 
 export function createApp(registry: Registry, options: AppOptions = {}): Hono {
-  const cache = new PullCache({ cache: registry.cache, clock: registry.clock, isolateTtlMs: registry.config.isolateCacheMs });
+  const metrics = options.observability?.metrics;
+  const cache = new PullCache({
+    cache: registry.cache,
+    clock: registry.clock,
+    isolateTtlMs: registry.config.isolateCacheMs,
+    onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
+  });
   const services: AppServices = {
     registry,
+    observability: options.observability ?? null,
     pull: { config: registry.config, sql: registry.sql, clock: registry.clock, cache },
     uploads: {
       sql: registry.sql,
@@ -42,6 +52,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       location: registry.config.storageLocation,
       hashStates: new Map(),
       quota: registry.config.quota,
+      onBytesReceived: metrics && ((bytes) => metrics.uploadBytes.inc({}, bytes)),
     },
     manifestWrites: { sql: registry.sql, clock: registry.clock, cache, quota: registry.config.quota },
     credentials: {
@@ -51,6 +62,17 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     },
   };
   const app = new Hono();
+  if (services.observability) {
+    app.use("*", observe(services));
+    // Before authentication, so requests it refuses are counted under their route too.
+    for (const route of routes) {
+      const family = routeFamily(route);
+      app.on(route.method, route.path, async (c: Context, next) => {
+        c.set("family", family);
+        await next();
+      });
+    }
+  }
   app.use("/v2/*", bearerAuth(services));
   app.use("/api/v1/*", apiAuth(services));
   for (const route of routes) app.on(route.method, route.path, route.handler(services));

@@ -9,20 +9,33 @@ import { parseDigest, type Digest } from "../core/model/digest.js";
 import { parseRepositoryName, type RepositoryName } from "../core/model/names.js";
 import type { Registry } from "../core/registry.js";
 import type { CredentialDeps } from "../core/auth/credentials.js";
+import type { PierMetrics, RequestStats } from "../core/metrics/pier-metrics.js";
+import type { RequestScope } from "../core/ports/request-scope.js";
 import type { ManifestWriteDeps } from "../core/push/manifests.js";
 import { resolvePushTarget, type PushTarget } from "../core/push/target.js";
 import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
 
+/** What a runtime records about requests (see core/metrics). */
+export interface Observability {
+  metrics: PierMetrics;
+  scope: RequestScope<RequestStats>;
+  /** Receives one JSON line per request; null keeps request logs quiet. */
+  log: ((line: string) => void) | null;
+  /** Whether this runtime answers GET /metrics (the edge has no scrape endpoint). */
+  serveMetrics: boolean;
+  /** Bearer token GET /metrics requires; null leaves it open. */
+  metricsToken: string | null;
+}
+
 export interface AppServices {
   registry: Registry;
+  observability: Observability | null;
   pull: PullDeps;
   credentials: CredentialDeps;
   uploads: UploadDeps;
   manifestWrites: ManifestWriteDeps;
 }
-
-export type AppEnv = { Variables: { caller: Caller } };
 
 /** The authenticated caller, or anonymous. */
 export function callerOf(c: Context): Caller {

@@ -25,11 +25,13 @@ import { deleteBlob, getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
 import { catalog, listTags } from "./handlers/listings.js";
 import { deleteManifestHandler, getManifest, putManifestHandler } from "./handlers/manifests.js";
+import { metricsEndpoint } from "./handlers/metrics.js";
 import { listReferrers } from "./handlers/referrers.js";
 import { issueToken } from "./handlers/token.js";
 import { deleteBlobUpload, getBlobUpload, patchBlobUpload, putBlobUpload, startBlobUpload } from "./handlers/uploads.js";
 
 export interface Route {
+  /** Unique; its first word (or `api` for /api/v1) is the route family metrics are kept by. */
   name: string;
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
@@ -59,6 +61,7 @@ export const routes: readonly Route[] = [
   { name: "tags", method: "GET", path: `/v2/${NAME}/tags/list`, handler: listTags },
   { name: "referrers", method: "GET", path: `/v2/${NAME}/referrers/:digest`, handler: listReferrers },
   { name: "health", method: "GET", path: "/health/instance", handler: instanceHealth },
+  { name: "metrics", method: "GET", path: "/metrics", handler: metricsEndpoint },
 
   // Management API (Quay's /api/v1). Suffixed repository routes come before the bare one.
   { name: "api-user", method: "GET", path: "/api/v1/user/", handler: getUser },
@@ -107,3 +110,8 @@ export const routes: readonly Route[] = [
   { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
 ];
+
+/** The family a route's metrics are kept under: base, token, catalog, manifest, blob, upload, tags, referrers, health, metrics, api. */
+export function routeFamily(route: Route): string {
+  return route.name.startsWith("api-") ? "api" : route.name.split("-")[0]!;
+}

@@ -14,6 +14,7 @@ import {
   recordLoginFailure,
   touchAppToken,
 } from "../../db/queries/accounts.js";
+import { equalSecrets } from "./constant-time.js";
 import type { FieldEncrypter } from "./field-encryption.js";
 import { verifyPassword } from "./passwords.js";
 
@@ -37,15 +38,6 @@ function invalid(message: string): RegistryError {
   return new RegistryError("UNAUTHORIZED", message);
 }
 
-function sameText(a: string, b: string): boolean {
-  const encoder = new TextEncoder();
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
 async function decrypted(deps: CredentialDeps, stored: string | null): Promise<string | null> {
   if (stored === null || deps.fields === null) return null;
   try {
@@ -59,7 +51,7 @@ async function appToken(deps: CredentialDeps, secret: string): Promise<Entity> {
   if (secret.length <= APP_TOKEN_NAME_LENGTH) throw invalid("Invalid token");
   const row = await findAppToken(deps.sql, secret.slice(0, APP_TOKEN_NAME_LENGTH), new Date(deps.clock.now()));
   const expected = row && (await decrypted(deps, row.token_secret));
-  if (!row || expected === null || !sameText(expected, secret.slice(APP_TOKEN_NAME_LENGTH))) throw invalid("Invalid token");
+  if (!row || expected === null || !equalSecrets(expected, secret.slice(APP_TOKEN_NAME_LENGTH))) throw invalid("Invalid token");
   if (!row.user_enabled) throw invalid("This user has been disabled. Please contact your administrator.");
   await touchAppToken(deps.sql, row.uuid, new Date(deps.clock.now()));
   return { kind: "appspecifictoken", id: row.user_id, username: row.username, userUuid: row.user_uuid, tokenUuid: row.uuid };
@@ -70,7 +62,7 @@ async function robot(deps: CredentialDeps, username: string, token: string): Pro
   if (!row) throw invalid(`Could not find robot with username: ${username}`);
   if (!row.owner_enabled) throw invalid(`Robot owner of ${username} is disabled`);
   const expected = await decrypted(deps, row.token);
-  if (expected === null || !sameText(expected, token))
+  if (expected === null || !equalSecrets(expected, token))
     throw invalid(`Could not find robot with username: ${username} and supplied password.`);
   return { kind: "robot", id: row.id, username: row.username };
 }

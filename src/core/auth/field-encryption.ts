@@ -7,6 +7,8 @@
  * Web Crypto has no CCM, so it is built here from its two halves (NIST SP 800-38C):
  * CBC-MAC over B0 ‖ message (AES-CBC, zero IV) and CTR encryption (AES-CTR).
  */
+import { equalBytes } from "./constant-time.js";
+
 const NONCE_LENGTH = 13;
 const TAG_LENGTH = 16;
 const BLOCK = 16;
@@ -57,13 +59,6 @@ function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
   return a.map((byte, i) => byte ^ b[i]!);
 }
 
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
 /** A field encrypter for one DATABASE_SECRET_KEY. */
 export class FieldEncrypter {
   private readonly keys: Promise<{ cbc: CryptoKey; ctr: CryptoKey }>;
@@ -100,7 +95,7 @@ export class FieldEncrypter {
     const stream = await this.keystream(nonce, body.length);
     const plain = xor(body, stream.subarray(BLOCK));
     const expected = xor(await this.mac(nonce, plain), stream.subarray(0, TAG_LENGTH));
-    if (!constantTimeEqual(expected, tag)) throw new FieldDecryptionError("authentication failed");
+    if (!equalBytes(expected, tag)) throw new FieldDecryptionError("authentication failed");
     try {
       return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plain);
     } catch {

@@ -44,6 +44,8 @@ export interface UploadDeps {
   /** Hash states of sessions this process is receiving, by upload uuid. */
   hashStates: Map<string, { offset: number; hash: IncrementalHash }>;
   quota: QuotaSettings;
+  /** Told how many bytes each stored chunk had (metrics). */
+  onBytesReceived?: (bytes: number) => void;
 }
 
 type Chunk = [key: string, offset: number, length: number];
@@ -140,6 +142,7 @@ export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: st
     if (expected !== null) throw new RegistryError("SIZE_INVALID", undefined, { declared: expected });
     throw error;
   }
+  deps.onBytesReceived?.(meter.bytes());
   const size = offset + meter.bytes();
   const metadata = JSON.stringify({ chunks: [...chunksOf(upload), [key, offset, meter.bytes()]] });
   if (!(await recordChunk(deps.sql, upload, size, metadata))) {

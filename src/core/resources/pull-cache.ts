@@ -29,6 +29,8 @@ export interface PullCacheOptions {
   /** After a shared-cache failure, the isolate leaves it alone this long. */
   cooldownMs?: number;
   maxIsolateEntries?: number;
+  /** Told the outcome of every lookup, per layer (for metrics). */
+  onLookup?: (layer: "isolate" | "shared", result: "hit" | "miss") => void;
 }
 
 /** What a loader found: a value, and how long it stays true (e.g. until a tag expires). */
@@ -97,7 +99,11 @@ export class PullCache {
   async read<T>(repository: string, key: string, load: () => Promise<Loaded<T>>): Promise<T> {
     const now = this.options.clock.now();
     const local = this.isolate.get(key);
-    if (local && local.until > now) return local.value as T;
+    if (local && local.until > now) {
+      this.options.onLookup?.("isolate", "hit");
+      return local.value as T;
+    }
+    this.options.onLookup?.("isolate", "miss");
 
     let pending = this.inFlight.get(key) as Promise<T> | undefined;
     if (!pending) {
@@ -131,9 +137,11 @@ export class PullCache {
         const entry = raw ? (JSON.parse(raw) as SharedEntry<T>) : null;
         const now = this.options.clock.now();
         if (entry && generation !== null && entry.g === generation && (entry.u === 0 || entry.u > now)) {
+          this.options.onLookup?.("shared", "hit");
           this.remember(key, entry.v, entry.u === 0 ? null : entry.u);
           return entry.v;
         }
+        this.options.onLookup?.("shared", "miss");
       } catch {
         this.markSharedDown();
         sharedUsable = false;

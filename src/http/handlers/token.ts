@@ -31,7 +31,10 @@ export function issueToken(services: AppServices) {
       try {
         entity = await authenticate(services.credentials, basic.username, basic.password);
       } catch (error) {
-        if (error instanceof RegistryError) await auditLoginFailure(registry.sql, registry.clock, attempt, error.message);
+        if (error instanceof RegistryError) {
+          services.observability?.metrics.authFailures.inc({ reason: "invalid_credentials" });
+          await auditLoginFailure(registry.sql, registry.clock, attempt, error.message);
+        }
         throw error;
       }
       if (scopes.length === 0) await auditLoginSuccess(registry.sql, registry.clock, entity, attempt);

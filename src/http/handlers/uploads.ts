@@ -54,6 +54,17 @@ function blobCreated(services: AppServices, c: Context, name: string, digest: st
   return new Response(null, { status: 201, headers: { Location: location, "Docker-Content-Digest": digest } });
 }
 
+/** Runs `receive` counted as an upload in flight. */
+async function inFlight<T>(services: AppServices, receive: () => Promise<T>): Promise<T> {
+  const gauge = services.observability?.metrics.uploadsInFlight;
+  gauge?.add({}, 1);
+  try {
+    return await receive();
+  } finally {
+    gauge?.add({}, -1);
+  }
+}
+
 function chunkInput(c: Context): ChunkInput {
   const length = c.req.header("content-length");
   return {
@@ -86,7 +97,7 @@ export function startBlobUpload(services: AppServices) {
     }
     const digest = c.req.query("digest");
     if (digest && receivesBytes(services)) {
-      const stored = await uploadMonolithic(services.uploads, target, digest, chunkInput(c));
+      const stored = await inFlight(services, () => uploadMonolithic(services.uploads, target, digest, chunkInput(c)));
       return blobCreated(services, c, name.full, stored.text);
     }
     await c.req.raw.body?.cancel();
@@ -101,7 +112,7 @@ export function patchBlobUpload(services: AppServices) {
     requireBytes(services, c);
     const target = await writeTarget(c, services, name);
     try {
-      const state = await appendChunk(services.uploads, target, c.req.param("uuid")!, chunkInput(c));
+      const state = await inFlight(services, () => appendChunk(services.uploads, target, c.req.param("uuid")!, chunkInput(c)));
       return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
     } catch (error) {
       if (!(error instanceof RangeMismatch)) throw error;
@@ -116,7 +127,9 @@ export function putBlobUpload(services: AppServices) {
     requireBytes(services, c);
     const target = await writeTarget(c, services, name);
     try {
-      const digest = await completeUpload(services.uploads, target, c.req.param("uuid")!, c.req.query("digest"), chunkInput(c));
+      const digest = await inFlight(services, () =>
+        completeUpload(services.uploads, target, c.req.param("uuid")!, c.req.query("digest"), chunkInput(c)),
+      );
       return blobCreated(services, c, name.full, digest.text);
     } catch (error) {
       if (!(error instanceof RangeMismatch)) throw error;

@@ -26,6 +26,7 @@ export function bearerAuth(services: AppServices) {
       );
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
+      services.observability?.metrics.authFailures.inc({ reason: "invalid_token" });
       return c.json({ error: error.message }, 401, {
         "WWW-Authenticate": bearerChallenge(registry.config, c.req.url),
         "Docker-Distribution-API-Version": "registry/2.0",

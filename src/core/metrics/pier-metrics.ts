@@ -1,0 +1,160 @@
+/**
+ * Pier's metrics: what every runtime records, and the wrappers that count database
+ * statements and cache round trips — in total and per request, through the request
+ * scope — without the code that makes the calls knowing about it.
+ */
+import type { Cache } from "../ports/cache.js";
+import type { RedirectSigner } from "../ports/redirect-signer.js";
+import type { RequestScope } from "../ports/request-scope.js";
+import type { Sql } from "../ports/sql.js";
+import type { Upstream } from "../ports/upstream.js";
+import { MetricsRegistry } from "./registry.js";
+
+/** What one request cost; the request scope carries it. */
+export interface RequestStats {
+  sql: number;
+  cache: number;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const COUNT_BUCKETS = [0, 1, 2, 3, 5, 10, 20];
+
+export type PierMetrics = ReturnType<typeof createPierMetrics>;
+
+export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
+  const registry = new MetricsRegistry({ runtime });
+  return {
+    registry,
+    requests: registry.counter("pier_http_requests_total", "HTTP requests by route family, method and status class."),
+    duration: registry.histogram("pier_http_request_duration_seconds", "Time to the response's headers, by route family.", LATENCY_BUCKETS),
+    sqlPerRequest: registry.histogram("pier_sql_queries_per_request", "SQL statements one request ran, by route family.", COUNT_BUCKETS),
+    cachePerRequest: registry.histogram(
+      "pier_cache_round_trips_per_request",
+      "Shared-cache round trips of one request, by route family.",
+      COUNT_BUCKETS,
+    ),
+    sqlQueries: registry.counter("pier_sql_queries_total", "SQL statements (a transaction counts once)."),
+    cacheRoundTrips: registry.counter("pier_cache_round_trips_total", "Round trips to the shared cache (Redis)."),
+    cacheErrors: registry.counter("pier_cache_errors_total", "Shared-cache calls that failed or timed out."),
+    pullCache: registry.counter(
+      "pier_pull_cache_lookups_total",
+      "Pull-path cache lookups by layer (isolate, shared) and result (hit, miss).",
+    ),
+    signatures: registry.counter("pier_storage_signatures_total", "Signed blob redirect URLs issued."),
+    upstream: registry.counter("pier_upstream_requests_total", "Requests to upstream registries by status class."),
+    authFailures: registry.counter("pier_auth_failures_total", "Refused credentials and tokens, by reason."),
+    uploadsInFlight: registry.gauge("pier_uploads_in_flight", "Upload requests streaming bytes right now."),
+    uploadBytes: registry.counter("pier_upload_bytes_total", "Blob bytes received."),
+  };
+}
+
+/** `2xx`, `4xx`, … */
+export function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}
+
+/** The Sql port, counting statements. */
+export function countedSql(sql: Sql, metrics: PierMetrics, scope: RequestScope<RequestStats>): Sql {
+  const count = () => {
+    metrics.sqlQueries.inc();
+    const stats = scope.current();
+    if (stats) stats.sql++;
+  };
+  return {
+    query: (text, params) => {
+      count();
+      return sql.query(text, params);
+    },
+    transaction: (fn) => {
+      count();
+      return sql.transaction(fn);
+    },
+    close: () => sql.close(),
+  };
+}
+
+/** The Cache port, counting round trips and failures. */
+export function countedCache(cache: Cache, metrics: PierMetrics, scope: RequestScope<RequestStats>): Cache {
+  const call =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      metrics.cacheRoundTrips.inc();
+      const stats = scope.current();
+      if (stats) stats.cache++;
+      try {
+        return await fn(...args);
+      } catch (error) {
+        metrics.cacheErrors.inc();
+        throw error;
+      }
+    };
+  return {
+    get: call((key) => cache.get(key)),
+    getMany: call((keys) => cache.getMany(keys)),
+    set: call((key, value, ttl) => cache.set(key, value, ttl)),
+    setIfAbsent: call((key, value, ttl) => cache.setIfAbsent(key, value, ttl)),
+    delete: call((keys) => cache.delete(keys)),
+    increment: call((key, by) => cache.increment(key, by)),
+    addToFields: call((key, deltas) => cache.addToFields(key, deltas)),
+    readFields: call((key) => cache.readFields(key)),
+    close: () => cache.close(),
+  };
+}
+
+export function countedSigner(signer: RedirectSigner, metrics: PierMetrics): RedirectSigner {
+  return {
+    async sign(request) {
+      const url = await signer.sign(request);
+      if (url !== null) metrics.signatures.inc();
+      return url;
+    },
+  };
+}
+
+export function countedUpstream(upstream: Upstream, metrics: PierMetrics): Upstream {
+  return {
+    async fetch(request) {
+      try {
+        const response = await upstream.fetch(request);
+        metrics.upstream.inc({ status: statusClass(response.status) });
+        return response;
+      } catch (error) {
+        metrics.upstream.inc({ status: "error" });
+        throw error;
+      }
+    },
+  };
+}
+
+/** The registry's adapters wrapped so every SQL statement, cache round trip, signature and upstream call is counted. */
+export function instrumentPorts<R extends { sql: Sql; cache: Cache; signer: RedirectSigner | null; upstream: Upstream }>(
+  registry: R,
+  metrics: PierMetrics,
+  scope: RequestScope<RequestStats>,
+): R {
+  return {
+    ...registry,
+    sql: countedSql(registry.sql, metrics, scope),
+    cache: countedCache(registry.cache, metrics, scope),
+    signer: registry.signer && countedSigner(registry.signer, metrics),
+    upstream: countedUpstream(registry.upstream, metrics),
+  };
+}
+
+/** Where the edge's counts accumulate in Redis; the origin's /metrics merges them in. */
+export const EDGE_METRICS_KEY = "pier:metrics:edge";
+
+/**
+ * Ships the edge isolate's counter growth to Redis at most every `intervalMs`, in one
+ * round trip, from the Worker's waitUntil — never once per request. Counts of an isolate
+ * that is evicted before its next flush are lost (at most one interval's worth).
+ */
+export function edgeMetricsShipper(metrics: PierMetrics, cache: Cache, now: () => number, intervalMs = 10_000): () => Promise<void> {
+  let last = now();
+  return async function shipIfDue() {
+    if (now() - last < intervalMs) return;
+    last = now();
+    const deltas = metrics.registry.takeDeltas();
+    if (Object.keys(deltas).length > 0) await cache.addToFields(EDGE_METRICS_KEY, deltas).catch(() => {});
+  };
+}
