@@ -12,7 +12,12 @@ export interface Spawned {
 }
 
 /** Runs a TypeScript entry under tsx, or with `plain` a JavaScript file on bare Node. */
-export function spawnEntry(entry: string, env: Record<string, string>, args: readonly string[] = [], options: { plain?: boolean } = {}): Spawned {
+export function spawnEntry(
+  entry: string,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+  options: { plain?: boolean } = {},
+): Spawned {
   const loader = options.plain ? [] : ["--import", "tsx"];
   const child = spawn(process.execPath, [...loader, entry, ...args], {
     env: { ...process.env, ...env },
