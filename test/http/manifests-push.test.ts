@@ -7,27 +7,19 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { createApp } from "../../src/http/app.js";
-import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
+import { startPushScene, TEST_HOST, type OriginFixture, type PushScene, type RequestInitLike } from "../support/origin-registry.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 
+let scene: PushScene;
 let origin: OriginFixture;
-let app: ReturnType<typeof createApp>;
-const namespace = unique("mpush");
-const repo = `${namespace}/app`;
+let app: PushScene["app"];
+let repo: string;
 let repoId: number;
-let writer: string;
 
 const sha256 = (bytes: Uint8Array | string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
-async function call(
-  method: string,
-  path: string,
-  init: { body?: string | Uint8Array; headers?: Record<string, string>; token?: string | null } = {},
-) {
-  const headers = new Headers(init.headers);
-  const token = init.token === undefined ? writer : init.token;
-  if (token) headers.set("authorization", `Bearer ${token}`);
-  return app.request(`https://${TEST_HOST}${path}`, { method, body: (init.body ?? null) as BodyInit | null, headers });
+function call(method: string, path: string, init?: RequestInitLike): Promise<Response> {
+  return scene.call(method, path, init);
 }
 
 async function errorCode(response: Response): Promise<string> {
@@ -63,11 +55,8 @@ async function tagRows(name: string) {
 }
 
 beforeAll(async () => {
-  origin = await startOriginRegistry("mpush");
-  app = createApp(origin.registry);
-  const ns = await createNamespace(origin.registry, namespace, { organization: true });
-  repoId = await createRepository(origin.registry, ns, "app", { visibility: "private" });
-  writer = await origin.token("writer", { [repo]: ["pull", "push"] });
+  scene = await startPushScene("mpush");
+  ({ origin, app, repo, repoId } = scene);
 }, 60_000);
 afterAll(() => origin?.close());
 

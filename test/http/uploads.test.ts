@@ -6,37 +6,22 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blobKey } from "../../src/core/storage-layout.js";
-import { createApp } from "../../src/http/app.js";
-import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
-import { createNamespace, createRepository, storeImage, unique } from "../support/quay-seed.js";
+import { startPushScene, TEST_HOST, type OriginFixture, type PushScene, type RequestInitLike } from "../support/origin-registry.js";
+import { createRepository, storeImage } from "../support/quay-seed.js";
 import { seededBytes, sha256Hex } from "../suites/blob-store.js";
 
+let scene: PushScene;
 let origin: OriginFixture;
-let app: ReturnType<typeof createApp>;
-const namespace = unique("push");
-const repo = `${namespace}/app`;
+let namespace: string;
+let repo: string;
 let repoId: number;
-let writer: string;
 
 function digestOf(bytes: Uint8Array | string, algorithm = "sha256"): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
 }
 
-async function call(
-  method: string,
-  path: string,
-  init: { body?: BodyInit | null; headers?: Record<string, string>; token?: string | null } = {},
-) {
-  const headers = new Headers(init.headers);
-  const token = init.token === undefined ? writer : init.token;
-  if (token) headers.set("authorization", `Bearer ${token}`);
-  const url = path.startsWith("http") ? path : `https://${TEST_HOST}${path}`;
-  return app.request(url, {
-    method,
-    body: init.body ?? null,
-    headers,
-    ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}),
-  } as RequestInit);
+function call(method: string, path: string, init?: RequestInitLike): Promise<Response> {
+  return scene.call(method, path, init);
 }
 
 async function rowsFor(digest: string) {
@@ -57,11 +42,8 @@ async function rowsFor(digest: string) {
 }
 
 beforeAll(async () => {
-  origin = await startOriginRegistry("uploads");
-  app = createApp(origin.registry);
-  const ns = await createNamespace(origin.registry, namespace, { organization: true });
-  repoId = await createRepository(origin.registry, ns, "app", { visibility: "private" });
-  writer = await origin.token("writer", { [repo]: ["pull", "push"] });
+  scene = await startPushScene("uploads");
+  ({ origin, namespace, repo, repoId } = scene);
 }, 60_000);
 afterAll(() => origin?.close());
 

@@ -20,6 +20,8 @@ import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
 import { ensureStorageLocation } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
+import { createApp } from "../../src/http/app.js";
+import { createNamespace, createRepository, unique } from "./quay-seed.js";
 import { createTestDatabase, REDIS_URL } from "./services.js";
 
 export const TEST_HOST = "registry.test";
@@ -73,4 +75,42 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+export interface RequestInitLike {
+  body?: BodyInit | null;
+  headers?: Record<string, string>;
+  /** The bearer token; the scene's writer when omitted, none when null. */
+  token?: string | null;
+}
+
+/** An origin app with one private repository `<namespace>/app` and a token that may push to it. */
+export interface PushScene {
+  origin: OriginFixture;
+  app: ReturnType<typeof createApp>;
+  namespace: string;
+  repo: string;
+  repoId: number;
+  writer: string;
+  /** A request to the app (path or absolute URL), streaming bodies allowed. */
+  call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
+}
+
+export async function startPushScene(label: string): Promise<PushScene> {
+  const origin = await startOriginRegistry(label);
+  const app = createApp(origin.registry);
+  const namespace = unique(label);
+  const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });
+  const repoId = await createRepository(origin.registry, namespaceId, "app", { visibility: "private" });
+  const repo = `${namespace}/app`;
+  const writer = await origin.token("writer", { [repo]: ["pull", "push"] });
+  async function call(method: string, path: string, init: RequestInitLike = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const token = init.token === undefined ? writer : init.token;
+    if (token) headers.set("authorization", `Bearer ${token}`);
+    const url = path.startsWith("http") ? path : `https://${TEST_HOST}${path}`;
+    const streaming = init.body instanceof ReadableStream ? { duplex: "half" } : {};
+    return app.request(url, { method, body: init.body ?? null, headers, ...streaming } as RequestInit);
+  }
+  return { origin, app, namespace, repo, repoId, writer, call };
 }

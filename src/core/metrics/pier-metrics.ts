@@ -8,6 +8,7 @@ import type { RedirectSigner } from "../ports/redirect-signer.js";
 import type { RequestScope } from "../ports/request-scope.js";
 import type { Sql } from "../ports/sql.js";
 import type { Upstream } from "../ports/upstream.js";
+import { observedCache, observedSql } from "./observed-ports.js";
 import { MetricsRegistry } from "./registry.js";
 
 /** What one request cost; the request scope carries it. */
@@ -53,52 +54,26 @@ export function statusClass(status: number): string {
   return `${Math.floor(status / 100)}xx`;
 }
 
-/** The Sql port, counting statements. */
+/** The Sql port, counting statements in total and for the request in scope. */
 export function countedSql(sql: Sql, metrics: PierMetrics, scope: RequestScope<RequestStats>): Sql {
-  const count = () => {
+  return observedSql(sql, () => {
     metrics.sqlQueries.inc();
     const stats = scope.current();
     if (stats) stats.sql++;
-  };
-  return {
-    query: (text, params) => {
-      count();
-      return sql.query(text, params);
-    },
-    transaction: (fn) => {
-      count();
-      return sql.transaction(fn);
-    },
-    close: () => sql.close(),
-  };
+  });
 }
 
-/** The Cache port, counting round trips and failures. */
+/** The Cache port, counting round trips (in total and for the request in scope) and failures. */
 export function countedCache(cache: Cache, metrics: PierMetrics, scope: RequestScope<RequestStats>): Cache {
-  const call =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
+  return observedCache(
+    cache,
+    () => {
       metrics.cacheRoundTrips.inc();
       const stats = scope.current();
       if (stats) stats.cache++;
-      try {
-        return await fn(...args);
-      } catch (error) {
-        metrics.cacheErrors.inc();
-        throw error;
-      }
-    };
-  return {
-    get: call((key) => cache.get(key)),
-    getMany: call((keys) => cache.getMany(keys)),
-    set: call((key, value, ttl) => cache.set(key, value, ttl)),
-    setIfAbsent: call((key, value, ttl) => cache.setIfAbsent(key, value, ttl)),
-    delete: call((keys) => cache.delete(keys)),
-    increment: call((key, by) => cache.increment(key, by)),
-    addToFields: call((key, deltas) => cache.addToFields(key, deltas)),
-    readFields: call((key) => cache.readFields(key)),
-    close: () => cache.close(),
-  };
+    },
+    () => metrics.cacheErrors.inc(),
+  );
 }
 
 export function countedSigner(signer: RedirectSigner, metrics: PierMetrics): RedirectSigner {
