@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { format, resolveConfig } from "prettier";
 import { ensureServices } from "../test/support/services.js";
 import { measureAccounting } from "./accounting.js";
 import { Cleanup, Interrupted } from "./cleanup.js";
@@ -116,8 +117,10 @@ async function main(): Promise<void> {
     accounting,
     runSeconds: (performance.now() - started) / 1000,
   });
-  await writeFile(output, report);
-  console.log(`\n${report}`);
+  // Aligned tables read better in a terminal too; and `npm run format` leaves the file as it is.
+  const markdown = await format(report, { ...(await resolveConfig(output)), parser: "markdown" });
+  await writeFile(output, markdown);
+  console.log(`\n${markdown}`);
   log(`written to ${output}`);
 }
 
