@@ -14,6 +14,7 @@ import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
+import { AuditBuffer } from "../src/core/audit-buffer.js";
 import { edgeMetricsShipper } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
@@ -52,7 +53,8 @@ interface Built {
   env: EdgeEnv;
   registry: Registry;
   app: Hono;
-  shipMetrics: () => Promise<void>;
+  /** Work for after the response: the metrics batch and the pull audit batch, each when due. */
+  afterResponse: () => Promise<void>;
 }
 
 let built: Built | undefined;
@@ -60,20 +62,29 @@ let built: Built | undefined;
 function build(env: EdgeEnv): Built {
   if (built?.env === env) return built;
   const { registry, observability } = observed(edgeRegistry(env), "edge", asyncLocalScope());
+  const pullAudit = new AuditBuffer(() => Date.now());
   const app = createApp(registry, {
     observability,
+    pullAudit,
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
-  built = { env, registry, app, shipMetrics: edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now()) };
+  const shipMetrics = edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now());
+  const afterResponse = async () => {
+    await Promise.all([
+      shipMetrics(),
+      pullAudit.flush(registry.sql).catch((error: unknown) => console.error("pull audit flush failed:", error)),
+    ]);
+  };
+  built = { env, registry, app, afterResponse };
   return built;
 }
 
 export default {
   async fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
-    const { app, shipMetrics } = build(env);
+    const { app, afterResponse } = build(env);
     const response = await app.fetch(request, env, ctx as never);
-    // The edge has no scrape endpoint: its counts go to Redis in batches, after the response.
-    ctx.waitUntil(shipMetrics());
+    // Metrics and pull audit entries leave in batches, after the response.
+    ctx.waitUntil(afterResponse());
     return response;
   },
   async scheduled(controller: ScheduledController, env: EdgeEnv, ctx: ExecutionContext): Promise<void> {

@@ -19,10 +19,12 @@ import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
+import { AuditBuffer } from "../src/core/audit-buffer.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
+import { startAuditFlusher } from "../src/runtime/audit-flusher.js";
 import { startJobTimer } from "../src/runtime/job-timer.js";
 import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
 
@@ -86,18 +88,24 @@ const { registry, observability } = observed(
   "embedded",
   asyncLocalScope(),
 );
+const pullAudit = new AuditBuffer(() => Date.now());
 const app = createApp(registry, {
   observability,
+  pullAudit,
   onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
 });
 const server = await listen(app, { hostname, port });
 const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
 const address = `${hostname}:${server.port}`;
 
+const stopAudit = startAuditFlusher(pullAudit, registry.sql, (error) => console.error("pull audit flush failed:", error));
+
 onShutdownSignal(async () => {
   stopJobs();
   instanceKey.stop();
   await server.close();
+  // After the server stopped taking requests: the last pulls are audited too.
+  await stopAudit();
   await sql.close();
   await unlock();
   console.log("Pier stopped");

@@ -16,9 +16,11 @@ import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
+import { AuditBuffer } from "../src/core/audit-buffer.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
+import { startAuditFlusher } from "../src/runtime/audit-flusher.js";
 import { startJobTimer } from "../src/runtime/job-timer.js";
 import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
 import { s3Storage } from "./s3-storage.js";
@@ -55,17 +57,23 @@ const { registry, observability } = observed(
   "origin",
   asyncLocalScope(),
 );
+const pullAudit = new AuditBuffer(() => Date.now());
 const app = createApp(registry, {
   observability,
+  pullAudit,
   onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
 });
 const server = await listen(app, { hostname, port });
 const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
 console.log(`Pier origin listening on port ${server.port}`);
 
+const stopAudit = startAuditFlusher(pullAudit, registry.sql, (error) => console.error("pull audit flush failed:", error));
+
 onShutdownSignal(async () => {
   stopJobs();
   instanceKey.stop();
   await server.close();
+  // After the server stopped taking requests: the last pulls are audited too.
+  await stopAudit();
   await Promise.all([sql.close(), cache.close()]);
 });

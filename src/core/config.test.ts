@@ -19,6 +19,7 @@ describe("configuration", () => {
       originUrl: null,
       quota: { enabled: false, systemRejectBytes: 0 },
       logRequests: false,
+      auditPulls: true,
       metricsToken: null,
     });
   });

@@ -33,6 +33,8 @@ export interface RegistryConfig {
   quota: { enabled: boolean; systemRejectBytes: number };
   /** One JSON line per request on stdout (quiet by default). */
   logRequests: boolean;
+  /** Quay's pull_repo audit entries (written in batches). */
+  auditPulls: boolean;
   /** Bearer token GET /metrics requires; open when null. */
   metricsToken: string | null;
 }
@@ -100,6 +102,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
       systemRejectBytes: readInteger(source, "PIER_DEFAULT_SYSTEM_REJECT_QUOTA_BYTES", 0),
     },
     logRequests: readBoolean(source, "PIER_LOG_REQUESTS", false),
+    auditPulls: readBoolean(source, "PIER_AUDIT_PULLS", true),
     metricsToken: readString(source, "PIER_METRICS_TOKEN"),
   };
 }

@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
 import { isDatabaseUnavailable } from "../core/ports/sql.js";
 import type { Registry } from "../core/registry.js";
+import type { AuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
@@ -23,6 +24,8 @@ export interface AppOptions {
   onUnexpectedError?: (error: unknown, c: Context) => void;
   /** Metrics, request scope and request logs; absent in tests that do not look at them. */
   observability?: Observability;
+  /** Where pulls are audited (flushed by the runtime); absent: pulls are not audited. */
+  pullAudit?: AuditBuffer;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
@@ -42,6 +45,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   const services: AppServices = {
     registry,
     observability: options.observability ?? null,
+    pullAudit: registry.config.auditPulls ? (options.pullAudit ?? null) : null,
     pull: { config: registry.config, sql: registry.sql, clock: registry.clock, cache },
     uploads: {
       sql: registry.sql,

@@ -224,3 +224,12 @@ describe("skopeo against the edge", () => {
     SKOPEO_TIMEOUT_MS,
   );
 });
+
+describe("the edge under concurrent requests", () => {
+  it("answers concurrent cold lookups of the same keys from separate requests without hanging or failing", async () => {
+    // Keys no earlier test touched: every request misses at once, and all but one wait for the first.
+    const paths = [`/v2/${fx.many}/tags/list`, `/v2/${fx.frozen}/manifests/v1`, `/v2/${fx.mirrored}/manifests/v1`];
+    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => get(paths[i % paths.length]!)));
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 60 }, () => 200));
+  });
+});

@@ -3,7 +3,7 @@
  * PostgreSQL (Neon HTTP): round-trip budgets, collapse of concurrent misses, coherence
  * with writes, the staleness bound, and fallback when either service fails.
  */
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { upstashCache } from "../../src/adapters/cache/upstash.js";
 import { MediaType } from "../../src/core/model/media-types.js";
@@ -196,5 +196,20 @@ describe("failures", () => {
     const uncached = await get(app, `/v2/${fx.app}/manifests/never-cached`);
     expect(uncached.status).toBe(503);
     expect(((await uncached.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("UNAVAILABLE");
+  });
+});
+
+describe("concurrency across requests", () => {
+  it("serves concurrent cold requests through the Worker entry without sharing I/O between requests", async () => {
+    const worker = (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
+    await writer.bump(fx.app);
+    await writer.bump(fx.many);
+    const paths = [`/v2/${fx.app}/manifests/v1`, `/v2/${fx.many}/tags/list`, `/v2/${fx.app}/blobs/${fx.oci.layers[0]!.digest}`];
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        worker.fetch(new Request(`https://registry.example${paths[i % 3]}`, { headers: ACCEPT, method: i % 3 === 2 ? "HEAD" : "GET" })),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 30 }, () => 200));
   });
 });

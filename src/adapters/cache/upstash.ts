@@ -16,6 +16,9 @@ export function upstashCache(options: UpstashCacheOptions): Cache {
     // Values are opaque strings to the core; the client would JSON-parse "2" into 2.
     automaticDeserialization: false,
     enableTelemetry: false,
+    // On by default: it batches commands of concurrent requests into one fetch made by
+    // one of them, and workerd cancels the others' continuations (their request hangs).
+    enableAutoPipelining: false,
     retry: options.retries ? { retries: options.retries } : false,
   });
   return {

@@ -7,6 +7,7 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Clock } from "../ports/clock.js";
+import { SingleFlight } from "../single-flight.js";
 import type { Keys, SigningKey } from "../ports/keys.js";
 import type { Queryable } from "../ports/sql.js";
 
@@ -32,7 +33,7 @@ export function serviceKeys(options: ServiceKeysOptions): Keys {
   const cacheMs = options.cacheMs ?? 60_000;
   const missCacheMs = options.missCacheMs ?? 10_000;
   const cache = new Map<string, { key: CryptoKey | null; until: number }>();
-  const inFlight = new Map<string, Promise<CryptoKey | null>>();
+  const flights = new SingleFlight();
 
   async function load(kid: string): Promise<CryptoKey | null> {
     const now = new Date(options.clock.now());
@@ -50,12 +51,7 @@ export function serviceKeys(options: ServiceKeysOptions): Keys {
     async verification(kid) {
       const cached = cache.get(kid);
       if (cached && cached.until > options.clock.now()) return cached.key;
-      let pending = inFlight.get(kid);
-      if (!pending) {
-        pending = load(kid).finally(() => inFlight.delete(kid));
-        inFlight.set(kid, pending);
-      }
-      return pending;
+      return flights.run(kid, () => load(kid));
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { Registry } from "../registry.js";
 import { uploadKey } from "../storage-layout.js";
+import { intArray } from "../../db/queries/arrays.js";
 
 export interface UploadCleanupOptions {
   /** Quay's BLOBUPLOAD_DELETION_DATE_THRESHOLD (default 2880 minutes = 2 days). */
@@ -49,7 +50,7 @@ export async function cleanupStaleUploads(registry: Registry, options: UploadCle
     for (const upload of rows) {
       await Promise.all(uploadObjectKeys(upload).map((key) => registry.blobs.delete(key)));
     }
-    await tx.query(`DELETE FROM blobupload WHERE id = ANY($1::int[])`, [`{${rows.map((r) => r.id).join(",")}}`]);
+    await tx.query(`DELETE FROM blobupload WHERE id = ANY($1::int[])`, [intArray(rows.map((r) => r.id))]);
     return rows.length;
   });
 }

@@ -14,6 +14,7 @@
  */
 import type { Cache } from "../ports/cache.js";
 import type { Clock } from "../ports/clock.js";
+import { SingleFlight } from "../single-flight.js";
 
 export interface PullCacheOptions {
   cache: Cache;
@@ -74,7 +75,7 @@ function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export class PullCache {
   private readonly isolate = new Map<string, { value: unknown; until: number }>();
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly flights = new SingleFlight();
   private sharedDownUntil = 0;
   private readonly isolateTtlMs: number;
   private readonly sharedTtlSeconds: number;
@@ -105,12 +106,7 @@ export class PullCache {
     }
     this.options.onLookup?.("isolate", "miss");
 
-    let pending = this.inFlight.get(key) as Promise<T> | undefined;
-    if (!pending) {
-      pending = this.readShared(repository, key, load).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    return pending;
+    return this.flights.run(key, () => this.readShared(repository, key, load));
   }
 
   /** Makes every entry of `repository` stale; writers call this after they commit. */

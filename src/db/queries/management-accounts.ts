@@ -4,6 +4,7 @@
  * oauth.py write them.
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { intArray } from "./arrays.js";
 
 export interface NamespaceRow {
   id: number;
@@ -147,7 +148,7 @@ export async function listRobotGrants(
        JOIN repository r ON r.id = rp.repository_id WHERE rp.user_id = ANY($1::int[])
      UNION ALL
      SELECT tm.user_id, NULL, t.name FROM teammember tm JOIN team t ON t.id = tm.team_id WHERE tm.user_id = ANY($1::int[])`,
-    [`{${robotIds.join(",")}}`],
+    [intArray(robotIds)],
   );
   return rows;
 }

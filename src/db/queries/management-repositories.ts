@@ -3,6 +3,7 @@
  * (data/model/repository.py), and the audit log every write appends to (data/model/log.py).
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { intArray } from "./arrays.js";
 
 /** Quay's RepositoryState.MARKED_FOR_DELETION. */
 const MARKED_FOR_DELETION = 3;
@@ -118,15 +119,11 @@ export async function listVisibleRepositories(sql: Queryable, filter: VisibleFil
   return rows;
 }
 
-function idArray(ids: readonly number[]): string {
-  return `{${ids.join(",")}}`;
-}
-
 export async function findStarredIds(sql: Queryable, userId: number, repositoryIds: readonly number[]): Promise<Set<number>> {
   if (repositoryIds.length === 0) return new Set();
   const { rows } = await sql.query<{ repository_id: number }>(
     `SELECT repository_id FROM star WHERE user_id = $1 AND repository_id = ANY($2::int[])`,
-    [userId, idArray(repositoryIds)],
+    [userId, intArray(repositoryIds)],
   );
   return new Set(rows.map((r) => r.repository_id));
 }
@@ -142,7 +139,7 @@ export async function findLastModified(sql: Queryable, repositoryIds: readonly n
     `SELECT repository_id, max(lifetime_start_ms)::text AS start FROM tag
      WHERE repository_id = ANY($1::int[]) AND hidden = false AND (lifetime_end_ms IS NULL OR lifetime_end_ms > $2)
      GROUP BY repository_id`,
-    [idArray(repositoryIds), nowMs],
+    [intArray(repositoryIds), nowMs],
   );
   return new Map(rows.map((r) => [r.repository_id, r.start]));
 }
@@ -153,7 +150,7 @@ export async function findActionSums(sql: Queryable, repositoryIds: readonly num
   const { rows } = await sql.query<{ repository_id: number; total: number }>(
     `SELECT repository_id, sum(count)::int AS total FROM repositoryactioncount
      WHERE repository_id = ANY($1::int[]) AND date >= $2::date GROUP BY repository_id`,
-    [idArray(repositoryIds), since],
+    [intArray(repositoryIds), since],
   );
   return new Map(rows.map((r) => [r.repository_id, r.total]));
 }

@@ -5,11 +5,7 @@
  * one, serialized per tag name with an advisory lock.
  */
 import type { Queryable } from "../../core/ports/sql.js";
-
-/** A Postgres array literal of text values (bound as one parameter). */
-export function textArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
-}
+import { intArray, textArray } from "./arrays.js";
 
 /** Blobs of `digests` linked to the repository (uploadedblob or manifestblob) and placed: digest → storage. */
 export async function findRepositoryStorages(
@@ -95,13 +91,13 @@ export async function linkManifest(
   if (storageIds.length > 0) {
     await sql.query(
       `INSERT INTO manifestblob (repository_id, manifest_id, blob_id) SELECT $1, $2, unnest($3::int[]) ON CONFLICT DO NOTHING`,
-      [repositoryId, manifestId, `{${[...new Set(storageIds)].join(",")}}`],
+      [repositoryId, manifestId, intArray([...new Set(storageIds)])],
     );
   }
   if (childIds.length > 0) {
     await sql.query(
       `INSERT INTO manifestchild (repository_id, manifest_id, child_manifest_id) SELECT $1, $2, unnest($3::int[]) ON CONFLICT DO NOTHING`,
-      [repositoryId, manifestId, `{${[...new Set(childIds)].join(",")}}`],
+      [repositoryId, manifestId, intArray([...new Set(childIds)])],
     );
   }
   await sql.query(

@@ -10,7 +10,7 @@ import { MAX_MANIFEST_BYTES } from "../../core/manifests/parse.js";
 import { parseReference, type Reference } from "../../core/model/reference.js";
 import { deleteManifest as removeManifest, deleteTag as removeTag, putManifest as writeManifest } from "../../core/push/manifests.js";
 import { parseAccept, readManifest } from "../../core/resources/manifests.js";
-import { callerOf, repositoryParam, type AppServices, writeTarget } from "../context.js";
+import { callerOf, clientIp, repositoryParam, type AppServices, writeTarget } from "../context.js";
 
 const encoder = new TextEncoder();
 
@@ -19,7 +19,23 @@ export function getManifest(services: AppServices) {
     const name = repositoryParam(c, services);
     // No manifest can exist under an invalid tag: a read of one is simply unknown.
     const reference = referenceParam(c, "MANIFEST_UNKNOWN");
-    const { manifest } = await readManifest(services.pull, callerOf(c), name, reference, parseAccept(c.req.header("accept")));
+    const caller = callerOf(c);
+    const { repository, manifest } = await readManifest(services.pull, caller, name, reference, parseAccept(c.req.header("accept")));
+    // Quay logs HEADs too: its HEAD runs the GET view.
+    services.pullAudit?.add({
+      namespaceId: repository.namespaceId,
+      repositoryId: repository.id,
+      performer: caller.subject,
+      ip: clientIp(c),
+      metadata: {
+        repo: name.repository,
+        namespace: name.namespace,
+        "user-agent": c.req.header("user-agent") ?? "",
+        ...(caller.subject ? { username: caller.subject } : {}),
+        ...(reference.kind === "tag" ? { tag: reference.tag } : { manifest_digest: reference.digest.text }),
+      },
+      at: new Date(services.registry.clock.now()),
+    });
     const bytes = encoder.encode(manifest.text);
     const headers = {
       "Content-Type": manifest.mediaType,
