@@ -14,7 +14,7 @@ import { loadS3Settings } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import { startEdgeServer } from "../test/support/edge-server.js";
 import { startLocalStack, type EdgeBindings } from "../test/support/gateways.js";
-import { startOriginProcess } from "../test/support/origin-process.js";
+import { originEnvFor, startOriginProcess } from "../test/support/origin-process.js";
 import { createNamespace, createRepository, unique } from "../test/support/quay-seed.js";
 import { REDIS_URL } from "../test/support/services.js";
 import type { Cleanup } from "./cleanup.js";
@@ -85,17 +85,7 @@ export async function startPier(cleanup: Cleanup): Promise<PierSetup> {
   const password = `pw-${crypto.randomUUID()}`;
   const signingKey = await seed(stack.bindings, namespace, user, password);
 
-  const { DATABASE_URL, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } = stack.bindings;
-  const origin = await startOriginProcess({
-    DATABASE_URL,
-    REDIS_URL,
-    S3_ENDPOINT,
-    S3_BUCKET,
-    S3_REGION,
-    S3_ACCESS_KEY_ID,
-    S3_SECRET_ACCESS_KEY,
-    PIER_MIGRATE_ON_START: "false",
-  });
+  const origin = await startOriginProcess(originEnvFor(stack.bindings, REDIS_URL));
   cleanup.add("origin", () => origin.close());
   // Both edges now: every runtime loads the code as the working tree has it at the start of the run.
   const edgeBindings = { ...stack.bindings, PIER_SIGNING_KEY: signingKey };

@@ -2,14 +2,12 @@
  * skopeo run hermetically (no host credentials, mirrors or policy; its temp files in
  * the run's own directory), for pushing the benchmark images and timing pulls.
  */
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { hermeticClients } from "../test/support/hermetic-clients.js";
 import type { Cleanup } from "./cleanup.js";
 
-const run = promisify(execFile);
 const TIMEOUT_MS = 300_000;
 
 export interface Skopeo {
@@ -24,30 +22,10 @@ export interface Skopeo {
 export async function createSkopeo(cleanup: Cleanup): Promise<Skopeo> {
   const work = await mkdtemp(join(tmpdir(), "pier-bench-skopeo-"));
   cleanup.add("skopeo work dir", () => rm(work, { recursive: true, force: true }));
-  const home = join(work, "home");
-  await mkdir(home);
-  await writeFile(join(work, "auth.json"), JSON.stringify({ auths: {} }));
-  await writeFile(join(work, "policy.json"), JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }));
-  await writeFile(join(work, "registries.conf"), "unqualified-search-registries = []\n");
-  const env = {
-    PATH: process.env.PATH,
-    HOME: home,
-    XDG_RUNTIME_DIR: home,
-    XDG_CONFIG_HOME: home,
-    XDG_DATA_HOME: join(home, "data"),
-    DOCKER_CONFIG: home,
-    REGISTRY_AUTH_FILE: join(work, "auth.json"),
-    CONTAINERS_REGISTRIES_CONF: join(work, "registries.conf"),
-  };
+  const clients = await hermeticClients(work);
 
   async function copy(args: readonly string[]): Promise<void> {
-    const argv = ["--policy", join(work, "policy.json"), "--tmpdir", work, "copy", "--authfile", join(work, "auth.json"), ...args];
-    try {
-      await run("skopeo", argv, { env, timeout: TIMEOUT_MS, maxBuffer: 1 << 20 });
-    } catch (error) {
-      const { code, killed, stderr } = error as { code?: number | string; killed?: boolean; stderr?: string };
-      throw new Error(`skopeo ${argv.join(" ")} failed (${killed ? "timed out" : `exit ${code}`}):\n${stderr ?? ""}`);
-    }
+    await clients.skopeo("copy", args, { timeoutMs: TIMEOUT_MS });
   }
 
   let pulls = 0;

@@ -4,15 +4,13 @@
  * S3), anonymous tokens from the edge's own /v2/auth, content seeded the way Quay
  * stores it. Every byte skopeo writes is checked against the seeded digests.
  */
-import { execFile } from "node:child_process";
 import { createHash, KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
@@ -22,18 +20,18 @@ import { loadS3Settings } from "../../src/core/config.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { systemClock } from "../../src/core/ports/clock.js";
 import { startEdgeServer, type EdgeServer } from "../support/edge-server.js";
+import { hermeticClients, type HermeticClients } from "../support/hermetic-clients.js";
 import { startLocalStack, type LocalStack } from "../support/gateways.js";
 import { seedPullFixture, type PullFixture } from "../support/pull-fixture.js";
 import type { SeededImage } from "../support/quay-seed.js";
 
-const run = promisify(execFile);
 const SKOPEO_TIMEOUT_MS = 60_000;
 
 let stack: LocalStack;
 let edge: EdgeServer;
 let fx: PullFixture;
 let work: string;
-let skopeoEnv: NodeJS.ProcessEnv;
+let clients: HermeticClients;
 
 beforeAll(async () => {
   stack = await startLocalStack("edgepull");
@@ -53,22 +51,8 @@ beforeAll(async () => {
     bindings: (host) => ({ ...stack.bindings, PIER_SIGNING_KEY: signingKey, PIER_SERVER_HOSTNAME: host }),
   });
 
-  // skopeo sees nothing of the host's configuration: no credentials, mirrors or policy.
   work = await mkdtemp(join(tmpdir(), "pier-skopeo-"));
-  const home = join(work, "home");
-  await mkdir(home);
-  await writeFile(join(work, "auth.json"), JSON.stringify({ auths: {} }));
-  await writeFile(join(work, "policy.json"), JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }));
-  await writeFile(join(work, "registries.conf"), "unqualified-search-registries = []\n");
-  skopeoEnv = {
-    PATH: process.env.PATH,
-    HOME: home,
-    XDG_RUNTIME_DIR: home,
-    XDG_CONFIG_HOME: home,
-    DOCKER_CONFIG: home,
-    REGISTRY_AUTH_FILE: join(work, "auth.json"),
-    CONTAINERS_REGISTRIES_CONF: join(work, "registries.conf"),
-  };
+  clients = await hermeticClients(work);
 }, 60_000);
 
 afterAll(async () => {
@@ -77,26 +61,8 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Runs skopeo hermetically; its stderr is in the error when it fails. */
-async function skopeo(globalArgs: readonly string[], command: string, args: readonly string[]): Promise<Buffer> {
-  const argv = [
-    "--policy",
-    join(work, "policy.json"),
-    "--tmpdir",
-    work,
-    ...globalArgs,
-    command,
-    "--authfile",
-    join(work, "auth.json"),
-    ...args,
-  ];
-  try {
-    const { stdout } = await run("skopeo", argv, { env: skopeoEnv, timeout: SKOPEO_TIMEOUT_MS, encoding: "buffer", maxBuffer: 1 << 20 });
-    return stdout;
-  } catch (error) {
-    const { code, killed, stderr } = error as { code?: number | string; killed?: boolean; stderr?: Buffer };
-    throw new Error(`skopeo ${argv.join(" ")} failed (${killed ? "timed out" : `exit ${code}`}):\n${stderr?.toString() ?? ""}`);
-  }
+function skopeo(globalArgs: readonly string[], command: string, args: readonly string[]): Promise<string> {
+  return clients.skopeo(command, args, { globalArgs, timeoutMs: SKOPEO_TIMEOUT_MS });
 }
 
 const ref = (repository: string, tag: string) => `docker://${edge.host}/${repository}:${tag}`;
@@ -171,8 +137,8 @@ describe("edge server harness", () => {
 
 describe("skopeo against the edge", () => {
   it("inspects raw manifests byte for byte, and is refused a private repository", async () => {
-    expect((await skopeo([], "inspect", ["--tls-verify=false", "--raw", ref(fx.app, "v1")])).toString()).toBe(fx.oci.manifest.text);
-    expect((await skopeo([], "inspect", ["--tls-verify=false", "--raw", ref(fx.app, "multi")])).toString()).toBe(fx.index.text);
+    expect(await skopeo([], "inspect", ["--tls-verify=false", "--raw", ref(fx.app, "v1")])).toBe(fx.oci.manifest.text);
+    expect(await skopeo([], "inspect", ["--tls-verify=false", "--raw", ref(fx.app, "multi")])).toBe(fx.index.text);
     await expect(skopeo([], "inspect", ["--tls-verify=false", "--raw", ref(fx.secret, "v1")])).rejects.toThrow(
       /unauthorized|authentication required/i,
     );

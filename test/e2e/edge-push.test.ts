@@ -6,16 +6,14 @@
  * pushed is pulled back from the edge and checked digest by digest, and a 1 GiB layer
  * measures the origin's peak memory.
  */
-import { execFile } from "node:child_process";
 import { createHash, KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
@@ -28,12 +26,12 @@ import { systemClock } from "../../src/core/ports/clock.js";
 import type { Queryable } from "../../src/core/ports/sql.js";
 import { freePort, startEdgeServer, type EdgeServer } from "../support/edge-server.js";
 import { startLocalStack, type LocalStack } from "../support/gateways.js";
+import { hermeticClients, type HermeticClients } from "../support/hermetic-clients.js";
 import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oci-layout.js";
-import { startOriginProcess, type OriginProcess } from "../support/origin-process.js";
+import { originEnvFor, startOriginProcess, type OriginProcess } from "../support/origin-process.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 import { REDIS_URL } from "../support/services.js";
 
-const run = promisify(execFile);
 const CLIENT_TIMEOUT_MS = 120_000;
 const BIG_LAYER_BYTES = 1 << 30;
 const PEAK_RSS_LIMIT_BYTES = 150_000_000;
@@ -53,7 +51,7 @@ let origin: OriginProcess;
 let edge: EdgeServer;
 let work: string;
 let layout: OciLayout;
-let clientEnv: NodeJS.ProcessEnv;
+let clients: HermeticClients;
 
 async function grantWrite(sql: Queryable, userId: number, repositoryId: number): Promise<void> {
   await sql.query(`INSERT INTO repositorypermission (user_id, repository_id, role_id) SELECT $1, $2, id FROM role WHERE name = 'write'`, [
@@ -99,17 +97,9 @@ beforeAll(async () => {
   const [edgePort, originPort] = [await freePort(), await freePort()];
   const edgeHost = `127.0.0.1:${edgePort}`;
   const originUrl = `http://127.0.0.1:${originPort}`;
-  const { DATABASE_URL, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } = stack.bindings;
   origin = await startOriginProcess({
-    DATABASE_URL,
-    REDIS_URL,
-    S3_ENDPOINT,
-    S3_BUCKET,
-    S3_REGION,
-    S3_ACCESS_KEY_ID,
-    S3_SECRET_ACCESS_KEY,
+    ...originEnvFor(stack.bindings, REDIS_URL),
     PORT: String(originPort),
-    PIER_MIGRATE_ON_START: "false",
     // Its own public URL: the upload Location it answers each chunk with must lead back to it.
     PIER_ORIGIN_URL: originUrl,
     PIER_SERVER_HOSTNAME: edgeHost,
@@ -131,22 +121,7 @@ beforeAll(async () => {
   // directory, and refuses a runroot path longer than 50 characters.
   work = join(tmpdir(), `pier-push-${crypto.randomUUID().slice(0, 8)}`);
   await mkdir(work);
-  // The clients see nothing of the host's configuration: no credentials, mirrors or policy.
-  const home = join(work, "home");
-  await mkdir(home);
-  await writeFile(join(work, "auth.json"), JSON.stringify({ auths: {} }));
-  await writeFile(join(work, "policy.json"), JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }));
-  await writeFile(join(work, "registries.conf"), "unqualified-search-registries = []\n");
-  clientEnv = {
-    PATH: process.env.PATH,
-    HOME: home,
-    XDG_RUNTIME_DIR: home,
-    XDG_CONFIG_HOME: home,
-    XDG_DATA_HOME: join(home, "data"),
-    DOCKER_CONFIG: home,
-    REGISTRY_AUTH_FILE: join(work, "auth.json"),
-    CONTAINERS_REGISTRIES_CONF: join(work, "registries.conf"),
-  };
+  clients = await hermeticClients(work);
   layout = await createOciLayout(join(work, "layout"));
 }, 120_000);
 
@@ -158,21 +133,12 @@ afterAll(async () => {
 });
 
 /** Runs a client hermetically; its stderr (and the origin's output) is in the error when it fails. */
-async function client(command: "skopeo" | "podman", argv: readonly string[], timeout = CLIENT_TIMEOUT_MS): Promise<string> {
-  try {
-    const { stdout } = await run(command, argv, { env: clientEnv, timeout, maxBuffer: 1 << 20 });
-    return stdout;
-  } catch (error) {
-    const { code, killed, stderr } = error as { code?: number | string; killed?: boolean; stderr?: string };
-    throw new Error(
-      `${command} ${argv.join(" ")} failed (${killed ? "timed out" : `exit ${code}`}):\n${stderr ?? ""}\n--- origin output ---\n${origin.output()}`,
-    );
-  }
+function client(command: "skopeo" | "podman", argv: readonly string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<string> {
+  return clients.run(command, argv, { timeoutMs, context: () => `--- origin output ---\n${origin.output()}` });
 }
 
-function skopeo(command: string, args: readonly string[], timeout?: number): Promise<string> {
-  const argv = ["--policy", join(work, "policy.json"), "--tmpdir", work, command, "--authfile", join(work, "auth.json"), ...args];
-  return client("skopeo", argv, timeout);
+function skopeo(command: string, args: readonly string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<string> {
+  return clients.skopeo(command, args, { timeoutMs, context: () => `--- origin output ---\n${origin.output()}` });
 }
 
 /** skopeo copy to the edge; resolves with the manifest digest skopeo pushed. */
@@ -326,7 +292,7 @@ describe("podman pushes through the edge", () => {
     const argv = ["--root", join(root, "root"), "--runroot", join(root, "run"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"];
     return client("podman", [...argv, "--events-backend", "file", command, ...args]);
   }
-  const policy = () => ["--signature-policy", join(work, "policy.json")];
+  const policy = () => ["--signature-policy", clients.policy];
 
   it(
     "pushes an image from its storage and pulls it back into fresh storage with the same digest",

@@ -5,6 +5,7 @@
  */
 import { readFile, rm } from "node:fs/promises";
 import { bundleOrigin } from "../../scripts/bundle.js";
+import type { EdgeBindings } from "./gateways.js";
 import { spawnEntry } from "./process.js";
 
 export interface OriginProcess {
@@ -65,4 +66,10 @@ export async function startOriginProcess(env: Record<string, string>): Promise<O
       await rm(bundle, { force: true });
     },
   };
+}
+
+/** The origin's environment for the local stack: its database, Redis and S3, already migrated. */
+export function originEnvFor(bindings: EdgeBindings, redisUrl: string): Record<string, string> {
+  const { DATABASE_URL, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } = bindings;
+  return { DATABASE_URL, REDIS_URL: redisUrl, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, PIER_MIGRATE_ON_START: "false" };
 }

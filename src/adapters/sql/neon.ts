@@ -4,7 +4,7 @@
  * duration, because workerd forbids sharing a socket between requests.
  */
 import { Client, neon, neonConfig, types as pgTypes, type FullQueryResults } from "@neondatabase/serverless";
-import type { Queryable, Row, Sql } from "../../core/ports/sql.js";
+import type { Queryable, Sql } from "../../core/ports/sql.js";
 import { queryPg, toSqlError } from "./pg-pool.js";
 
 export interface NeonSqlOptions {

@@ -5,7 +5,7 @@
  */
 import { PGlite, types } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
-import type { Queryable, Row, Sql, SqlParam } from "../../core/ports/sql.js";
+import type { Queryable, Sql, SqlParam } from "../../core/ports/sql.js";
 import { toSqlError } from "./pg-pool.js";
 
 // Align PGlite's parsing with the port's contract (pg and Neon keep int8 as text).
