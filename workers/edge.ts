@@ -14,7 +14,7 @@ import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
-import { AuditBuffer } from "../src/core/audit-buffer.js";
+import { PullAuditBuffer } from "../src/core/audit-buffer.js";
 import { edgeMetricsShipper } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
@@ -62,7 +62,7 @@ let built: Built | undefined;
 function build(env: EdgeEnv): Built {
   if (built?.env === env) return built;
   const { registry, observability } = observed(edgeRegistry(env), "edge", asyncLocalScope());
-  const pullAudit = new AuditBuffer(() => Date.now());
+  const pullAudit = new PullAuditBuffer(() => Date.now());
   const app = createApp(registry, {
     observability,
     pullAudit,

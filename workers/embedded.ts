@@ -19,7 +19,7 @@ import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
-import { AuditBuffer } from "../src/core/audit-buffer.js";
+import { PullAuditBuffer } from "../src/core/audit-buffer.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
@@ -88,7 +88,7 @@ const { registry, observability } = observed(
   "embedded",
   asyncLocalScope(),
 );
-const pullAudit = new AuditBuffer(() => Date.now());
+const pullAudit = new PullAuditBuffer(() => Date.now());
 const app = createApp(registry, {
   observability,
   pullAudit,

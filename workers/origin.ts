@@ -16,7 +16,7 @@ import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
-import { AuditBuffer } from "../src/core/audit-buffer.js";
+import { PullAuditBuffer } from "../src/core/audit-buffer.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
@@ -57,7 +57,7 @@ const { registry, observability } = observed(
   "origin",
   asyncLocalScope(),
 );
-const pullAudit = new AuditBuffer(() => Date.now());
+const pullAudit = new PullAuditBuffer(() => Date.now());
 const app = createApp(registry, {
   observability,
   pullAudit,

@@ -8,7 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
 import { isDatabaseUnavailable } from "../core/ports/sql.js";
 import type { Registry } from "../core/registry.js";
-import type { AuditBuffer } from "../core/audit-buffer.js";
+import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
@@ -25,7 +25,7 @@ export interface AppOptions {
   /** Metrics, request scope and request logs; absent in tests that do not look at them. */
   observability?: Observability;
   /** Where pulls are audited (flushed by the runtime); absent: pulls are not audited. */
-  pullAudit?: AuditBuffer;
+  pullAudit?: PullAuditBuffer;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {

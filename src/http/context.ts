@@ -8,7 +8,7 @@ import { RegistryError } from "../core/errors/registry-error.js";
 import { parseDigest, type Digest } from "../core/model/digest.js";
 import { parseRepositoryName, type RepositoryName } from "../core/model/names.js";
 import type { Registry } from "../core/registry.js";
-import type { AuditBuffer } from "../core/audit-buffer.js";
+import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import type { CredentialDeps } from "../core/auth/credentials.js";
 import type { PierMetrics, RequestStats } from "../core/metrics/pier-metrics.js";
 import type { RequestScope } from "../core/ports/request-scope.js";
@@ -33,7 +33,7 @@ export interface AppServices {
   registry: Registry;
   observability: Observability | null;
   /** Collects pull_repo audit entries; null when pulls are not audited. */
-  pullAudit: AuditBuffer | null;
+  pullAudit: PullAuditBuffer | null;
   pull: PullDeps;
   credentials: CredentialDeps;
   uploads: UploadDeps;

@@ -1,12 +1,12 @@
 /** The Node runtimes' schedule for batched pull audit entries: every few seconds, and once more at shutdown. */
-import type { AuditBuffer } from "../core/audit-buffer.js";
+import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import type { Queryable } from "../core/ports/sql.js";
 
 export function startAuditFlusher(
-  buffer: AuditBuffer,
+  buffer: PullAuditBuffer,
   sql: Queryable,
   onError: (error: unknown) => void,
-  everyMs = 5_000,
+  everyMs = 1_000,
 ): () => Promise<void> {
   const timer = setInterval(() => buffer.flush(sql).catch(onError), everyMs);
   timer.unref();

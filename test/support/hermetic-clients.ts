@@ -20,7 +20,11 @@ export interface HermeticClients {
   /** Runs `command argv…` with the hermetic environment; `context()` is appended to a failure's message. */
   run(command: string, argv: readonly string[], options?: { timeoutMs?: number; context?: () => string }): Promise<string>;
   /** `skopeo [globalArgs] <command> --authfile … <args>` with the policy and temp dir set. */
-  skopeo(command: string, args: readonly string[], options?: { globalArgs?: readonly string[]; timeoutMs?: number; context?: () => string }): Promise<string>;
+  skopeo(
+    command: string,
+    args: readonly string[],
+    options?: { globalArgs?: readonly string[]; timeoutMs?: number; context?: () => string },
+  ): Promise<string>;
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;

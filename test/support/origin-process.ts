@@ -71,5 +71,14 @@ export async function startOriginProcess(env: Record<string, string>): Promise<O
 /** The origin's environment for the local stack: its database, Redis and S3, already migrated. */
 export function originEnvFor(bindings: EdgeBindings, redisUrl: string): Record<string, string> {
   const { DATABASE_URL, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } = bindings;
-  return { DATABASE_URL, REDIS_URL: redisUrl, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, PIER_MIGRATE_ON_START: "false" };
+  return {
+    DATABASE_URL,
+    REDIS_URL: redisUrl,
+    S3_ENDPOINT,
+    S3_BUCKET,
+    S3_REGION,
+    S3_ACCESS_KEY_ID,
+    S3_SECRET_ACCESS_KEY,
+    PIER_MIGRATE_ON_START: "false",
+  };
 }

@@ -25,16 +25,14 @@ export function getManifest(services: AppServices) {
     services.pullAudit?.add({
       namespaceId: repository.namespaceId,
       repositoryId: repository.id,
+      namespace: name.namespace,
+      repository: name.repository,
       performer: caller.subject,
       ip: clientIp(c),
-      metadata: {
-        repo: name.repository,
-        namespace: name.namespace,
-        "user-agent": c.req.header("user-agent") ?? "",
-        ...(caller.subject ? { username: caller.subject } : {}),
-        ...(reference.kind === "tag" ? { tag: reference.tag } : { manifest_digest: reference.digest.text }),
-      },
-      at: new Date(services.registry.clock.now()),
+      userAgent: c.req.header("user-agent") ?? "",
+      tag: reference.kind === "tag" ? reference.tag : null,
+      digest: reference.kind === "digest" ? reference.digest.text : null,
+      at: services.registry.clock.now(),
     });
     const bytes = encoder.encode(manifest.text);
     const headers = {
