@@ -191,6 +191,46 @@ describe("GET /v2/auth", () => {
     expect(expired.body.errors![0]).toMatchObject({ code: "UNAUTHORIZED", message: "Invalid token" });
   });
 
+  it("accepts legacy access tokens ($token) for their one repository and role", async () => {
+    const name = "T".repeat(32);
+    const code = "C".repeat(32);
+    await base.sql.query(
+      `INSERT INTO accesstoken (friendly_name, token_name, token_code, repository_id, created, role_id, temporary)
+       SELECT 'ci', $1, $2, r.id, now(), ro.id, false FROM repository r, role ro
+       WHERE r.name = 'private-app' AND r.namespace_user_id = (SELECT id FROM "user" WHERE username = $3) AND ro.name = 'read'`,
+      [name, await fields.encrypt(code), org],
+    );
+    expect(await grantedActions(`repository:${org}/private-app:pull,push`, basic("$token", name + code))).toEqual(["pull"]);
+    expect(await grantedActions(`repository:${org}/public-app:push`, basic("$token", name + code))).toEqual([]);
+    expect((await token([], basic("$token", name + "X".repeat(32)))).status).toBe(401);
+  });
+
+  it("accepts Quay OAuth access tokens ($oauthtoken), capped by their scopes", async () => {
+    const ownerId = (await base.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [org])).rows[0]!.id;
+    const aliceId = (await base.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [alice])).rows[0]!.id;
+    const app = await base.sql.query<{ id: number }>(
+      `INSERT INTO oauthapplication (client_id, redirect_uri, application_uri, organization_id, name, description, fully_migrated)
+       VALUES ($1, '', '', $2, 'ci', '', true) RETURNING id`,
+      [unique("client"), ownerId],
+    );
+    const mint = async (scope: string) => {
+      const prefix = unique("oauth").padEnd(20, "X").slice(0, 20);
+      const secret = crypto.randomUUID().replace(/-/g, "");
+      await base.sql.query(
+        `INSERT INTO oauthaccesstoken (uuid, application_id, authorized_user_id, scope, token_type, expires_at, data, token_code, token_name, created)
+         VALUES ($1, $2, $3, $4, 'Bearer', now() + interval '1 hour', '{}', $5, $6, now())`,
+        [crypto.randomUUID(), app.rows[0]!.id, aliceId, scope, await hashPassword(secret), prefix],
+      );
+      return prefix + secret;
+    };
+    const readToken = await mint("repo:read");
+    expect(await grantedActions(`repository:${alice}/own:pull,push`, basic("$oauthtoken", readToken))).toEqual([]);
+    expect(await grantedActions(`repository:${org}/private-app:pull`, basic("$oauthtoken", readToken))).toEqual(["pull"]);
+    const creator = await mint("repo:read,repo:write,repo:create");
+    expect(await grantedActions(`repository:${alice}/own:push`, basic("$oauthtoken", creator))).toEqual(["push"]);
+    expect((await token([], basic("$oauthtoken", `${readToken.slice(0, 20)}wrong`))).status).toBe(401);
+  });
+
   it("refuses wrong, regenerated and foreign robot tokens", async () => {
     expect((await token([], basic(`${org}+ci`, otherRobotToken))).status).toBe(401);
     expect(await grantedActions(`repository:${org}/public-app:push`, basic(`${other}+ci`, otherRobotToken))).toEqual([]);

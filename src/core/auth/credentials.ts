@@ -6,8 +6,10 @@
 import { RegistryError } from "../errors/registry-error.js";
 import type { Clock } from "../ports/clock.js";
 import type { Queryable } from "../ports/sql.js";
+import { callerFromOAuthToken } from "../management/oauth.js";
 import {
   clearLoginFailures,
+  findAccessToken,
   findAppToken,
   findLoginUser,
   findRobot,
@@ -21,7 +23,11 @@ import { verifyPassword } from "./passwords.js";
 export type Entity =
   | { kind: "user"; id: number; username: string; uuid: string | null }
   | { kind: "robot"; id: number; username: string }
-  | { kind: "appspecifictoken"; id: number; username: string; userUuid: string | null; tokenUuid: string };
+  | { kind: "appspecifictoken"; id: number; username: string; userUuid: string | null; tokenUuid: string }
+  /** A Quay OAuth access token: its user's rights, capped by the token's scopes. */
+  | { kind: "oauthtoken"; id: number; username: string; tokenUuid: string; scopes: ReadonlySet<string> }
+  /** A legacy repository access token: one role on one repository, no user. */
+  | { kind: "token"; id: null; username: "$token"; repositoryId: number; role: string; code: string };
 
 export interface CredentialDeps {
   sql: Queryable;
@@ -32,6 +38,8 @@ export interface CredentialDeps {
 
 const APP_TOKEN_USERNAME = "$app";
 const APP_TOKEN_NAME_LENGTH = 60;
+/** Quay's legacy access tokens: a 32-character name, then the code. */
+const ACCESS_TOKEN_NAME_LENGTH = 32;
 const MAX_LOCKOUT_SECONDS = 3600;
 
 function invalid(message: string): RegistryError {
@@ -85,12 +93,25 @@ async function user(deps: CredentialDeps, login: string, password: string): Prom
   return { kind: "user", id: row.id, username: row.username, uuid: row.uuid };
 }
 
+async function accessToken(deps: CredentialDeps, secret: string): Promise<Entity> {
+  const row = secret.length > ACCESS_TOKEN_NAME_LENGTH ? await findAccessToken(deps.sql, secret.slice(0, ACCESS_TOKEN_NAME_LENGTH)) : null;
+  const code = secret.slice(ACCESS_TOKEN_NAME_LENGTH);
+  const expected = row && (await decrypted(deps, row.token_code));
+  if (!row || expected === null || !equalSecrets(expected, code)) throw invalid("Invalid access token");
+  return { kind: "token", id: null, username: "$token", repositoryId: row.repository_id, role: row.role, code };
+}
+
+async function oauthToken(deps: CredentialDeps, token: string): Promise<Entity> {
+  const caller = await callerFromOAuthToken(deps.sql, deps.clock, token);
+  if (caller === null || caller.oauth === null) throw invalid("Invalid oauth access token");
+  return { kind: "oauthtoken", id: caller.id, username: caller.username, tokenUuid: caller.oauth.uuid, scopes: caller.scopes ?? new Set() };
+}
+
 /** The entity a Basic username/password pair names; UNAUTHORIZED with Quay's reason otherwise. */
 export function authenticate(deps: CredentialDeps, username: string, password: string): Promise<Entity> {
   if (username === APP_TOKEN_USERNAME) return appToken(deps, password);
-  if (username === "$token" || username === "$oauthtoken") {
-    return Promise.reject(invalid(`${username} credentials are not supported by this registry`));
-  }
+  if (username === "$token") return accessToken(deps, password);
+  if (username === "$oauthtoken") return oauthToken(deps, password);
   if (username.includes("+")) return robot(deps, username, password);
   return user(deps, username, password);
 }

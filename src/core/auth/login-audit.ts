@@ -17,6 +17,8 @@ export interface LoginAttempt {
 
 function credentialKind(username: string): string {
   if (username === "$app") return "app_specific_token";
+  if (username === "$token") return "token";
+  if (username === "$oauthtoken") return "oauth_token";
   return username.includes("+") ? "robot" : "user";
 }
 

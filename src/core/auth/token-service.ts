@@ -19,19 +19,29 @@ const READ = 1;
 const WRITE = 2;
 const ADMIN = 3;
 
+const ROLE_LEVEL: Record<string, number> = { read: READ, write: WRITE, admin: ADMIN };
+/** How far an OAuth token's scopes let its user's role reach (Quay's _translate_role_for_scopes). */
+const SCOPE_CEILING: Record<string, number> = { "repo:read": READ, "repo:write": WRITE, "repo:admin": ADMIN };
+
+/** Users (also through app or OAuth tokens) own their namespace; robots and access tokens own nothing. */
+function ownsNamespace(entity: Entity, namespace: string): boolean {
+  return (entity.kind === "user" || entity.kind === "appspecifictoken" || entity.kind === "oauthtoken") && entity.username === namespace;
+}
+
 function role(row: RepositoryAccessRow, entity: Entity | null, namespace: string): number {
   if (entity === null) return 0;
+  // A legacy access token carries its own role, for its one repository.
+  if (entity.kind === "token") return row.repository_id === entity.repositoryId ? (ROLE_LEVEL[entity.role] ?? 0) : 0;
   let level = row.repository_role ?? 0;
-  if (row.org_admin) level = ADMIN;
-  // A user administers every repository of their own namespace.
-  if (entity.kind !== "robot" && entity.username === namespace) level = ADMIN;
+  if (row.org_admin || ownsNamespace(entity, namespace)) level = ADMIN;
+  if (entity.kind === "oauthtoken") level = Math.min(level, Math.max(0, ...[...entity.scopes].map((s) => SCOPE_CEILING[s] ?? 0)));
   return level;
 }
 
 function canCreate(row: RepositoryAccessRow, entity: Entity | null, namespace: string): boolean {
-  if (entity === null || row.namespace_id === null) return false;
-  if (entity.kind !== "robot" && entity.username === namespace) return true;
-  return row.org_admin || row.org_creator;
+  if (entity === null || entity.kind === "token" || row.namespace_id === null) return false;
+  if (entity.kind === "oauthtoken" && !entity.scopes.has("repo:create")) return false;
+  return ownsNamespace(entity, namespace) || row.org_admin || row.org_creator;
 }
 
 function decide(row: RepositoryAccessRow, entity: Entity | null, scope: RepositoryScope): Action[] {
@@ -78,9 +88,32 @@ export function tokenContext(entity: Entity | null, scopes: readonly RepositoryS
   const roots = Object.fromEntries(scopes.map((s) => [s.name.full, "$disabled"]));
   const signing = { "com.apostille.roots": roots, "com.apostille.root": "$disabled" };
   if (entity === null) return { version: 2, entity_kind: "anonymous", kind: "anonymous", ...signing };
-  const reference = entity.kind === "user" ? entity.uuid : entity.kind === "robot" ? entity.username : entity.tokenUuid;
-  const kind = entity.kind === "appspecifictoken" ? "app_specific_token" : "user";
-  return { version: 2, entity_kind: entity.kind, entity_reference: reference, kind, user: entity.username, ...signing };
+  switch (entity.kind) {
+    case "token":
+      return { version: 2, entity_kind: "token", entity_reference: entity.code, kind: "token", ...signing };
+    case "oauthtoken":
+      return {
+        version: 2,
+        entity_kind: "oauthtoken",
+        entity_reference: entity.tokenUuid,
+        kind: "oauth",
+        user: entity.username,
+        ...signing,
+      };
+    case "appspecifictoken":
+      return {
+        version: 2,
+        entity_kind: entity.kind,
+        entity_reference: entity.tokenUuid,
+        kind: "app_specific_token",
+        user: entity.username,
+        ...signing,
+      };
+    case "robot":
+      return { version: 2, entity_kind: entity.kind, entity_reference: entity.username, kind: "user", user: entity.username, ...signing };
+    case "user":
+      return { version: 2, entity_kind: entity.kind, entity_reference: entity.uuid, kind: "user", user: entity.username, ...signing };
+  }
 }
 
 /** The token's `sub`: the username (robots: `owner+name`), or Quay's anonymous marker. */

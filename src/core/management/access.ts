@@ -21,7 +21,7 @@ export interface ApiCaller {
   /** The OAuth token's scopes; null for direct logins (Quay's `direct_user_login`). */
   scopes: ReadonlySet<string> | null;
   /** Set when the caller came with an OAuth token: recorded in audit metadata. */
-  oauth: { tokenId: number; clientId: string; application: string } | null;
+  oauth: { tokenId: number; uuid: string; clientId: string; application: string } | null;
 }
 
 const REPO_ROLES = [null, "read", "write", "admin"] as const;

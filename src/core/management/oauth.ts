@@ -24,6 +24,6 @@ export async function callerFromOAuthToken(sql: Queryable, clock: Clock, token: 
     username: row.username,
     uuid: row.user_uuid,
     scopes: parseScopes(row.scope),
-    oauth: { tokenId: row.id, clientId: row.client_id, application: row.application_name },
+    oauth: { tokenId: row.id, uuid: row.uuid, clientId: row.client_id, application: row.application_name },
   };
 }

@@ -134,3 +134,21 @@ export async function findRepositoryAccess(
   );
   return rows[0]!;
 }
+
+export interface AccessTokenRow {
+  token_code: string;
+  repository_id: number;
+  role: string;
+  namespace_id: number;
+}
+
+/** A legacy repository access token (`$token`) by its 32-character name. */
+export async function findAccessToken(sql: Queryable, tokenName: string): Promise<AccessTokenRow | null> {
+  const { rows } = await sql.query<AccessTokenRow>(
+    `SELECT t.token_code, t.repository_id, ro.name AS role, r.namespace_user_id AS namespace_id
+     FROM accesstoken t JOIN role ro ON ro.id = t.role_id JOIN repository r ON r.id = t.repository_id
+     WHERE t.token_name = $1 AND r.state <> 3`,
+    [tokenName],
+  );
+  return rows[0] ?? null;
+}

@@ -240,6 +240,7 @@ export async function deleteRobotAccount(sql: Queryable, robotId: number): Promi
 
 export interface OAuthTokenRow {
   id: number;
+  uuid: string;
   token_code: string;
   expires_at: Date;
   scope: string;
@@ -256,7 +257,7 @@ export interface OAuthTokenRow {
 /** An OAuth access token by its 20-character public name (Quay's validate_access_token). */
 export async function findOAuthAccessToken(sql: Queryable, tokenName: string): Promise<OAuthTokenRow | null> {
   const { rows } = await sql.query<OAuthTokenRow>(
-    `SELECT t.id, t.token_code, t.expires_at, t.scope, u.id AS user_id, u.username, u.uuid AS user_uuid,
+    `SELECT t.id, t.uuid, t.token_code, t.expires_at, t.scope, u.id AS user_id, u.username, u.uuid AS user_uuid,
             u.enabled AS user_enabled, u.organization AS user_organization, u.robot AS user_robot,
             a.client_id, a.name AS application_name
      FROM oauthaccesstoken t JOIN "user" u ON u.id = t.authorized_user_id JOIN oauthapplication a ON a.id = t.application_id
