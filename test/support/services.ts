@@ -69,7 +69,7 @@ async function ensureRedis(): Promise<void> {
 }
 
 /** Real clients and peers the end-to-end tests drive (installed by .ci/run). */
-const CLIENTS: Record<string, string> = { skopeo: "skopeo", "docker-registry": "docker-registry" };
+const CLIENTS: Record<string, string> = { skopeo: "skopeo", podman: "podman", "docker-registry": "docker-registry" };
 
 function ensureClients(): void {
   const missing = Object.keys(CLIENTS).filter((command) => !has(command));
