@@ -18,15 +18,9 @@ import { loadRegistryConfig, readInteger, readString } from "../src/core/config.
 import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
-import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
-import { PullAuditBuffer } from "../src/core/audit-buffer.js";
-import { createApp } from "../src/http/app.js";
-import { observed } from "../src/http/observability.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
-import { startAuditFlusher } from "../src/runtime/audit-flusher.js";
-import { startJobTimer } from "../src/runtime/job-timer.js";
-import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
+import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 
 const env = process.env;
 const startedAt = Date.now();
@@ -72,7 +66,7 @@ const admin = await bootstrapAdmin(sql, systemClock, {
 const instanceKey = await startInstanceKey(sql, systemClock, `http://${hostname}:${port}`, (error) =>
   console.error("instance key refresh failed:", error),
 );
-const { registry, observability } = observed(
+const server = await serveNodeRegistry(
   {
     config,
     sql,
@@ -85,31 +79,19 @@ const { registry, observability } = observed(
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
     hashing: nodeHashing,
   },
-  "embedded",
-  asyncLocalScope(),
+  {
+    runtime: "embedded",
+    hostname,
+    port,
+    async release() {
+      instanceKey.stop();
+      await sql.close();
+      await unlock();
+      console.log("Pier stopped");
+    },
+  },
 );
-const pullAudit = new PullAuditBuffer(() => Date.now());
-const app = createApp(registry, {
-  observability,
-  pullAudit,
-  onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
-});
-const server = await listen(app, { hostname, port });
-const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
 const address = `${hostname}:${server.port}`;
-
-const stopAudit = startAuditFlusher(pullAudit, registry.sql, (error) => console.error("pull audit flush failed:", error));
-
-onShutdownSignal(async () => {
-  stopJobs();
-  instanceKey.stop();
-  await server.close();
-  // After the server stopped taking requests: the last pulls are audited too.
-  await stopAudit();
-  await sql.close();
-  await unlock();
-  console.log("Pier stopped");
-});
 
 // One write, after the signal handlers are in place: whoever reads "ready" may stop us.
 const adminLine = admin.generatedPassword

@@ -15,14 +15,8 @@ import { systemClock } from "../src/core/ports/clock.js";
 import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
-import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
-import { PullAuditBuffer } from "../src/core/audit-buffer.js";
-import { createApp } from "../src/http/app.js";
-import { observed } from "../src/http/observability.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
-import { startAuditFlusher } from "../src/runtime/audit-flusher.js";
-import { startJobTimer } from "../src/runtime/job-timer.js";
-import { listen, onShutdownSignal } from "../src/runtime/node-server.js";
+import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { s3Storage } from "./s3-storage.js";
 
 const env = process.env;
@@ -42,7 +36,7 @@ const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
 const port = readInteger(env, "PORT", 8080);
 const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
 const instanceKey = await startInstanceKey(sql, systemClock, keyName, (error) => console.error("instance key refresh failed:", error));
-const { registry, observability } = observed(
+const { port: listening } = await serveNodeRegistry(
   {
     config,
     sql,
@@ -54,26 +48,14 @@ const { registry, observability } = observed(
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
     hashing: nodeHashing,
   },
-  "origin",
-  asyncLocalScope(),
+  {
+    runtime: "origin",
+    hostname,
+    port,
+    async release() {
+      instanceKey.stop();
+      await Promise.all([sql.close(), cache.close()]);
+    },
+  },
 );
-const pullAudit = new PullAuditBuffer(() => Date.now());
-const app = createApp(registry, {
-  observability,
-  pullAudit,
-  onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
-});
-const server = await listen(app, { hostname, port });
-const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
-console.log(`Pier origin listening on port ${server.port}`);
-
-const stopAudit = startAuditFlusher(pullAudit, registry.sql, (error) => console.error("pull audit flush failed:", error));
-
-onShutdownSignal(async () => {
-  stopJobs();
-  instanceKey.stop();
-  await server.close();
-  // After the server stopped taking requests: the last pulls are audited too.
-  await stopAudit();
-  await Promise.all([sql.close(), cache.close()]);
-});
+console.log(`Pier origin listening on port ${listening}`);

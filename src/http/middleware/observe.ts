@@ -19,7 +19,13 @@ export function observe(services: AppServices) {
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     const stats: RequestStats = { sql: 0, cache: 0 };
     await scope.run(stats, next);
-    c.header("X-Request-Id", requestId);
+    // On the response's own headers: c.header() after the handler would re-wrap the
+    // response and turn its body into a stream (Node then streams even tiny bodies).
+    try {
+      c.res.headers.set("X-Request-Id", requestId);
+    } catch {
+      c.header("X-Request-Id", requestId);
+    }
     const family = (c.get("family") as string | undefined) ?? "other";
     const status = c.res.status;
     const seconds = (services.registry.clock.now() - started) / 1000;

@@ -1,0 +1,45 @@
+/**
+ * Serving a registry from a Node runtime (origin, embedded): the ports instrumented for
+ * metrics, the app on a socket, the job timer and the pull-audit flusher — and on
+ * SIGINT/SIGTERM everything stopped in order, the last audit batch written after the
+ * server stopped taking requests, then `release` (connections, locks).
+ */
+import { asyncLocalScope } from "../adapters/scope/async-local.js";
+import { PullAuditBuffer } from "../core/audit-buffer.js";
+import type { Registry } from "../core/registry.js";
+import { createApp } from "../http/app.js";
+import { observed } from "../http/observability.js";
+import { startAuditFlusher } from "./audit-flusher.js";
+import { startJobTimer } from "./job-timer.js";
+import { listen, onShutdownSignal } from "./node-server.js";
+
+export interface NodeRegistryOptions {
+  runtime: "origin" | "embedded";
+  hostname: string;
+  port: number;
+  /** Runs last at shutdown: close the database, caches, locks. */
+  release: () => Promise<void>;
+}
+
+const report = (what: string) => (error: unknown) => console.error(`${what} failed:`, error);
+
+/** Resolves with the port once listening; the shutdown signals are handled from then on. */
+export async function serveNodeRegistry(base: Registry, options: NodeRegistryOptions): Promise<{ port: number }> {
+  const { registry, observability } = observed(base, options.runtime, asyncLocalScope());
+  const pullAudit = new PullAuditBuffer(() => Date.now());
+  const app = createApp(registry, {
+    observability,
+    pullAudit,
+    onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
+  });
+  const server = await listen(app, { hostname: options.hostname, port: options.port });
+  const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
+  const stopAudit = startAuditFlusher(pullAudit, registry.sql, report("pull audit flush"));
+  onShutdownSignal(async () => {
+    stopJobs();
+    await server.close();
+    await stopAudit();
+    await options.release();
+  });
+  return { port: server.port };
+}
