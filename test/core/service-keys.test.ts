@@ -3,10 +3,18 @@
  * approved with Quay's 120-minute expiry, verifies tokens it signed, stops verifying
  * when expired or unapproved, and is looked up once per cache period.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { jwtVerify, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
-import { createInstanceKey, INSTANCE_KEY_LIFETIME_MS, serviceKeys } from "../../src/core/auth/service-keys.js";
+import {
+  createConfiguredSigningKey,
+  createInstanceKey,
+  INSTANCE_KEY_LIFETIME_MS,
+  serviceKeys,
+  signingKeyFromJwk,
+} from "../../src/core/auth/service-keys.js";
 import type { Queryable, Sql } from "../../src/core/ports/sql.js";
 import { migrate } from "../../src/db/migrate.js";
 import { fakeClock } from "../support/fake-clock.js";
@@ -103,5 +111,51 @@ describe("service keys", () => {
     clock.advance(10_001);
     expect(await keys.verification("unknown-kid")).toBeNull();
     expect(db.count).toBe(3);
+  });
+});
+
+describe("configured signing keys (the edge's PIER_SIGNING_KEY)", () => {
+  let db: TestDatabase;
+  let sql: Sql;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("cfgkey");
+    sql = nodePostgresSql(db.url);
+    await migrate(sql);
+  });
+  afterAll(async () => {
+    await sql.close();
+    await db.drop();
+  });
+
+  it("registers an approved key without expiry whose private JWK signs tokens the keys port verifies", async () => {
+    const clock = fakeClock();
+    const jwk = await createConfiguredSigningKey(sql, clock, "pier-edge");
+    expect(jwk).toMatchObject({ kty: "RSA", alg: "RS256", kid: expect.any(String) });
+    expect(typeof jwk.d).toBe("string");
+    const { rows } = await sql.query<{ expiration_date: Date | null; approved: boolean; jwk: string }>(
+      `SELECT k.expiration_date, k.approval_id IS NOT NULL AS approved, k.jwk FROM servicekey k WHERE k.kid = $1 AND k.service = 'quay'`,
+      [jwk.kid!],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.expiration_date).toBeNull();
+    expect(rows[0]!.approved).toBe(true);
+    expect(JSON.parse(rows[0]!.jwk).d).toBeUndefined();
+
+    const signing = signingKeyFromJwk(JSON.stringify(jwk));
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: signing.kid }).sign(signing.privateKey);
+    clock.advance(365 * 24 * 3600_000);
+    const publicKey = await serviceKeys({ sql, clock }).verification(signing.kid);
+    await expect(jwtVerify(token, publicKey!)).resolves.toBeDefined();
+  });
+
+  it("prints only the private JWK from `npm run signing-key`", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/signing-key.ts", "cli-edge"], {
+      env: { ...process.env, DATABASE_URL: db.url },
+    });
+    const jwk = JSON.parse(stdout);
+    expect(jwk).toMatchObject({ kty: "RSA", alg: "RS256" });
+    const { rows } = await sql.query(`SELECT name FROM servicekey WHERE kid = $1`, [jwk.kid]);
+    expect(rows).toEqual([{ name: "cli-edge" }]);
   });
 });

@@ -17,6 +17,8 @@ export const INSTANCE_KEY_LIFETIME_MS = 120 * 60_000;
 export const INSTANCE_KEY_REFRESH_MS = 55 * 60_000;
 /** Peewee stores the Enum member passed to a CharField as str(member). */
 const AUTOMATIC_APPROVAL = "ServiceKeyApprovalType.AUTOMATIC";
+/** Approved by the operator who ran the registration (Quay's "Super User API" approvals). */
+const OPERATOR_APPROVAL = "ServiceKeyApprovalType.SUPERUSER";
 
 export interface ServiceKeysOptions {
   sql: Queryable;
@@ -62,35 +64,65 @@ export interface InstanceKey {
   refresh(): Promise<void>;
 }
 
-/** Creates this instance's signing key and registers it approved, as Quay's boot does. */
-export async function createInstanceKey(sql: Queryable, clock: Clock, name: string): Promise<InstanceKey> {
-  const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
-  const jwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(jwk);
-  const now = clock.now();
+/** Inserts an approved public key into `servicekey` (service quay); returns its kid. */
+async function registerServiceKey(
+  sql: Queryable,
+  clock: Clock,
+  options: { name: string; publicJwk: JWK; approvalType: string; expiresAt: Date | null },
+): Promise<string> {
+  const kid = await calculateJwkThumbprint(options.publicJwk);
+  const now = new Date(clock.now());
   const approval = await sql.query<{ id: number }>(
     `INSERT INTO servicekeyapproval (approver_id, approval_type, approved_date, notes) VALUES (NULL, $1, $2, '') RETURNING id`,
-    [AUTOMATIC_APPROVAL, new Date(now)],
+    [options.approvalType, now],
   );
   await sql.query(
     `INSERT INTO servicekey (name, kid, service, jwk, metadata, created_date, expiration_date, rotation_duration, approval_id)
      VALUES ($1, $2, $3, $4, '{}', $5, $6, NULL, $7)`,
     [
-      name,
+      options.name,
       kid,
       QUAY_SERVICE,
-      JSON.stringify({ ...jwk, kid, alg: "RS256", use: "sig" }),
-      new Date(now),
-      new Date(now + INSTANCE_KEY_LIFETIME_MS),
+      JSON.stringify({ ...options.publicJwk, kid, alg: "RS256", use: "sig" }),
+      now,
+      options.expiresAt,
       approval.rows[0]!.id,
     ],
   );
+  return kid;
+}
+
+/** Creates this instance's signing key and registers it approved, as Quay's boot does. */
+export async function createInstanceKey(sql: Queryable, clock: Clock, name: string): Promise<InstanceKey> {
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
+  const kid = await registerServiceKey(sql, clock, {
+    name,
+    publicJwk: await exportJWK(publicKey),
+    approvalType: AUTOMATIC_APPROVAL,
+    expiresAt: new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS),
+  });
   return {
     signing: { kid, alg: "RS256", privateKey: privateKey as CryptoKey },
     async refresh() {
       await sql.query(`UPDATE servicekey SET expiration_date = $1 WHERE kid = $2`, [new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS), kid]);
     },
   };
+}
+
+/**
+ * A long-lived signing key for runtimes that keep theirs in configuration (the edge's
+ * `PIER_SIGNING_KEY`): registered approved, without expiry (the operator rotates it),
+ * and returned as the private JWK the configuration takes.
+ */
+export async function createConfiguredSigningKey(sql: Queryable, clock: Clock, name: string): Promise<JWK> {
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
+  const kid = await registerServiceKey(sql, clock, {
+    name,
+    publicJwk: await exportJWK(publicKey),
+    approvalType: OPERATOR_APPROVAL,
+    expiresAt: null,
+  });
+  return { ...(await exportJWK(privateKey)), kid, alg: "RS256" };
 }
 
 /**
