@@ -5,15 +5,12 @@
  * local Neon gateways), PGlite in memory, and `npm run migrate`.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { startNeonHttpGateway } from "../../scripts/gateways/neon-http.js";
-import { startNeonWsProxy } from "../../scripts/gateways/neon-ws.js";
-import { neonSql } from "../../src/adapters/sql/neon.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
 import { pgliteSql } from "../../src/adapters/sql/pglite.js";
 import type { Queryable, Sql } from "../../src/core/ports/sql.js";
 import { migrate, QUAY_HEAD_REVISION } from "../../src/db/migrate.js";
 import { spawnEntry } from "../support/process.js";
+import { neonThroughGateways } from "../support/neon-node.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
 
 async function tables(sql: Queryable): Promise<string[]> {
@@ -134,20 +131,13 @@ describe("migrate on PGlite", () => {
 describe("migrate through Neon's driver (WebSocket transaction via the local gateways)", () => {
   it("creates the schema once and is a no-op afterwards", async () => {
     const db = await createTestDatabase("mig-neon");
-    const [http, ws] = await Promise.all([startNeonHttpGateway({}), startNeonWsProxy({})]);
-    const sql = neonSql({
-      connectionString: db.url,
-      fetchEndpoint: http.url,
-      wsProxy: `127.0.0.1:${ws.port}/v1`,
-      webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
-    });
+    const { sql, close } = await neonThroughGateways(db.url);
     try {
       expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
       expect(await migrate(sql)).toEqual({ applied: [] });
       expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
     } finally {
-      await sql.close();
-      await Promise.all([http.close(), ws.close()]);
+      await close();
       await db.drop();
     }
   });

@@ -4,6 +4,7 @@
  * oauth.py write them.
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { deleteGrantsOf } from "./management-permissions.js";
 import { intArray } from "./arrays.js";
 
 export interface NamespaceRow {
@@ -214,12 +215,7 @@ export async function robotUsedByMirror(sql: Queryable, robotId: number): Promis
  * grants changed.
  */
 export async function deleteRobotAccount(sql: Queryable, robotId: number): Promise<string[]> {
-  const { rows } = await sql.query<{ full_name: string }>(
-    `DELETE FROM repositorypermission rp USING repository r, "user" n
-     WHERE rp.user_id = $1 AND r.id = rp.repository_id AND n.id = r.namespace_user_id
-     RETURNING n.username || '/' || r.name AS full_name`,
-    [robotId],
-  );
+  const changed = await deleteGrantsOf(sql, "user_id", robotId);
   for (const statement of [
     `DELETE FROM robotaccounttoken WHERE robot_account_id = $1`,
     `DELETE FROM robotaccountmetadata WHERE robot_account_id = $1`,
@@ -235,7 +231,7 @@ export async function deleteRobotAccount(sql: Queryable, robotId: number): Promi
   ]) {
     await sql.query(statement, [robotId]);
   }
-  return rows.map((r) => r.full_name);
+  return changed;
 }
 
 export interface OAuthTokenRow {

@@ -40,27 +40,47 @@ export async function findOrgMemberIds(sql: Queryable, orgId: number, userIds: r
   return new Set(rows.map((r) => r.user_id));
 }
 
-/** Sets the role of a user (or robot) on a repository, creating the grant when missing. */
-export async function upsertUserPermission(sql: Queryable, repositoryId: number, userId: number, role: string): Promise<void> {
+/** Who a repository grant is for: a user or robot (`user_id`), or a team (`team_id`). */
+type Grantee = "user_id" | "team_id";
+
+/** Sets a grantee's role on a repository, creating the grant when missing. */
+async function upsertPermission(sql: Queryable, repositoryId: number, grantee: Grantee, id: number, role: string): Promise<void> {
   const { rowCount } = await sql.query(
-    `UPDATE repositorypermission SET role_id = (SELECT id FROM role WHERE name = $3) WHERE repository_id = $1 AND user_id = $2`,
-    [repositoryId, userId, role],
+    `UPDATE repositorypermission SET role_id = (SELECT id FROM role WHERE name = $3) WHERE repository_id = $1 AND ${grantee} = $2`,
+    [repositoryId, id, role],
   );
   if (rowCount === 0) {
-    await sql.query(`INSERT INTO repositorypermission (user_id, repository_id, role_id) SELECT $2, $1, id FROM role WHERE name = $3`, [
+    await sql.query(`INSERT INTO repositorypermission (${grantee}, repository_id, role_id) SELECT $2, $1, id FROM role WHERE name = $3`, [
       repositoryId,
-      userId,
+      id,
       role,
     ]);
   }
 }
 
-export async function deleteUserPermission(sql: Queryable, repositoryId: number, userId: number): Promise<boolean> {
-  const { rowCount } = await sql.query(`DELETE FROM repositorypermission WHERE repository_id = $1 AND user_id = $2`, [
-    repositoryId,
-    userId,
-  ]);
+async function deletePermission(sql: Queryable, repositoryId: number, grantee: Grantee, id: number): Promise<boolean> {
+  const { rowCount } = await sql.query(`DELETE FROM repositorypermission WHERE repository_id = $1 AND ${grantee} = $2`, [repositoryId, id]);
   return rowCount > 0;
+}
+
+/** Removes every repository grant of a grantee; returns the repositories (`ns/name`) whose grants changed. */
+export async function deleteGrantsOf(sql: Queryable, grantee: Grantee, id: number): Promise<string[]> {
+  const { rows } = await sql.query<{ full_name: string }>(
+    `DELETE FROM repositorypermission rp USING repository r, "user" n
+     WHERE rp.${grantee} = $1 AND r.id = rp.repository_id AND n.id = r.namespace_user_id
+     RETURNING n.username || '/' || r.name AS full_name`,
+    [id],
+  );
+  return rows.map((r) => r.full_name);
+}
+
+/** Sets the role of a user (or robot) on a repository, creating the grant when missing. */
+export function upsertUserPermission(sql: Queryable, repositoryId: number, userId: number, role: string): Promise<void> {
+  return upsertPermission(sql, repositoryId, "user_id", userId, role);
+}
+
+export function deleteUserPermission(sql: Queryable, repositoryId: number, userId: number): Promise<boolean> {
+  return deletePermission(sql, repositoryId, "user_id", userId);
 }
 
 export interface TeamPermissionRow {
@@ -85,26 +105,12 @@ export async function findTeamPermission(sql: Queryable, repositoryId: number, t
   return rows[0] ?? null;
 }
 
-export async function upsertTeamPermission(sql: Queryable, repositoryId: number, teamId: number, role: string): Promise<void> {
-  const { rowCount } = await sql.query(
-    `UPDATE repositorypermission SET role_id = (SELECT id FROM role WHERE name = $3) WHERE repository_id = $1 AND team_id = $2`,
-    [repositoryId, teamId, role],
-  );
-  if (rowCount === 0) {
-    await sql.query(`INSERT INTO repositorypermission (team_id, repository_id, role_id) SELECT $2, $1, id FROM role WHERE name = $3`, [
-      repositoryId,
-      teamId,
-      role,
-    ]);
-  }
+export function upsertTeamPermission(sql: Queryable, repositoryId: number, teamId: number, role: string): Promise<void> {
+  return upsertPermission(sql, repositoryId, "team_id", teamId, role);
 }
 
-export async function deleteTeamPermission(sql: Queryable, repositoryId: number, teamId: number): Promise<boolean> {
-  const { rowCount } = await sql.query(`DELETE FROM repositorypermission WHERE repository_id = $1 AND team_id = $2`, [
-    repositoryId,
-    teamId,
-  ]);
-  return rowCount > 0;
+export function deleteTeamPermission(sql: Queryable, repositoryId: number, teamId: number): Promise<boolean> {
+  return deletePermission(sql, repositoryId, "team_id", teamId);
 }
 
 export interface PrototypeRow {

@@ -3,6 +3,7 @@
  * `teammember` tables (data/model/team.py). Team roles are resolved by name.
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { deleteGrantsOf } from "./management-permissions.js";
 
 /** The caller's teams in organization `org` with each team's role (Quay's get_org_wide_permissions). */
 export async function findCallerTeams(sql: Queryable, userId: number, org: string): Promise<{ name: string; role: string }[]> {
@@ -132,12 +133,7 @@ export async function deleteTeamInvite(sql: Queryable, teamId: number, userId: n
  * `delete_instance` does; returns the repositories (`ns/name`) whose grants changed.
  */
 export async function deleteTeam(sql: Queryable, teamId: number): Promise<string[]> {
-  const { rows } = await sql.query<{ full_name: string }>(
-    `DELETE FROM repositorypermission rp USING repository r, "user" n
-     WHERE rp.team_id = $1 AND r.id = rp.repository_id AND n.id = r.namespace_user_id
-     RETURNING n.username || '/' || r.name AS full_name`,
-    [teamId],
-  );
+  const changed = await deleteGrantsOf(sql, "team_id", teamId);
   for (const statement of [
     `DELETE FROM teammember WHERE team_id = $1`,
     `DELETE FROM teammemberinvite WHERE team_id = $1`,
@@ -147,5 +143,5 @@ export async function deleteTeam(sql: Queryable, teamId: number): Promise<string
   ]) {
     await sql.query(statement, [teamId]);
   }
-  return rows.map((r) => r.full_name);
+  return changed;
 }
