@@ -9,7 +9,15 @@ import { upstashCache } from "../src/adapters/cache/upstash.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { neonSql } from "../src/adapters/sql/neon.js";
 import { serviceKeys, signingKeyFromJwk } from "../src/core/auth/service-keys.js";
-import { ConfigError, loadRegistryConfig, loadS3Settings, readString, requireString, type ConfigSource } from "../src/core/config.js";
+import {
+  ConfigError,
+  loadRegistryConfig,
+  loadS3Settings,
+  readInteger,
+  readString,
+  requireString,
+  type ConfigSource,
+} from "../src/core/config.js";
 import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
@@ -66,6 +74,8 @@ function build(env: EdgeEnv): Built {
   const app = createApp(registry, {
     observability,
     pullAudit,
+    // workerd resets keep-alive connections whose request body a response left unread.
+    drainUnreadBodyBytes: readInteger(env, "PIER_EDGE_DRAIN_BYTES", 64 * 1024 * 1024),
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
   const shipMetrics = edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now());

@@ -14,6 +14,7 @@ import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { bearerAuth } from "./middleware/bearer.js";
+import { drainUnreadBody } from "./middleware/drain-body.js";
 import type { AppServices, Observability } from "./context.js";
 import { observe } from "./middleware/observe.js";
 import { routeFamily, routes } from "./routes.js";
@@ -26,6 +27,11 @@ export interface AppOptions {
   observability?: Observability;
   /** Where pulls are audited (flushed by the runtime); absent: pulls are not audited. */
   pullAudit?: PullAuditBuffer;
+  /**
+   * Read and discard request bodies a response left unread, up to this many bytes
+   * (the edge: workerd resets such keep-alive connections); absent: left to the server.
+   */
+  drainUnreadBodyBytes?: number;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
@@ -66,6 +72,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     },
   };
   const app = new Hono();
+  if (options.drainUnreadBodyBytes !== undefined) app.use("*", drainUnreadBody(options.drainUnreadBodyBytes));
   if (services.observability) {
     app.use("*", observe(services));
     // Before authentication, so requests it refuses are counted under their route too.

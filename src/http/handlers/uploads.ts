@@ -2,7 +2,9 @@
  * Blob uploads: `POST /v2/<name>/blobs/uploads/` (session, monolithic `?digest=`,
  * cross-repository `?mount=&from=`), `PATCH`/`PUT`/`GET`/`DELETE …/uploads/<uuid>`.
  * Bytes are received only where the runtime can hash streams (the Node origin); the
- * edge opens the session and hands out an absolute `Location` on the origin.
+ * edge opens the session and hands out an absolute `Location` on the origin. Clients
+ * that keep only the path of a `Location` (the spec allows relative ones) send their
+ * bytes to the edge anyway: it answers 307, which keeps method and body, to the origin.
  */
 import type { Context } from "hono";
 import { RegistryError } from "../../core/errors/registry-error.js";
@@ -74,13 +76,14 @@ function chunkInput(c: Context): ChunkInput {
   };
 }
 
-/** Chunks sent here although this runtime takes no bytes: point the client at the origin. */
-function requireBytes(services: AppServices, c: Context): void {
-  if (receivesBytes(services)) return;
+/**
+ * Bytes sent to a runtime that takes none: a 307 to the same path on the origin. Callers
+ * check write access first, so a missing token is challenged by this host. The unread
+ * body is drained by the edge's middleware, keeping the connection usable.
+ */
+function redirectBytesToOrigin(services: AppServices, c: Context): Response {
   const url = new URL(c.req.url);
-  throw new RegistryError("UNSUPPORTED", "blob bytes are received by the origin", {
-    location: `${uploadOrigin(services, c)}${url.pathname}${url.search}`,
-  });
+  return new Response(null, { status: 307, headers: { Location: `${uploadOrigin(services, c)}${url.pathname}${url.search}` } });
 }
 
 export function startBlobUpload(services: AppServices) {
@@ -96,11 +99,11 @@ export function startBlobUpload(services: AppServices) {
       }
     }
     const digest = c.req.query("digest");
-    if (digest && receivesBytes(services)) {
+    if (digest) {
+      if (!receivesBytes(services)) return redirectBytesToOrigin(services, c);
       const stored = await inFlight(services, () => uploadMonolithic(services.uploads, target, digest, chunkInput(c)));
       return blobCreated(services, c, name.full, stored.text);
     }
-    await c.req.raw.body?.cancel();
     const state = await startUpload(services.uploads, target);
     return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
   };
@@ -109,8 +112,8 @@ export function startBlobUpload(services: AppServices) {
 export function patchBlobUpload(services: AppServices) {
   return async function patchBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    requireBytes(services, c);
     const target = await writeTarget(c, services, name);
+    if (!receivesBytes(services)) return redirectBytesToOrigin(services, c);
     try {
       const state = await inFlight(services, () => appendChunk(services.uploads, target, c.req.param("uuid")!, chunkInput(c)));
       return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
@@ -124,8 +127,8 @@ export function patchBlobUpload(services: AppServices) {
 export function putBlobUpload(services: AppServices) {
   return async function putBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    requireBytes(services, c);
     const target = await writeTarget(c, services, name);
+    if (!receivesBytes(services)) return redirectBytesToOrigin(services, c);
     try {
       const digest = await inFlight(services, () =>
         completeUpload(services.uploads, target, c.req.param("uuid")!, c.req.query("digest"), chunkInput(c)),
