@@ -68,15 +68,24 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   };
 }
 
-/** `npm run dev` and `npm run gateways`: fixed ports and local credentials, objects under data/dev-s3. */
-export async function startDevGatewayStack(databaseUrl: string, redisUrl: string): Promise<GatewayStack> {
-  const s3Root = resolve("data/dev-s3");
+/**
+ * `npm run dev` and `npm run gateways`: fixed ports (`basePort` and the three after it,
+ * default 4444; 0 for ephemeral ones) and local credentials, objects under `s3Root`
+ * (default data/dev/s3).
+ */
+export async function startDevGatewayStack(
+  databaseUrl: string,
+  redisUrl: string,
+  options: { s3Root?: string; basePort?: number } = {},
+): Promise<GatewayStack> {
+  const s3Root = options.s3Root ?? resolve("data/dev/s3");
+  const base = options.basePort ?? 4444;
   await mkdir(s3Root, { recursive: true });
   return startGatewayStack({
     databaseUrl,
     redisUrl,
     s3Root,
-    ports: { neonHttp: 4444, neonWs: 4445, upstash: 4446, s3: 4447 },
+    ports: base === 0 ? undefined : { neonHttp: base, neonWs: base + 1, upstash: base + 2, s3: base + 3 },
     upstashToken: "pier-local-token",
     s3Credentials: { accessKeyId: "pier-local", secretAccessKey: "pier-local-secret" },
   });
