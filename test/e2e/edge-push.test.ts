@@ -24,13 +24,12 @@ import { loadS3Settings } from "../../src/core/config.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { systemClock } from "../../src/core/ports/clock.js";
 import type { Queryable } from "../../src/core/ports/sql.js";
-import { freePort, startEdgeServer, type EdgeServer } from "../support/edge-server.js";
+import type { EdgeServer } from "../support/edge-server.js";
 import { startLocalStack, type LocalStack } from "../support/gateways.js";
 import { hermeticClients, type HermeticClients } from "../support/hermetic-clients.js";
 import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oci-layout.js";
-import { originEnvFor, startOriginProcess, type OriginProcess } from "../support/origin-process.js";
+import { startEdgeWithOrigin, type OriginProcess } from "../support/origin-process.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
-import { REDIS_URL } from "../support/services.js";
 
 const CLIENT_TIMEOUT_MS = 120_000;
 const BIG_LAYER_BYTES = 1 << 30;
@@ -92,30 +91,10 @@ beforeAll(async () => {
   } finally {
     await sql.close();
   }
-  // Each runtime names the other at start: the edge's host is the token audience and
-  // public host of both, the origin's URL is where uploads go. So both ports come first.
-  const [edgePort, originPort] = [await freePort(), await freePort()];
-  const edgeHost = `127.0.0.1:${edgePort}`;
-  const originUrl = `http://127.0.0.1:${originPort}`;
-  origin = await startOriginProcess({
-    ...originEnvFor(stack.bindings, REDIS_URL),
-    PORT: String(originPort),
-    // Its own public URL: the upload Location it answers each chunk with must lead back to it.
-    PIER_ORIGIN_URL: originUrl,
-    PIER_SERVER_HOSTNAME: edgeHost,
-    PIER_URL_SCHEME: "https",
-    PIER_DATABASE_SECRET_KEY: SECRET_KEY,
-  });
-  edge = await startEdgeServer({
-    port: edgePort,
-    bindings: {
-      ...stack.bindings,
-      PIER_SIGNING_KEY: signingKey,
-      PIER_SERVER_HOSTNAME: edgeHost,
-      PIER_ORIGIN_URL: originUrl,
-      PIER_DATABASE_SECRET_KEY: SECRET_KEY,
-    },
-  });
+  ({ edge, origin } = await startEdgeWithOrigin(stack.bindings, {
+    origin: { PIER_DATABASE_SECRET_KEY: SECRET_KEY },
+    edge: { PIER_SIGNING_KEY: signingKey, PIER_DATABASE_SECRET_KEY: SECRET_KEY },
+  }));
 
   // Short and lower case: podman names an image pulled from `oci:<dir>` after the
   // directory, and refuses a runroot path longer than 50 characters.

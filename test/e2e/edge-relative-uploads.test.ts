@@ -13,11 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
 import { hashPassword } from "../../src/core/auth/passwords.js";
 import { MediaType } from "../../src/core/model/media-types.js";
-import { freePort, startEdgeServer, type EdgeServer } from "../support/edge-server.js";
+import type { EdgeServer } from "../support/edge-server.js";
 import { startLocalStack, type LocalStack } from "../support/gateways.js";
-import { originEnvFor, startOriginProcess, type OriginProcess } from "../support/origin-process.js";
+import { startEdgeWithOrigin, type OriginProcess } from "../support/origin-process.js";
 import { createNamespace, randomBytes, unique } from "../support/quay-seed.js";
-import { REDIS_URL } from "../support/services.js";
 
 const user = unique("pathonly");
 const password = `pw-${crypto.randomUUID()}`;
@@ -99,22 +98,10 @@ beforeAll(async () => {
   } finally {
     await sql.close();
   }
-  const [edgePort, originPort] = [await freePort(), await freePort()];
-  const edgeHost = `127.0.0.1:${edgePort}`;
-  const originUrl = `http://127.0.0.1:${originPort}`;
-  origin = await startOriginProcess({
-    ...originEnvFor(stack.bindings, REDIS_URL),
-    PORT: String(originPort),
-    PIER_ORIGIN_URL: originUrl,
-    PIER_SERVER_HOSTNAME: edgeHost,
-    PIER_URL_SCHEME: "https",
-  });
-  edge = await startEdgeServer({
-    port: edgePort,
-    bindings: { ...stack.bindings, PIER_SERVER_HOSTNAME: edgeHost, PIER_ORIGIN_URL: originUrl },
-  });
+  const started = await startEdgeWithOrigin(stack.bindings);
+  ({ edge, origin } = started);
   // The origin issues the token (the edge has no signing key here); both accept it.
-  const query = new URLSearchParams({ service: edgeHost, scope: `repository:${repository}:pull,push` });
+  const query = new URLSearchParams({ service: started.edgeHost, scope: `repository:${repository}:pull,push` });
   const reply = await send("GET", `${origin.url}/v2/auth?${query}`, null, {
     authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
   });

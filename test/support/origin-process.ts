@@ -5,8 +5,10 @@
  */
 import { readFile, rm } from "node:fs/promises";
 import { bundleOrigin } from "../../scripts/bundle.js";
+import { freePort, startEdgeServer, type EdgeServer } from "./edge-server.js";
 import type { EdgeBindings } from "./gateways.js";
 import { spawnEntry } from "./process.js";
+import { REDIS_URL } from "./services.js";
 
 export interface OriginProcess {
   /** `http://127.0.0.1:PORT`. */
@@ -81,4 +83,39 @@ export function originEnvFor(bindings: EdgeBindings, redisUrl: string): Record<s
     S3_SECRET_ACCESS_KEY,
     PIER_MIGRATE_ON_START: "false",
   };
+}
+
+export interface EdgeWithOrigin {
+  edge: EdgeServer;
+  origin: OriginProcess;
+  /** `127.0.0.1:PORT` of the edge: the token audience and public host of both. */
+  edgeHost: string;
+}
+
+/**
+ * The edge Worker (HTTPS) in front of an origin process, on one database: each names
+ * the other at start (the edge's host is both runtimes' token audience and public
+ * host; the origin's URL is where uploads go), so both ports are chosen first.
+ */
+export async function startEdgeWithOrigin(
+  bindings: EdgeBindings,
+  extra: { origin?: Record<string, string>; edge?: Record<string, string> } = {},
+): Promise<EdgeWithOrigin> {
+  const [edgePort, originPort] = [await freePort(), await freePort()];
+  const edgeHost = `127.0.0.1:${edgePort}`;
+  const shared = { PIER_SERVER_HOSTNAME: edgeHost, PIER_ORIGIN_URL: `http://127.0.0.1:${originPort}` };
+  const origin = await startOriginProcess({
+    ...originEnvFor(bindings, REDIS_URL),
+    ...shared,
+    PORT: String(originPort),
+    PIER_URL_SCHEME: "https",
+    ...extra.origin,
+  });
+  try {
+    const edge = await startEdgeServer({ port: edgePort, bindings: { ...bindings, ...shared, ...extra.edge } });
+    return { edge, origin, edgeHost };
+  } catch (error) {
+    await origin.close();
+    throw error;
+  }
 }
