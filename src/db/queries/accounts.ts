@@ -26,13 +26,24 @@ export async function findLoginUser(sql: Queryable, login: string): Promise<Logi
   return rows[0] ?? null;
 }
 
-export async function recordLoginFailure(sql: Queryable, userId: number, at: Date): Promise<void> {
-  await sql.query(`UPDATE "user" SET invalid_login_attempts = invalid_login_attempts + 1, last_invalid_login = $2 WHERE id = $1`, [
-    userId,
-    at,
-  ]);
+/**
+ * Reserves a password check for `userId` at `at`, counted as a failed attempt until
+ * `clearLoginFailures`: refused (false) while Quay's back-off after the recorded failures
+ * (2^(n-1) s, at most `maxWaitSeconds`) lasts. One statement, so parallel attempts
+ * cannot all pass the back-off before any of them is counted.
+ */
+export async function reserveLoginAttempt(sql: Queryable, userId: number, at: Date, maxWaitSeconds: number): Promise<boolean> {
+  const { rows } = await sql.query(
+    `UPDATE "user" SET invalid_login_attempts = invalid_login_attempts + 1, last_invalid_login = $2
+     WHERE id = $1 AND (invalid_login_attempts <= 0
+       OR last_invalid_login + make_interval(secs => least(power(2, least(invalid_login_attempts - 1, 30)), $3)) <= $2)
+     RETURNING id`,
+    [userId, at, maxWaitSeconds],
+  );
+  return rows.length === 1;
 }
 
+/** The right password was given: the attempts counted so far were not failures after all. */
 export async function clearLoginFailures(sql: Queryable, userId: number): Promise<void> {
   await sql.query(`UPDATE "user" SET invalid_login_attempts = 0 WHERE id = $1 AND invalid_login_attempts <> 0`, [userId]);
 }
