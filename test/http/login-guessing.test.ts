@@ -5,7 +5,9 @@
  * password still work, and logins do not tell existing accounts from unknown ones.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authenticate } from "../../src/core/auth/credentials.js";
 import { API_HOST, basicAuth, startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
+import { countingSql } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { unique } from "../support/quay-seed.js";
 
@@ -92,6 +94,17 @@ describe("logins do not reveal which accounts exist", () => {
     // bcrypt (cost 12) takes hundreds of ms; a lookup alone a few. Loose bound for a loaded machine.
     expect(median(missing)).toBeGreaterThan(median(known) * 0.5);
     expect((await login(unknown, "x")).message).toBe("Invalid Username or Password");
+  });
+
+  it("costs an unknown user the same database round trips as a wrong password (the edge pays ms for each)", async () => {
+    const counted = countingSql(api.sql);
+    const deps = { sql: counted.target, clock, fields: null, loginsInFlight: new Map() };
+    const user = await api.user("trips");
+    await expect(authenticate(deps, user.username, "wrong")).rejects.toThrow("Invalid Username or Password");
+    const forExisting = counted.count();
+    counted.reset();
+    await expect(authenticate(deps, unique("nobody"), "wrong")).rejects.toThrow("Invalid Username or Password");
+    expect(counted.count()).toBe(forExisting);
   });
 
   it("answers an unknown robot, a wrong robot token and a disabled owner's robot alike", async () => {

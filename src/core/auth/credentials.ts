@@ -13,7 +13,6 @@ import {
   clearLoginFailures,
   findAccessToken,
   findAppToken,
-  findLoginUser,
   findRobot,
   type LoginUserRow,
   reserveLoginAttempt,
@@ -93,15 +92,13 @@ function retrySeconds(row: LoginUserRow, now: number): number {
 }
 
 async function checkUser(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
-  const row = await findLoginUser(deps.sql, login);
+  const now = deps.clock.now();
+  const row = await reserveLoginAttempt(deps.sql, login, new Date(now), MAX_LOCKOUT_SECONDS);
   if (!row) {
     await verifyPassword(password, null);
     throw invalid("Invalid Username or Password");
   }
-  const now = deps.clock.now();
-  if (!(await reserveLoginAttempt(deps.sql, row.id, new Date(now), MAX_LOCKOUT_SECONDS))) {
-    throw invalid(`Too many login attempts. Try again in ${retrySeconds(row, now)} seconds.`);
-  }
+  if (!row.reserved) throw invalid(`Too many login attempts. Try again in ${retrySeconds(row, now)} seconds.`);
   // The reservation already counts this attempt as failed.
   if (!(await verifyPassword(password, row.password_hash))) throw invalid("Invalid Username or Password");
   await clearLoginFailures(deps.sql, row.id);
