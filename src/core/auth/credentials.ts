@@ -106,6 +106,7 @@ async function checkUser(deps: CredentialDeps, login: string, password: string):
   return { kind: "user", id: row.id, username: row.username, uuid: row.uuid };
 }
 
+/** A user login; the same login and password already being checked here shares that check's outcome. */
 function user(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
   const key = `${login}\u0000${password}`;
   const pending = deps.loginsInFlight.get(key);
