@@ -69,6 +69,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       sql: registry.sql,
       clock: registry.clock,
       fields: registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey),
+      loginsInFlight: new Map(),
     },
   };
   const app = new Hono();

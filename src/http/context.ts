@@ -76,10 +76,16 @@ export function clientIp(c: Context): string | null {
 }
 
 /** The repository a write request goes to (created on first push), with who is writing. */
-export function writeTarget(c: Context, services: AppServices, name: RepositoryName): Promise<PushTarget> {
+export function writeTarget(
+  c: Context,
+  services: AppServices,
+  name: RepositoryName,
+  mountFrom?: RepositoryName | null,
+): Promise<PushTarget> {
   return resolvePushTarget(services.manifestWrites, {
     caller: callerOf(c),
     name,
+    mountFrom,
     ip: clientIp(c),
     userAgent: c.req.header("user-agent") ?? null,
   });

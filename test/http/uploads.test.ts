@@ -5,9 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureUser } from "../../src/core/accounts.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { startPushScene, TEST_HOST, type OriginFixture, type PushScene, type RequestInitLike } from "../support/origin-registry.js";
-import { createRepository, storeImage } from "../support/quay-seed.js";
+import { createRepository, storeImage, unique } from "../support/quay-seed.js";
 import { seededBytes, sha256Hex } from "../suites/blob-store.js";
 
 let scene: PushScene;
@@ -211,6 +212,45 @@ describe("cross-repository mount", () => {
     expect(mounted.status).toBe(201);
     expect(mounted.headers.get("docker-content-digest")).toBe(layer.digest);
     expect((await call("HEAD", `/v2/${repo}/blobs/${layer.digest}`)).status).toBe(200);
+  });
+
+  it("challenges a mount for the source's pull too, so a client with Basic credentials gets a token that mounts (201)", async () => {
+    const { sql, clock } = origin.registry;
+    const user = unique("mounter");
+    const password = `pw-${crypto.randomUUID()}`;
+    await ensureUser(sql, clock, { username: user, email: `${user}@users.test`, password, removedTagExpirationSeconds: 1_209_600 });
+    const userId = (await sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [user])).rows[0]!.id;
+    const sourceId = await createRepository(origin.registry, userId, "base", { visibility: "private" });
+    const layer = (await storeImage(origin.registry, sourceId, { layerSizes: [64] })).layers[0]!;
+    const mountPath = `/v2/${user}/app/blobs/uploads/?mount=${layer.digest}&from=${user}/base`;
+
+    const challenged = await call("POST", mountPath, { token: null });
+    expect(challenged.status).toBe(401);
+    const challenge = challenged.headers.get("www-authenticate")!;
+    expect(challenge).toBe(
+      `Bearer realm="https://${TEST_HOST}/v2/auth",service="${TEST_HOST}",scope="repository:${user}/app:pull,push repository:${user}/base:pull"`,
+    );
+
+    // What clients do with the challenge: one scope parameter per space-separated scope, or
+    // (some) the whole value in one parameter.
+    const challengeScope = /scope="([^"]*)"/.exec(challenge)![1]!;
+    const tokens: string[] = [];
+    for (const scopes of [challengeScope.split(" "), [challengeScope]]) {
+      const query = new URLSearchParams([["service", TEST_HOST], ...scopes.map((scope): [string, string] => ["scope", scope])]);
+      const auth = await scene.app.request(`https://${TEST_HOST}/v2/auth?${query}`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` },
+      });
+      expect(auth.status).toBe(200);
+      tokens.push(((await auth.json()) as { token: string }).token);
+    }
+
+    for (const token of tokens) {
+      const mounted = await call("POST", mountPath, { token });
+      expect(mounted.status).toBe(201);
+      expect(mounted.headers.get("docker-content-digest")).toBe(layer.digest);
+    }
+    const token = tokens[0]!;
+    expect((await call("HEAD", `/v2/${user}/app/blobs/${layer.digest}`, { token })).status).toBe(200);
   });
 });
 

@@ -12,7 +12,7 @@ import { hashPassword } from "../../src/core/auth/passwords.js";
 import { createInstanceKey, serviceKeys } from "../../src/core/auth/service-keys.js";
 import { loadRegistryConfig, type ConfigSource } from "../../src/core/config.js";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
-import { systemClock } from "../../src/core/ports/clock.js";
+import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Sql } from "../../src/core/ports/sql.js";
 import type { Registry } from "../../src/core/registry.js";
 import { migrate } from "../../src/db/migrate.js";
@@ -67,7 +67,8 @@ export function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
 
-export async function startApiHarness(label: string, env: ConfigSource = {}): Promise<ApiHarness> {
+/** `clock` drives the registry (login back-off, token times); accounts are created on the system clock. */
+export async function startApiHarness(label: string, env: ConfigSource = {}, clock: Clock = systemClock): Promise<ApiHarness> {
   const db: TestDatabase = await createTestDatabase(label);
   const sql = nodePostgresSql(db.url);
   await migrate(sql);
@@ -79,15 +80,15 @@ export async function startApiHarness(label: string, env: ConfigSource = {}): Pr
     PIER_DATABASE_SECRET_KEY: SECRET_KEY,
     ...env,
   });
-  const key = await createInstanceKey(sql, systemClock, `https://${API_HOST}`);
+  const key = await createInstanceKey(sql, clock, `https://${API_HOST}`);
   const registry: Registry = {
     config,
     sql,
     cache: memoryCache(),
     blobs: noStorage,
     signer: null,
-    clock: systemClock,
-    keys: serviceKeys({ sql, clock: systemClock }),
+    clock,
+    keys: serviceKeys({ sql, clock }),
     signingKey: key.signing,
     upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
     hashing: null,

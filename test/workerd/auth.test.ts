@@ -179,7 +179,7 @@ describe("GET /v2/auth", () => {
     expect(await grantedActions(`repository:${org}/private-app:pull`, basic(bob, PASSWORD))).toEqual([]);
     expect(await grantedActions(`repository:${org}/public-app:pull,push`, basic(`${org}+ci`, robotToken))).toEqual(["pull", "push"]);
     expect(await grantedActions(`repository:${org}/frozen:push`, basic(`${org}+ci`, robotToken))).toEqual([]);
-    expect(await grantedActions(`repository:${alice}/new-repo:push,pull`, basic(alice, PASSWORD))).toEqual(["push"]);
+    expect(await grantedActions(`repository:${alice}/new-repo:push,pull`, basic(alice, PASSWORD))).toEqual(["push", "pull"]);
     expect(await grantedActions(`repository:${org}/new-repo:push`, basic(alice, PASSWORD))).toEqual([]);
     expect(await grantedActions(`repository:${HOST}/${org}/public-app:pull`)).toEqual(["pull"]);
   });
@@ -299,9 +299,6 @@ describe("bearer tokens on /v2", () => {
     expect((await get(`/v2/${org}/private-app/tags/list`, body.token)).status).toBe(200);
     const elsewhere = await get(`/v2/${other}/private-app/manifests/v1`, body.token);
     expect(elsewhere.status).toBe(401);
-    // With a grant the caller may learn that a repository does not exist.
-    const missing = await token([`repository:${alice}/nothing:pull`], basic(alice, PASSWORD));
-    expect((await get(`/v2/${alice}/nothing/manifests/v1`, missing.body.token)).status).toBe(401);
     expect((await get("/v2/", body.token)).status).toBe(200);
     expect((await get("/v2/")).status).toBe(401);
   });
@@ -314,6 +311,41 @@ describe("bearer tokens on /v2", () => {
       errors: [{ code: "NAME_UNKNOWN", message: "repository name not known to registry", detail: "repository not found" }],
     });
     expect((await get(`/v2/${org}/deleted-since/tags/list`, granted)).status).toBe(404);
+  });
+
+  it("tells a caller who may create repositories in the namespace that a repository does not exist (NAME_UNKNOWN)", async () => {
+    const carol = unique("carol");
+    const carolId = await createNamespace({ sql: base.sql, blobs: base.blobs }, carol);
+    await base.sql.query(`UPDATE "user" SET password_hash = $1 WHERE id = $2`, [await hashPassword(PASSWORD), carolId]);
+    const creators = await base.sql.query<{ id: number }>(
+      `INSERT INTO team (name, organization_id, role_id, description)
+       SELECT 'creators', u.id, tr.id, '' FROM "user" u, teamrole tr WHERE u.username = $1 AND tr.name = 'creator' RETURNING id`,
+      [other],
+    );
+    await base.sql.query(`INSERT INTO teammember (user_id, team_id) VALUES ($1, $2)`, [carolId, creators.rows[0]!.id]);
+
+    // The namespace owner and an organization's creator team: nothing to hide from them.
+    for (const [user, repo] of [
+      [alice, `${alice}/nothing`],
+      [carol, `${other}/nothing`],
+    ] as const) {
+      const { body } = await token([`repository:${repo}:pull`], basic(user, PASSWORD));
+      const response = await get(`/v2/${repo}/manifests/v1`, body.token);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({
+        errors: [{ code: "NAME_UNKNOWN", message: "repository name not known to registry", detail: "repository not found" }],
+      });
+      expect((await get(`/v2/${repo}/tags/list`, body.token)).status).toBe(404);
+    }
+    // Everyone else still cannot tell a missing repository from a private one.
+    for (const [repo, authorization] of [
+      [`${alice}/nothing`, basic(carol, PASSWORD)],
+      [`${org}/nothing`, basic(alice, PASSWORD)],
+      [`${other}/nothing`, undefined],
+    ] as const) {
+      const { body } = await token([`repository:${repo}:pull`], authorization);
+      expect((await get(`/v2/${repo}/manifests/v1`, body.token)).status).toBe(401);
+    }
   });
 
   it("accepts a token built by hand in Quay's layout", async () => {

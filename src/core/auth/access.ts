@@ -57,7 +57,13 @@ export function grantsWrite(caller: Caller, name: RepositoryName): boolean {
   return actions !== undefined && (actions.has("push") || actions.has("*"));
 }
 
-/** Throws the challenge for `pull,push` unless the caller's token grants writes to `name`. */
-export function authorizeWrite(caller: Caller, name: RepositoryName): void {
-  if (!grantsWrite(caller, name)) throw RegistryError.unauthorized(`repository:${name.full}:pull,push`);
+/**
+ * Throws the challenge for `pull,push` unless the caller's token grants writes to `name`.
+ * A mount's challenge also names pull on its source (as Distribution does), so a client
+ * fetches one token that covers both and the mount succeeds.
+ */
+export function authorizeWrite(caller: Caller, name: RepositoryName, mountFrom: RepositoryName | null = null): void {
+  if (grantsWrite(caller, name)) return;
+  const scope = `repository:${name.full}:pull,push`;
+  throw RegistryError.unauthorized(mountFrom === null ? scope : `${scope} repository:${mountFrom.full}:pull`);
 }

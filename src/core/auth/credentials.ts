@@ -1,7 +1,9 @@
 /**
  * Basic credentials as Quay checks them (auth/credentials.py): `$app` app-specific
  * tokens, robots (`owner+name` with their token), and users by username or e-mail with
- * their bcrypt password and Quay's exponential lockout after failed attempts.
+ * their bcrypt password and Quay's exponential lockout after failed attempts. Each
+ * password check is reserved in the user row before it runs, so parallel guesses
+ * cannot outrun the lockout; unknown users and robots answer like wrong passwords.
  */
 import { RegistryError } from "../errors/registry-error.js";
 import type { Clock } from "../ports/clock.js";
@@ -11,9 +13,9 @@ import {
   clearLoginFailures,
   findAccessToken,
   findAppToken,
-  findLoginUser,
   findRobot,
-  recordLoginFailure,
+  type LoginUserRow,
+  reserveLoginAttempt,
   touchAppToken,
 } from "../../db/queries/accounts.js";
 import { equalSecrets } from "./constant-time.js";
@@ -34,6 +36,12 @@ export interface CredentialDeps {
   clock: Clock;
   /** Decrypts Quay's encrypted token columns; null when no DATABASE_SECRET_KEY is configured. */
   fields: FieldEncrypter | null;
+  /**
+   * Password logins being checked in this process, by login and password: identical
+   * parallel attempts (one client's parallel pulls, CI jobs) share one check instead of
+   * being refused while it is reserved.
+   */
+  loginsInFlight: Map<string, Promise<Entity>>;
 }
 
 const APP_TOKEN_USERNAME = "$app";
@@ -67,30 +75,45 @@ async function appToken(deps: CredentialDeps, secret: string): Promise<Entity> {
 
 async function robot(deps: CredentialDeps, username: string, token: string): Promise<Entity> {
   const row = await findRobot(deps.sql, username);
-  if (!row) throw invalid(`Could not find robot with username: ${username}`);
-  if (!row.owner_enabled) throw invalid(`Robot owner of ${username} is disabled`);
-  const expected = await decrypted(deps, row.token);
-  if (expected === null || !equalSecrets(expected, token))
+  const expected = row && (await decrypted(deps, row.token));
+  // Unknown robots get the wrong-token answer (Quay names them apart), so robot names cannot be probed.
+  if (!row || expected === null || !equalSecrets(expected, token)) {
     throw invalid(`Could not find robot with username: ${username} and supplied password.`);
+  }
+  if (!row.owner_enabled) throw invalid(`Robot owner of ${username} is disabled`);
   return { kind: "robot", id: row.id, username: row.username };
 }
 
-async function user(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
-  const row = await findLoginUser(deps.sql, login);
-  if (!row) throw invalid("Invalid Username or Password");
+/** Whole seconds until Quay's back-off after `row`'s failures ends; at least 1 (a parallel attempt just reserved a check). */
+function retrySeconds(row: LoginUserRow, now: number): number {
+  if (row.invalid_login_attempts <= 0) return 1;
+  const waitSeconds = Math.min(2 ** (row.invalid_login_attempts - 1), MAX_LOCKOUT_SECONDS);
+  return Math.max(1, Math.ceil((row.last_invalid_login.getTime() + waitSeconds * 1000 - now) / 1000));
+}
+
+async function checkUser(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
   const now = deps.clock.now();
-  if (row.invalid_login_attempts > 0) {
-    const waitSeconds = Math.min(2 ** (row.invalid_login_attempts - 1), MAX_LOCKOUT_SECONDS);
-    const retryAt = row.last_invalid_login.getTime() + waitSeconds * 1000;
-    if (retryAt > now) throw invalid(`Too many login attempts. Try again in ${Math.ceil((retryAt - now) / 1000)} seconds.`);
-  }
-  if (!(await verifyPassword(password, row.password_hash))) {
-    await recordLoginFailure(deps.sql, row.id, new Date(now));
+  const row = await reserveLoginAttempt(deps.sql, login, new Date(now), MAX_LOCKOUT_SECONDS);
+  if (!row) {
+    await verifyPassword(password, null);
     throw invalid("Invalid Username or Password");
   }
+  if (!row.reserved) throw invalid(`Too many login attempts. Try again in ${retrySeconds(row, now)} seconds.`);
+  // The reservation already counts this attempt as failed.
+  if (!(await verifyPassword(password, row.password_hash))) throw invalid("Invalid Username or Password");
+  await clearLoginFailures(deps.sql, row.id);
   if (!row.enabled) throw invalid("This user has been disabled. Please contact your administrator.");
-  if (row.invalid_login_attempts > 0) await clearLoginFailures(deps.sql, row.id);
   return { kind: "user", id: row.id, username: row.username, uuid: row.uuid };
+}
+
+/** A user login; the same login and password already being checked here shares that check's outcome. */
+function user(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
+  const key = `${login}\u0000${password}`;
+  const pending = deps.loginsInFlight.get(key);
+  if (pending) return pending;
+  const check = checkUser(deps, login, password).finally(() => deps.loginsInFlight.delete(key));
+  deps.loginsInFlight.set(key, check);
+  return check;
 }
 
 async function accessToken(deps: CredentialDeps, secret: string): Promise<Entity> {

@@ -6,15 +6,18 @@
 import bcrypt from "bcryptjs";
 
 const ROUNDS = 12;
+/** A cost-12 hash of a random, discarded password: checked when an account has none. */
+const NO_ACCOUNT_HASH = "$2b$12$qup6rxvyFdcTi8u1Z6p8Q.NKqf2zcgOI9qMCcLY8CSVyorumwxuJS";
 const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 
 export function hashPassword(password: string): Promise<string> {
   return bcrypt.hash(password, ROUNDS);
 }
 
+/** Never true without a hash; the same bcrypt work is spent either way, so timing does not tell unknown accounts apart. */
 export async function verifyPassword(password: string, hash: string | null): Promise<boolean> {
-  if (!hash) return false;
-  return bcrypt.compare(password, hash);
+  const matches = await bcrypt.compare(password, hash || NO_ACCOUNT_HASH);
+  return Boolean(hash) && matches;
 }
 
 /** A random password of `length` unambiguous characters, from the platform CSPRNG. */

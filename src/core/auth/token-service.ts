@@ -1,8 +1,9 @@
 /**
  * What `/v2/auth` grants (endpoints/v2/v2auth.py): per requested repository, the
  * actions the entity's role allows — pull for readers and public repositories, push
- * for writers of normal image repositories (or creators of a missing one), `*` for
- * admins — and the token's `context` claim as Quay fills it.
+ * for writers of normal image repositories, `*` for admins — and the token's `context`
+ * claim as Quay fills it. Callers who may create a missing repository get pull and push
+ * on it: there is nothing to hide from them, so /v2 answers them NAME_UNKNOWN, not 401.
  */
 import { RegistryError } from "../errors/registry-error.js";
 import type { Queryable } from "../ports/sql.js";
@@ -57,11 +58,12 @@ function decide(row: RepositoryAccessRow, entity: Entity | null, scope: Reposito
   const level = role(row, entity, scope.name.namespace);
   const exists = row.repository_id !== null;
   const granted = new Set<Action>();
+  const creates = !exists && canCreate(row, entity, scope.name.namespace);
   for (const action of scope.actions) {
-    if (action === "pull" && ((exists && level >= READ) || row.visibility === "public")) granted.add("pull");
+    if (action === "pull" && ((exists && level >= READ) || row.visibility === "public" || creates)) granted.add("pull");
     if (action === "push" && entity !== null) {
       if (!exists) {
-        if (canCreate(row, entity, scope.name.namespace)) granted.add("push");
+        if (creates) granted.add("push");
       } else if (level >= WRITE) {
         if (row.kind !== "image") {
           throw new RegistryError("UNSUPPORTED", undefined, `This repository is for managing ${row.kind} and not container images.`);

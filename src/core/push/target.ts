@@ -43,11 +43,13 @@ export interface WriteRequest {
   name: RepositoryName;
   ip: string | null;
   userAgent: string | null;
+  /** The source of a cross-repository mount, named in the challenge when the write is refused. */
+  mountFrom?: RepositoryName | null;
 }
 
 export async function resolvePushTarget(deps: TargetDeps, request: WriteRequest): Promise<PushTarget> {
   const { caller, name } = request;
-  authorizeWrite(caller, name);
+  authorizeWrite(caller, name, request.mountFrom);
   const performer = caller.subject === null ? null : await findNamespace(deps.sql, caller.subject);
   const actor: Actor = {
     performer: performer && { id: performer.id, username: performer.username },

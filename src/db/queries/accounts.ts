@@ -15,24 +15,37 @@ export interface LoginUserRow {
   last_invalid_login: Date;
 }
 
-/** A person (not an organization or robot) by username, or by e-mail as Quay allows. */
-export async function findLoginUser(sql: Queryable, login: string): Promise<LoginUserRow | null> {
-  const { rows } = await sql.query<LoginUserRow>(
-    `SELECT id, uuid, username, password_hash, enabled, invalid_login_attempts, last_invalid_login
-     FROM "user" WHERE organization = false AND robot = false AND (username = $1 OR email = $1)
-     ORDER BY (username = $1) DESC LIMIT 1`,
-    [login],
+export interface LoginAttempt extends LoginUserRow {
+  /** True when this attempt may check the password (it is counted as failed until cleared). */
+  reserved: boolean;
+}
+
+/**
+ * A person (not an organization or robot) by username, or by e-mail as Quay allows,
+ * with a password check reserved at `at` unless Quay's back-off after the recorded
+ * failures (2^(n-1) s, at most `maxWaitSeconds`) still lasts. One statement: parallel
+ * attempts cannot all pass the back-off before any is counted, and an unknown login
+ * costs the same round trips as a known one. The row's columns are from before the reservation.
+ */
+export async function reserveLoginAttempt(sql: Queryable, login: string, at: Date, maxWaitSeconds: number): Promise<LoginAttempt | null> {
+  const { rows } = await sql.query<LoginAttempt>(
+    `WITH candidate AS (
+       SELECT id FROM "user" WHERE organization = false AND robot = false AND (username = $1 OR email = $1)
+       ORDER BY (username = $1) DESC LIMIT 1),
+     reserved AS (
+       UPDATE "user" u SET invalid_login_attempts = u.invalid_login_attempts + 1, last_invalid_login = $2
+       FROM candidate WHERE u.id = candidate.id AND (u.invalid_login_attempts <= 0
+         OR u.last_invalid_login + make_interval(secs => least(power(2, least(u.invalid_login_attempts - 1, 30)), $3)) <= $2)
+       RETURNING u.id)
+     SELECT u.id, u.uuid, u.username, u.password_hash, u.enabled, u.invalid_login_attempts, u.last_invalid_login,
+            EXISTS (SELECT 1 FROM reserved) AS reserved
+     FROM "user" u JOIN candidate ON candidate.id = u.id`,
+    [login, at, maxWaitSeconds],
   );
   return rows[0] ?? null;
 }
 
-export async function recordLoginFailure(sql: Queryable, userId: number, at: Date): Promise<void> {
-  await sql.query(`UPDATE "user" SET invalid_login_attempts = invalid_login_attempts + 1, last_invalid_login = $2 WHERE id = $1`, [
-    userId,
-    at,
-  ]);
-}
-
+/** The right password was given: the attempts counted so far were not failures after all. */
 export async function clearLoginFailures(sql: Queryable, userId: number): Promise<void> {
   await sql.query(`UPDATE "user" SET invalid_login_attempts = 0 WHERE id = $1 AND invalid_login_attempts <> 0`, [userId]);
 }

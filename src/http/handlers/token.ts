@@ -18,7 +18,9 @@ export function issueToken(services: AppServices) {
   return async function issueToken(c: Context): Promise<Response> {
     if (registry.signingKey === null) throw new RegistryError("UNSUPPORTED", "this registry instance does not issue tokens");
     const host = publicOrigin(registry.config, c.req.url).host;
+    // Space-joined scopes (a challenge's value copied whole, OAuth style) count one by one; Quay refuses them.
     const scopes = (c.req.queries("scope") ?? [])
+      .flatMap((scope) => scope.split(" "))
       .filter((scope) => scope !== "")
       .map((scope) => parseScope(scope, host, registry.config.libraryNamespace));
 

@@ -89,12 +89,12 @@ function redirectBytesToOrigin(services: AppServices, c: Context): Response {
 export function startBlobUpload(services: AppServices) {
   return async function startBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    const target = await writeTarget(c, services, name);
     const mount = c.req.query("mount");
-    if (mount) {
-      const from = parseRepositoryName(c.req.query("from") ?? "", services.registry.config.libraryNamespace);
+    const from = mount ? parseRepositoryName(c.req.query("from") ?? "", services.registry.config.libraryNamespace) : null;
+    const target = await writeTarget(c, services, name, from);
+    if (mount && from) {
       const digest = parseDigest(mount);
-      if (digest && from && (await mountBlob(services.uploads, services.registry.config, callerOf(c), target, from, digest))) {
+      if (digest && (await mountBlob(services.uploads, services.registry.config, callerOf(c), target, from, digest))) {
         return blobCreated(services, c, name.full, digest.text);
       }
     }
