@@ -324,12 +324,12 @@ describe("bearer tokens on /v2", () => {
     );
     await base.sql.query(`INSERT INTO teammember (user_id, team_id) VALUES ($1, $2)`, [carolId, creators.rows[0]!.id]);
 
-    // The namespace owner and an organization's creator team: nothing to hide from them.
-    for (const [user, repo] of [
-      [alice, `${alice}/nothing`],
-      [carol, `${other}/nothing`],
+    // The namespace owner (pull alone) and an organization's creator team (pushing): nothing to hide from them.
+    for (const [user, repo, actions] of [
+      [alice, `${alice}/nothing`, "pull"],
+      [carol, `${other}/nothing`, "pull,push"],
     ] as const) {
-      const { body } = await token([`repository:${repo}:pull`], basic(user, PASSWORD));
+      const { body } = await token([`repository:${repo}:${actions}`], basic(user, PASSWORD));
       const response = await get(`/v2/${repo}/manifests/v1`, body.token);
       expect(response.status).toBe(404);
       expect(await response.json()).toEqual({
@@ -337,6 +337,8 @@ describe("bearer tokens on /v2", () => {
       });
       expect((await get(`/v2/${repo}/tags/list`, body.token)).status).toBe(404);
     }
+    // A creator's pull grant would outlive another member creating the repository privately.
+    expect(await grantedActions(`repository:${other}/nothing:pull`, basic(carol, PASSWORD))).toEqual([]);
     // Everyone else still cannot tell a missing repository from a private one.
     for (const [repo, authorization] of [
       [`${alice}/nothing`, basic(carol, PASSWORD)],

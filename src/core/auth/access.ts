@@ -43,6 +43,8 @@ export function grantsRead(caller: Caller, name: RepositoryName): boolean {
  */
 export function authorizeRead(config: RegistryConfig, caller: Caller, name: RepositoryName, repository: RepositoryInfo | null): void {
   if (grantsRead(caller, name)) return;
+  // A push grant on a missing repository means the caller may create it: nothing to hide.
+  if (repository === null && grantsWrite(caller, name)) return;
   const scope = `repository:${name.full}:pull`;
   if (repository === null || !repository.isPublic) throw RegistryError.unauthorized(scope);
   if (repository.kind !== "image") {

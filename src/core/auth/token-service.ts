@@ -2,8 +2,10 @@
  * What `/v2/auth` grants (endpoints/v2/v2auth.py): per requested repository, the
  * actions the entity's role allows — pull for readers and public repositories, push
  * for writers of normal image repositories, `*` for admins — and the token's `context`
- * claim as Quay fills it. Callers who may create a missing repository get pull and push
- * on it: there is nothing to hide from them, so /v2 answers them NAME_UNKNOWN, not 401.
+ * claim as Quay fills it. Callers who may create a missing repository get push on it;
+ * those who would read it once anyone created it (its namespace's owner, the org's
+ * admins) also get pull, so /v2 answers them NAME_UNKNOWN, not 401. Creator teams get no
+ * pull: the token would outlive another member creating that repository privately.
  */
 import { RegistryError } from "../errors/registry-error.js";
 import type { Queryable } from "../ports/sql.js";
@@ -59,8 +61,9 @@ function decide(row: RepositoryAccessRow, entity: Entity | null, scope: Reposito
   const exists = row.repository_id !== null;
   const granted = new Set<Action>();
   const creates = !exists && canCreate(row, entity, scope.name.namespace);
+  const readsWhenCreated = creates && (ownsNamespace(entity!, scope.name.namespace) || row.org_admin);
   for (const action of scope.actions) {
-    if (action === "pull" && ((exists && level >= READ) || row.visibility === "public" || creates)) granted.add("pull");
+    if (action === "pull" && ((exists && level >= READ) || row.visibility === "public" || readsWhenCreated)) granted.add("pull");
     if (action === "push" && entity !== null) {
       if (!exists) {
         if (creates) granted.add("push");
