@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from "../core/ports/sql.js";
 import type { Registry } from "../core/registry.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
+import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
@@ -70,6 +71,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       clock: registry.clock,
       fields: registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey),
       loginsInFlight: new Map(),
+      verifiedPasswords: new VerifiedPasswords(registry.clock),
     },
   };
   const app = new Hono();

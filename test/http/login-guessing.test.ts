@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate } from "../../src/core/auth/credentials.js";
+import { hashPassword } from "../../src/core/auth/passwords.js";
+import { VerifiedPasswords } from "../../src/core/auth/verified-passwords.js";
 import { API_HOST, basicAuth, startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
 import { countingSql } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
@@ -83,17 +85,42 @@ describe("login back-off under parallel guesses", () => {
 
 describe("logins do not reveal which accounts exist", () => {
   it("spends a password check on unknown users too (as long as on an existing one)", async () => {
-    const user = await api.user("timing");
     const unknown = unique("nobody");
     const known: number[] = [];
     const missing: number[] = [];
     for (let i = 0; i < 5; i++) {
+      // A new user each time: a repeated login would be answered from verified passwords.
+      const user = await api.user("timing");
       known.push(await timed(() => login(user.username, user.password)));
       missing.push(await timed(() => login(unknown, user.password)));
     }
     // bcrypt (cost 12) takes hundreds of ms; a lookup alone a few. Loose bound for a loaded machine.
     expect(median(missing)).toBeGreaterThan(median(known) * 0.5);
     expect((await login(unknown, "x")).message).toBe("Invalid Username or Password");
+  });
+
+  it("skips bcrypt for a password verified moments ago, never for a wrong or changed one, and keeps the back-off", async () => {
+    const verifiedPasswords = new VerifiedPasswords(clock);
+    const deps = { sql: api.sql, clock, fields: null, loginsInFlight: new Map(), verifiedPasswords };
+    const user = await api.user("cached");
+    await authenticate(deps, user.username, user.password);
+    await authenticate(deps, user.username, user.password);
+    expect(verifiedPasswords.hits).toBe(1);
+
+    await expect(authenticate(deps, user.username, "wrong")).rejects.toThrow("Invalid Username or Password");
+    await expect(authenticate(deps, user.username, user.password)).rejects.toThrow("Too many login attempts");
+    clock.advance(2_000);
+    await authenticate(deps, user.username, user.password);
+    expect(verifiedPasswords.hits).toBe(2);
+
+    await api.sql.query(`UPDATE "user" SET password_hash = $1 WHERE id = $2`, [await hashPassword("a new password"), user.id]);
+    await expect(authenticate(deps, user.username, user.password)).rejects.toThrow("Invalid Username or Password");
+    clock.advance(2_000);
+    await authenticate(deps, user.username, "a new password");
+    clock.advance(61_000);
+    await authenticate(deps, user.username, "a new password");
+    expect(verifiedPasswords.hits).toBe(2);
+    expect(await failedAttempts(user)).toBe(0);
   });
 
   it("costs an unknown user the same database round trips as a wrong password (the edge pays ms for each)", async () => {

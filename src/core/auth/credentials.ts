@@ -21,6 +21,7 @@ import {
 import { equalSecrets } from "./constant-time.js";
 import type { FieldEncrypter } from "./field-encryption.js";
 import { verifyPassword } from "./passwords.js";
+import type { VerifiedPasswords } from "./verified-passwords.js";
 
 export type Entity =
   | { kind: "user"; id: number; username: string; uuid: string | null }
@@ -42,6 +43,8 @@ export interface CredentialDeps {
    * being refused while it is reserved.
    */
   loginsInFlight: Map<string, Promise<Entity>>;
+  /** Passwords verified moments ago here; absent: every login runs bcrypt. */
+  verifiedPasswords?: VerifiedPasswords;
 }
 
 const APP_TOKEN_USERNAME = "$app";
@@ -91,6 +94,14 @@ function retrySeconds(row: LoginUserRow, now: number): number {
   return Math.max(1, Math.ceil((row.last_invalid_login.getTime() + waitSeconds * 1000 - now) / 1000));
 }
 
+async function passwordMatches(deps: CredentialDeps, storedHash: string | null, password: string): Promise<boolean> {
+  const verified = deps.verifiedPasswords;
+  if (verified && storedHash !== null && (await verified.has(storedHash, password))) return true;
+  if (!(await verifyPassword(password, storedHash))) return false;
+  if (verified && storedHash !== null) await verified.remember(storedHash, password);
+  return true;
+}
+
 async function checkUser(deps: CredentialDeps, login: string, password: string): Promise<Entity> {
   const now = deps.clock.now();
   const row = await reserveLoginAttempt(deps.sql, login, new Date(now), MAX_LOCKOUT_SECONDS);
@@ -100,7 +111,7 @@ async function checkUser(deps: CredentialDeps, login: string, password: string):
   }
   if (!row.reserved) throw invalid(`Too many login attempts. Try again in ${retrySeconds(row, now)} seconds.`);
   // The reservation already counts this attempt as failed.
-  if (!(await verifyPassword(password, row.password_hash))) throw invalid("Invalid Username or Password");
+  if (!(await passwordMatches(deps, row.password_hash, password))) throw invalid("Invalid Username or Password");
   await clearLoginFailures(deps.sql, row.id);
   if (!row.enabled) throw invalid("This user has been disabled. Please contact your administrator.");
   return { kind: "user", id: row.id, username: row.username, uuid: row.uuid };
