@@ -83,6 +83,7 @@ describe("JSON bodies", () => {
       () => `/api/v1/organization/${org}/robots/builder2`,
       { unstructured_metadata: { key: ["x", "y\u0000"] } },
     ],
+    ["an overlong organization e-mail", "POST", () => "/api/v1/organization/", { name: unique("org"), email: `${"a".repeat(300)}@b.c` }],
     ["a key with a NUL", "PUT", () => `/api/v1/organization/${org}/robots/builder3`, { unstructured_metadata: { "k\u0000": 1 } }],
   ];
   it.each(cases)("refuses %s with 400 and writes nothing", async (_, method, path, body) => {
