@@ -59,8 +59,8 @@ export function repositoryParam(c: Context, services: AppServices): RepositoryNa
   return name;
 }
 
-/** Longest text query value (`last`, `artifactType`): longer than any name, tag or media type. */
-const MAX_TEXT_QUERY_LENGTH = 255;
+/** Longest text query value (`last`, `artifactType`): above any full repository name (255 + 1 + 255), tag or media type. */
+const MAX_TEXT_QUERY_LENGTH = 512;
 
 /** A free-text query parameter, trimmed; null when absent or blank, INVALID_REQUEST with control characters or overlong. */
 export function textQuery(c: Context, param: string): string | null {
