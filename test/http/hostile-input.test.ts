@@ -97,6 +97,17 @@ describe("Basic credentials at /v2/auth", () => {
   });
 });
 
+describe("token request parameters", () => {
+  const cases: [string, string, number, string][] = [
+    ["a scope with a NUL", "scope=repository:ns/app%00:pull", 400, "INVALID_REQUEST"],
+    ["a scope whose name has a control character", "scope=repository:ns/a%01pp:pull", 400, "INVALID_REQUEST"],
+    ["a scope with an encoded slash in the name", "scope=repository:ns%2F..%2Fapp:pull", 400, "NAME_INVALID"],
+  ];
+  it.each(cases)("refuses %s", async (_, query, status, code) => {
+    await expectRegistryError(await scene.call("GET", `/v2/auth?service=registry.test&${query}`, { token: null }), status, code);
+  });
+});
+
 describe("bearer tokens", () => {
   const kids: [string, string][] = [
     ["a NUL kid", "\0"],
