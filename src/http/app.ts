@@ -14,6 +14,7 @@ import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
+import { plainRequestTarget } from "./api/request.js";
 import { bearerAuth } from "./middleware/bearer.js";
 import { drainUnreadBody } from "./middleware/drain-body.js";
 import type { AppServices, Observability } from "./context.js";
@@ -88,6 +89,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     }
   }
   app.use("/v2/*", bearerAuth(services));
+  app.use("/api/v1/*", plainRequestTarget);
   app.use("/api/v1/*", apiAuth(services));
   for (const route of routes) app.on(route.method, route.path, route.handler(services));
 

@@ -6,7 +6,8 @@ import type { Context } from "hono";
 import { anonymousCaller, type Caller } from "../core/auth/access.js";
 import { RegistryError } from "../core/errors/registry-error.js";
 import { parseDigest, type Digest } from "../core/model/digest.js";
-import { parseRepositoryName, type RepositoryName } from "../core/model/names.js";
+import { parseDistributionName, type RepositoryName } from "../core/model/names.js";
+import { hasControlCharacter } from "../core/model/text.js";
 import type { Registry } from "../core/registry.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import type { CredentialDeps } from "../core/auth/credentials.js";
@@ -45,12 +46,30 @@ export function callerOf(c: Context): Caller {
   return (c.get("caller") as Caller | undefined) ?? anonymousCaller;
 }
 
-/** The `:name` route param as a repository name; NAME_INVALID when malformed. */
+/**
+ * The `:name` route param as a repository name; NAME_INVALID when malformed. Routing
+ * decodes the path (`ns%2Frepo` arrives as `ns/repo`), so the name must also stand
+ * verbatim in the raw path: nothing percent-encoded.
+ */
 export function repositoryParam(c: Context, services: AppServices): RepositoryName {
   const raw = c.req.param("name") ?? "";
-  const name = parseRepositoryName(raw, services.registry.config.libraryNamespace);
+  const verbatim = new URL(c.req.url).pathname.startsWith(`/v2/${raw}/`);
+  const name = verbatim ? parseDistributionName(raw, services.registry.config.libraryNamespace) : null;
   if (name === null) throw new RegistryError("NAME_INVALID", undefined, { name: raw });
   return name;
+}
+
+/** Longest text query value (`last`, `artifactType`): above any full repository name (255 + 1 + 255), tag or media type. */
+const MAX_TEXT_QUERY_LENGTH = 512;
+
+/** A free-text query parameter, trimmed; null when absent or blank, INVALID_REQUEST with control characters or overlong. */
+export function textQuery(c: Context, param: string): string | null {
+  const value = c.req.query(param)?.trim();
+  if (!value) return null;
+  if (hasControlCharacter(value) || value.length > MAX_TEXT_QUERY_LENGTH) {
+    throw new RegistryError("INVALID_REQUEST", `invalid ${param} parameter`, { parameter: param });
+  }
+  return value;
 }
 
 /** A digest route param; DIGEST_INVALID when malformed. */

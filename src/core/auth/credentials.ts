@@ -6,6 +6,7 @@
  * cannot outrun the lockout; unknown users and robots answer like wrong passwords.
  */
 import { RegistryError } from "../errors/registry-error.js";
+import { hasControlCharacter } from "../model/text.js";
 import type { Clock } from "../ports/clock.js";
 import type { Queryable } from "../ports/sql.js";
 import { callerFromOAuthToken } from "../management/oauth.js";
@@ -150,7 +151,7 @@ export function authenticate(deps: CredentialDeps, username: string, password: s
   return user(deps, username, password);
 }
 
-/** Username and password of an `Authorization: Basic …` header; null when it is not one. */
+/** Username and password of an `Authorization: Basic …` header; null when it is not one or holds control characters. */
 export function parseBasic(header: string | undefined): { username: string; password: string } | null {
   const match = header ? /^Basic\s+([A-Za-z0-9+/]+=*)\s*$/i.exec(header) : null;
   if (!match) return null;
@@ -161,5 +162,5 @@ export function parseBasic(header: string | undefined): { username: string; pass
     return null;
   }
   const colon = text.indexOf(":");
-  return colon === -1 ? null : { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  return colon === -1 || hasControlCharacter(text) ? null : { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }

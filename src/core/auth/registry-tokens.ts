@@ -5,6 +5,7 @@
  * tokens minted by a Quay sharing the database work here and the other way round.
  */
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { hasControlCharacter } from "../model/text.js";
 import type { Clock } from "../ports/clock.js";
 import type { Keys, SigningKey } from "../ports/keys.js";
 import type { Action, Caller } from "./access.js";
@@ -59,6 +60,8 @@ export interface VerifyOptions {
 }
 
 const BEARER = /^Bearer (([a-zA-Z0-9+\-_/]+\.)+[a-zA-Z0-9+\-_/]+)$/;
+/** servicekey.kid is a varchar(255). */
+const MAX_KID_LENGTH = 255;
 const ACTIONS: ReadonlySet<string> = new Set(["pull", "push", "*"]);
 
 /** The caller an `Authorization: Bearer …` header proves; InvalidTokenError for any flaw. */
@@ -75,6 +78,7 @@ export async function verifyBearer(header: string, options: VerifyOptions): Prom
     throw new InvalidTokenError("Invalid token header");
   }
   if (!kid) throw new InvalidTokenError("Token is missing the kid header");
+  if (typeof kid !== "string" || kid.length > MAX_KID_LENGTH || hasControlCharacter(kid)) throw new InvalidTokenError("Invalid kid header");
   const key = await options.keys.verification(kid);
   if (key === null) throw new InvalidTokenError(`Unknown signing key ${kid}`);
 

@@ -6,7 +6,7 @@
  */
 import { SqlError, SqlState } from "../ports/sql.js";
 
-export type ManagementErrorKind = "invalid_request" | "not_found" | "unauthorized" | "invalid_token";
+export type ManagementErrorKind = "invalid_request" | "not_found" | "unauthorized" | "invalid_token" | "request_too_large";
 
 export class ManagementError extends Error {
   override name = "ManagementError";

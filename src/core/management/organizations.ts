@@ -12,9 +12,10 @@ import { isUniqueViolation, ManagementError } from "./errors.js";
 import { namespaceNameIssue } from "./names.js";
 import { teamAvatar, userAvatar } from "./views.js";
 
+/** `email` is capped at its column (organizationcontactemail.contact_email varchar(255)). */
 const NEW_ORG = {
   required: ["name"],
-  properties: { name: { type: "string" }, email: { type: "string" }, recaptcha_response: { type: "string" } },
+  properties: { name: { type: "string" }, email: { type: "string", maxLength: 255 }, recaptcha_response: { type: "string" } },
 } as const;
 
 const TAKEN = "A user or organization with this name already exists";

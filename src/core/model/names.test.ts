@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidTag, parseRepositoryName } from "./names.js";
+import { isValidTag, parseDistributionName, parseRepositoryName } from "./names.js";
 
 describe("repository names", () => {
   it("splits at the first slash and allows nested repository paths", () => {
@@ -15,6 +15,16 @@ describe("repository names", () => {
   it("rejects upper case, empty components, leading separators and over-long names", () => {
     for (const bad of ["Acme/app", "acme//app", "acme/", "/app", "acme/-app", "a/app", `acme/${"a".repeat(256)}`, "acme/app/"]) {
       expect(parseRepositoryName(bad), bad).toBeNull();
+    }
+  });
+});
+
+describe("/v2 path names", () => {
+  it("follow the spec's grammar on top of Quay's rules", () => {
+    expect(parseDistributionName("acme/my-app__x.y/z")?.full).toBe("acme/my-app__x.y/z");
+    expect(parseDistributionName("nginx")?.full).toBe("library/nginx");
+    for (const bad of ["acme/a..b", "acme/app.", "acme/a___b", "acme/_app", "acme%2Fapp", "acme/app\0", "a/app"]) {
+      expect(parseDistributionName(bad), bad).toBeNull();
     }
   });
 });

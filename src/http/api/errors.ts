@@ -9,7 +9,7 @@ import { ManagementError } from "../../core/management/errors.js";
 import { isDatabaseUnavailable } from "../../core/ports/sql.js";
 import { publicOrigin } from "../urls.js";
 
-const STATUS = { invalid_request: 400, not_found: 404, invalid_token: 401 } as const;
+const STATUS = { invalid_request: 400, not_found: 404, invalid_token: 401, request_too_large: 413 } as const;
 
 /** A problem body of `errorType` with `status`, as Quay renders ApiException. */
 export function apiError(

@@ -4,17 +4,12 @@
  */
 import type { Context } from "hono";
 import { catalogPageSize, readCatalog, readTags, tagPageSize } from "../../core/resources/listings.js";
-import { callerOf, nextLink, repositoryParam, type AppServices } from "../context.js";
-
-function lastParam(c: Context): string | null {
-  const last = c.req.query("last")?.trim();
-  return last ? last : null;
-}
+import { callerOf, nextLink, repositoryParam, textQuery, type AppServices } from "../context.js";
 
 export function listTags(services: AppServices) {
   return async function listTags(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    const page = await readTags(services.pull, callerOf(c), name, tagPageSize(c.req.query("n")), lastParam(c));
+    const page = await readTags(services.pull, callerOf(c), name, tagPageSize(c.req.query("n")), textQuery(c, "last"));
     if (page.next !== null) c.header("Link", nextLink(`/v2/${name.full}/tags/list`, { n: page.limit, last: page.next }));
     return c.json({ name: name.full, tags: page.items });
   };
@@ -22,7 +17,7 @@ export function listTags(services: AppServices) {
 
 export function catalog(services: AppServices) {
   return async function catalog(c: Context): Promise<Response> {
-    const page = await readCatalog(services.pull, callerOf(c), catalogPageSize(c.req.query("n")), lastParam(c));
+    const page = await readCatalog(services.pull, callerOf(c), catalogPageSize(c.req.query("n")), textQuery(c, "last"));
     if (page.next !== null) c.header("Link", nextLink("/v2/_catalog", { n: page.limit, last: page.next }));
     return c.json({ repositories: page.items });
   };

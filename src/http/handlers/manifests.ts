@@ -10,6 +10,7 @@ import { MAX_MANIFEST_BYTES } from "../../core/manifests/parse.js";
 import { parseReference, type Reference } from "../../core/model/reference.js";
 import { deleteManifest as removeManifest, deleteTag as removeTag, putManifest as writeManifest } from "../../core/push/manifests.js";
 import { parseAccept, readManifest } from "../../core/resources/manifests.js";
+import { BodyTooLargeError, readBoundedBody } from "../body.js";
 import { callerOf, clientIp, repositoryParam, type AppServices, writeTarget } from "../context.js";
 
 const encoder = new TextEncoder();
@@ -45,33 +46,14 @@ export function getManifest(services: AppServices) {
   };
 }
 
-/** Reads a request body up to `limit` bytes; larger bodies are refused without reading on. */
-async function boundedBody(c: Context, limit: number): Promise<Uint8Array> {
-  const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > limit) {
-    await c.req.raw.body?.cancel();
-    throw new RegistryError("MANIFEST_INVALID", undefined, { message: `manifest is larger than ${limit} bytes` }, 413);
+/** The manifest bytes; 413 MANIFEST_INVALID past the spec's cap, without reading on. */
+async function manifestBody(c: Context): Promise<Uint8Array> {
+  try {
+    return await readBoundedBody(c.req.raw, MAX_MANIFEST_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    throw new RegistryError("MANIFEST_INVALID", undefined, { message: `manifest is larger than ${error.limit} bytes` }, 413);
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = c.req.raw.body?.getReader();
-  for (;;) {
-    const next = await reader?.read();
-    if (!next || next.done) break;
-    size += next.value.byteLength;
-    if (size > limit) {
-      await reader!.cancel();
-      throw new RegistryError("MANIFEST_INVALID", undefined, { message: `manifest is larger than ${limit} bytes` }, 413);
-    }
-    chunks.push(next.value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
 /** The `:reference` param; DIGEST_INVALID for a malformed digest, `invalidTag` for a malformed tag. */
@@ -91,7 +73,7 @@ export function putManifestHandler(services: AppServices) {
     const pushed = await writeManifest(services.manifestWrites, target, {
       reference,
       contentType: c.req.header("content-type"),
-      bytes: await boundedBody(c, MAX_MANIFEST_BYTES),
+      bytes: await manifestBody(c),
       extraTags: c.req.queries("tag") ?? [],
     });
     const headers = new Headers({ Location: `/v2/${name.full}/manifests/${pushed.digest}`, "Docker-Content-Digest": pushed.digest });

@@ -1,13 +1,13 @@
 /** `GET /v2/<name>/referrers/<digest>[?artifactType=]`: an OCI image index of the subject's referrers. */
 import type { Context } from "hono";
 import { readReferrers } from "../../core/resources/referrers.js";
-import { callerOf, digestParam, repositoryParam, type AppServices } from "../context.js";
+import { callerOf, digestParam, repositoryParam, textQuery, type AppServices } from "../context.js";
 
 export function listReferrers(services: AppServices) {
   return async function listReferrers(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
     const subject = digestParam(c, "digest");
-    const artifactType = c.req.query("artifactType") || null;
+    const artifactType = textQuery(c, "artifactType");
     const index = await readReferrers(services.pull, callerOf(c), name, subject, artifactType);
     const headers: Record<string, string> = { "Content-Type": index.mediaType };
     if (artifactType !== null) headers["OCI-Filters-Applied"] = "artifactType";
