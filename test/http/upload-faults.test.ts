@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sweepOrphanedUploadObjects } from "../../src/core/jobs/upload-orphans.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
@@ -170,6 +171,44 @@ describe("S3 refusing connections", () => {
     });
     expect(retried.status).toBe(202);
     const done = await scene.call("PUT", `${retried.headers.get("location")!}?digest=${digestOf(bytes)}`);
+    expect(done.status).toBe(201);
+  }, 30_000);
+});
+
+describe("orphaned upload bytes", () => {
+  it("sweeps a chunk left unrecorded by a PostgreSQL fault once past the grace period, never a live session's chunk", async () => {
+    const { registry } = scene.origin;
+    const orphaned = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/`);
+    const paused = pausedBody(new Uint8Array(1000).fill(1), new Uint8Array(1000).fill(2));
+    const patching = scene.call("PATCH", orphaned.headers.get("location")!, { body: paused.body, headers: { "content-length": "2000" } });
+    await paused.sent;
+    postgres.down();
+    paused.release();
+    expect((await patching).status).toBe(503);
+    postgres.pass();
+
+    const live = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/`);
+    const chunk = new Uint8Array(3000).fill(3);
+    const patched = await scene.call("PATCH", live.headers.get("location")!, { body: chunk });
+    expect(patched.status).toBe(202);
+    const referenced = async () => {
+      const { rows } = await registry.sql.query<{ storage_metadata: string }>(`SELECT storage_metadata FROM blobupload`);
+      return rows.flatMap((r) => (JSON.parse(r.storage_metadata) as { chunks: [string][] }).chunks.map((c) => c[0]));
+    };
+    const stored = async () => (await registry.blobs.list("uploads/")).keys.map((k) => k.key);
+    const liveChunks = await referenced();
+    const orphans = (await stored()).filter((key) => !liveChunks.includes(key));
+    expect(orphans.length).toBeGreaterThan(0);
+
+    const options = { graceMinutes: 60, batchSize: 100 };
+    expect(await sweepOrphanedUploadObjects(registry, options)).toBe(0);
+    expect(await stored()).toEqual(expect.arrayContaining(orphans));
+    const later = { ...registry, clock: { now: () => Date.now() + 2 * 3600_000 } };
+    expect(await sweepOrphanedUploadObjects(later, options)).toBe(orphans.length);
+    expect((await stored()).sort()).toEqual([...liveChunks].sort());
+    expect(await sweepOrphanedUploadObjects(later, options)).toBe(0);
+
+    const done = await scene.call("PUT", `${patched.headers.get("location")!}?digest=${digestOf(chunk)}`);
     expect(done.status).toBe(201);
   }, 30_000);
 });
