@@ -175,6 +175,22 @@ describe("S3 refusing connections", () => {
   }, 30_000);
 });
 
+describe("a PUT that fails after the digest was computed", () => {
+  it("can be retried: the session's hash is read, not used up", async () => {
+    const bytes = new Uint8Array(5000).fill(9);
+    const start = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/`);
+    const patched = await scene.call("PATCH", start.headers.get("location")!, { body: bytes });
+    expect(patched.status).toBe(202);
+    const url = `${patched.headers.get("location")!}?digest=${digestOf(bytes)}`;
+    s3.down();
+    expect((await scene.call("PUT", url)).status).toBeGreaterThanOrEqual(500);
+    s3.pass();
+    expect((await scene.call("PUT", url)).status).toBe(201);
+    const stored = await scene.origin.registry.blobs.get(blobKey(digestOf(bytes))!);
+    expect(`sha256:${await sha256Hex(stored!.body)}`).toBe(digestOf(bytes));
+  }, 30_000);
+});
+
 describe("orphaned upload bytes", () => {
   it("sweeps a chunk left unrecorded by a PostgreSQL fault once past the grace period, never a live session's chunk", async () => {
     const { registry } = scene.origin;

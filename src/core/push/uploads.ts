@@ -244,13 +244,9 @@ export async function completeUpload(
   const chunks = chunksOf(upload);
   const live = deps.hashStates.get(uuid);
   const rebuilt = !(digest.algorithm === "sha256" && live && live.offset === state.size);
-  const computed = rebuilt
-    ? await digestOfObjects(
-        deps,
-        chunks.map((c) => c[0]),
-        digest.algorithm,
-      )
-    : live.hash.digest();
+  const keys = chunks.map((c) => c[0]);
+  // A copy is finalised, so a retry after a failed commit can read the hash again.
+  const computed = rebuilt ? await digestOfObjects(deps, keys, digest.algorithm) : live.hash.copy().digest();
   if (computed !== digest.text) {
     await discard(deps, upload);
     throw new RegistryError("DIGEST_INVALID", undefined, { expected: digest.text, computed });
