@@ -8,7 +8,7 @@ import type { Registry } from "../core/registry.js";
 export function startJobTimer(registry: Registry, report: (outcome: JobOutcome) => void): () => void {
   const timers = jobs.map((job) => {
     let running = false;
-    const timer = setInterval(async () => {
+    const tick = async () => {
       if (running) return;
       running = true;
       try {
@@ -16,7 +16,9 @@ export function startJobTimer(registry: Registry, report: (outcome: JobOutcome) 
       } finally {
         running = false;
       }
-    }, job.everyMinutes * 60_000);
+    };
+    if (job.atStart) void tick();
+    const timer = setInterval(tick, job.everyMinutes * 60_000);
     timer.unref();
     return timer;
   });

@@ -1,4 +1,4 @@
-import { access, mkdtemp, readdir, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -53,6 +53,35 @@ describe("filesystem blob store", () => {
       await expect(store.uploadPart("uploads/pending", "../../escape", 1, new Blob(["x"]).stream(), 1)).rejects.toMatchObject({
         code: "NoSuchUpload",
       });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("sweeps temp files and multipart uploads a killed writer left, once untouched for the grace period, and keeps fresh ones", async () => {
+    const root = await mkdtemp(join(tmpdir(), "pier-blob-fs-"));
+    const store = fsBlobStore({ root });
+    try {
+      const tmp = join(root, ".pier/tmp");
+      await mkdir(tmp, { recursive: true });
+      await writeFile(join(tmp, "killed-mid-put"), new Uint8Array(1000));
+      await writeFile(join(tmp, "being-written"), new Uint8Array(10));
+      const abandoned = await store.createMultipart("uploads/abandoned");
+      await store.uploadPart("uploads/abandoned", abandoned, 1, new Blob(["part"]).stream(), 4);
+      const live = await store.createMultipart("uploads/live");
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await utimes(join(tmp, "killed-mid-put"), twoHoursAgo, twoHoursAgo);
+      for (const name of await readdir(join(root, ".pier/multipart", abandoned))) {
+        await utimes(join(root, ".pier/multipart", abandoned, name), twoHoursAgo, twoHoursAgo);
+      }
+      await utimes(join(root, ".pier/multipart", abandoned), twoHoursAgo, twoHoursAgo);
+
+      const oneHourAgo = new Date(Date.now() - 3600_000);
+      expect(await store.sweepAbandoned!(oneHourAgo, 100)).toBe(2);
+      expect(await readdir(tmp)).toEqual(["being-written"]);
+      expect(await readdir(join(root, ".pier/multipart"))).toEqual([live]);
+      expect(await store.sweepAbandoned!(oneHourAgo, 100)).toBe(0);
+      await store.uploadPart("uploads/live", live, 1, new Blob(["ok"]).stream(), 2);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -77,7 +77,7 @@ describe("monolithic and chunked uploads", () => {
     expect(start.status).toBe(202);
     const uuid = start.headers.get("docker-upload-uuid")!;
     expect(start.headers.get("location")).toBe(`https://${TEST_HOST}/v2/${repo}/blobs/uploads/${uuid}`);
-    expect(start.headers.get("range")).toBe("0-0");
+    expect(start.headers.has("range")).toBe(false);
 
     const first = new Uint8Array(100).fill(1);
     const second = new Uint8Array(50).fill(2);
@@ -177,10 +177,29 @@ describe("upload errors", () => {
     const bad = await call("PATCH", start.headers.get("location")!, { body: "abc", headers: { "content-range": "zero-two" } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("INVALID_REQUEST");
+    const long = await call("PATCH", start.headers.get("location")!, { body: "abc", headers: { "content-length": "2" } });
+    expect(long.status).toBe(400);
+    expect(((await long.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("SIZE_INVALID");
+    expect((await call("GET", start.headers.get("location")!)).headers.get("range")).toBeNull();
+  });
+
+  it("refuses a Content-Range that ends past the body with 416, counting none of it", async () => {
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    expect(start.headers.has("range")).toBe(false);
     const short = await call("PATCH", start.headers.get("location")!, { body: "abc", headers: { "content-range": "0-9" } });
-    expect(short.status).toBe(400);
-    expect(((await short.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("SIZE_INVALID");
-    expect((await call("GET", start.headers.get("location")!)).headers.get("range")).toBe("0-0");
+    expect(short.status).toBe(416);
+    expect(short.headers.get("location")).toBe(start.headers.get("location"));
+    expect(short.headers.has("range")).toBe(false);
+    const status = await call("GET", start.headers.get("location")!);
+    expect(status.status).toBe(204);
+    expect(status.headers.has("range")).toBe(false);
+    expect((await origin.registry.blobs.list("uploads/")).keys).toEqual([]);
+
+    const honest = await call("PATCH", start.headers.get("location")!, { body: "abc", headers: { "content-range": "0-2" } });
+    expect(honest.status).toBe(202);
+    expect(honest.headers.get("range")).toBe("0-2");
+    const done = await call("PUT", `${honest.headers.get("location")!}?digest=${digestOf("abc")}`);
+    expect(done.status).toBe(201);
   });
 
   it("requires a push grant: pull-only and anonymous callers get the pull,push challenge", async () => {
@@ -279,7 +298,7 @@ describe("concurrency and abandoned uploads", () => {
       (e: unknown) => e,
     );
     expect(aborted instanceof Response ? aborted.status : 0).not.toBe(202);
-    expect((await call("GET", start.headers.get("location")!)).headers.get("range")).toBe("0-0");
+    expect((await call("GET", start.headers.get("location")!)).headers.has("range")).toBe(false);
     expect((await origin.registry.blobs.list("uploads/")).keys).toEqual([]);
   });
 });

@@ -34,16 +34,23 @@ export interface OriginFixture {
   close(): Promise<void>;
 }
 
-export async function startOriginRegistry(label: string, clock: Clock = systemClock): Promise<OriginFixture> {
+/** Where the registry reaches its services, e.g. through a fault proxy (`proxy.urlFor`). */
+export interface OriginRoutes {
+  postgres?: (url: string) => string;
+  s3?: (endpoint: string) => string;
+}
+
+export async function startOriginRegistry(label: string, clock: Clock = systemClock, routes: OriginRoutes = {}): Promise<OriginFixture> {
   const database = await createTestDatabase(label);
-  const sql = nodePostgresSql(database.url);
+  const sql = nodePostgresSql(routes.postgres ? routes.postgres(database.url) : database.url);
   await migrate(sql);
   const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
   await ensureStorageLocation(sql, config.storageLocation);
   const root = await mkdtemp(join(tmpdir(), "pier-origin-s3-"));
   const credentials = { accessKeyId: "origin-test", secretAccessKey: crypto.randomUUID() };
   const server = await startS3Server({ root, bucket: "pier", region: "us-east-1", ...credentials });
-  const s3: S3Settings = { endpoint: server.endpoint, bucket: "pier", region: "us-east-1", ...credentials };
+  const endpoint = routes.s3 ? routes.s3(server.endpoint) : server.endpoint;
+  const s3: S3Settings = { endpoint, bucket: "pier", region: "us-east-1", ...credentials };
   const blobs = s3BlobStore(s3);
   const cache = redisCache({ url: REDIS_URL });
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
@@ -96,8 +103,8 @@ export interface PushScene {
   call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
 }
 
-export async function startPushScene(label: string): Promise<PushScene> {
-  const origin = await startOriginRegistry(label);
+export async function startPushScene(label: string, routes: OriginRoutes = {}): Promise<PushScene> {
+  const origin = await startOriginRegistry(label, systemClock, routes);
   const app = createApp(origin.registry);
   const namespace = unique(label);
   const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });

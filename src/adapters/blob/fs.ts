@@ -8,6 +8,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { BlobListing, BlobRead, BlobStore, ByteRange, UploadedPart } from "../../core/ports/blob-store.js";
+import { removeUntouchedEntries } from "./fs-sweep.js";
 
 /** Holds temp files and multipart parts; never a key's first segment. */
 const HIDDEN = ".pier";
@@ -336,5 +337,7 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
       if (owner !== key) throw new FsBlobError("NoSuchUpload", `no multipart upload ${uploadId} for ${key}`);
       await rm(dir, { recursive: true, force: true });
     },
+
+    sweepAbandoned: (before, limit) => removeUntouchedEntries([tmpDir, uploadsDir], before, limit),
   };
 }

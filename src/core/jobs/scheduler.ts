@@ -4,11 +4,14 @@
  */
 import type { Registry } from "../registry.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
+import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
 
 export interface Job {
   name: string;
   /** How often it runs; on the edge the cron trigger `*\/N * * * *` in wrangler.toml. */
   everyMinutes: number;
+  /** Also run once when a Node runtime starts (leftovers of a killed process). */
+  atStart?: boolean;
   run(registry: Registry): Promise<number>;
 }
 
@@ -17,6 +20,15 @@ export const jobs: readonly Job[] = [
     name: "upload-cleanup",
     everyMinutes: 15,
     run: (registry) => cleanupStaleUploads(registry, { olderThanMinutes: 2880, batchSize: 100 }),
+  },
+  {
+    name: "upload-orphans",
+    everyMinutes: 15,
+    atStart: true,
+    run: async (registry) => {
+      const options = { graceMinutes: 60, batchSize: 1000 };
+      return (await sweepOrphanedUploadObjects(registry, options)) + (await sweepAbandonedWrites(registry, options));
+    },
   },
 ];
 

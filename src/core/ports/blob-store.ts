@@ -49,4 +49,11 @@ export interface BlobStore {
   uploadPart(key: string, uploadId: string, partNumber: number, body: ReadableStream<Uint8Array>, size: number): Promise<UploadedPart>;
   completeMultipart(key: string, uploadId: string, parts: readonly UploadedPart[]): Promise<void>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
+
+  /**
+   * Removes up to `limit` leftovers of interrupted writes kept outside the key space
+   * (temp files, multipart uploads) untouched since `before`; returns how many. Only
+   * stores that keep such leftovers themselves have it (S3 expires them by a lifecycle rule).
+   */
+  sweepAbandoned?(before: Date, limit: number): Promise<number>;
 }

@@ -8,6 +8,8 @@ export interface IncrementalHash {
   update(chunk: Uint8Array): void;
   /** `<algorithm>:<hex>`; the hash is unusable afterwards. */
   digest(): string;
+  /** An independent hash with the same state (feed a chunk before it is known to count). */
+  copy(): IncrementalHash;
 }
 
 export interface Hashing {

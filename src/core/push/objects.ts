@@ -11,17 +11,50 @@ export const PART_SIZE = 8 * 1024 * 1024;
 /** Beyond this a single PUT is not allowed by S3; such objects go up in parts. */
 const MAX_SINGLE_PUT = 5 * 1024 * 1024 * 1024;
 
-/** Passes bytes through, counting them and feeding each hash. */
-export function measuring(hashes: readonly IncrementalHash[]): { stream: TransformStream<Uint8Array, Uint8Array>; bytes(): number } {
+/** Why a request body did not match its declared length, or that the client's stream broke. */
+export type BodyFault = "short" | "long" | "broken";
+
+/**
+ * Passes a request body through, counting bytes and feeding each hash. The stream
+ * errors when the body runs past `declared` or ends short of it; `fault()` then tells
+ * the client's fault from a failure of wherever the bytes were going.
+ */
+export function meteredBody(
+  body: ReadableStream<Uint8Array>,
+  declared: number | null,
+  hashes: readonly IncrementalHash[],
+): { stream: ReadableStream<Uint8Array>; bytes(): number; fault(): BodyFault | null } {
+  const reader = body.getReader();
   let bytes = 0;
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      bytes += chunk.byteLength;
-      for (const hash of hashes) hash.update(chunk);
-      controller.enqueue(chunk);
+  let fault: BodyFault | null = null;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const read = await reader.read().catch((error: unknown) => {
+          fault = "broken";
+          throw error;
+        });
+        if (read.done) {
+          if (declared !== null && bytes < declared) {
+            fault = "short";
+            throw new Error(`body ended after ${bytes} of ${declared} declared bytes`);
+          }
+          return controller.close();
+        }
+        bytes += read.value.byteLength;
+        if (declared !== null && bytes > declared) {
+          fault = "long";
+          await reader.cancel().catch(() => {});
+          throw new Error(`body runs past its ${declared} declared bytes`);
+        }
+        for (const hash of hashes) hash.update(read.value);
+        controller.enqueue(read.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
     },
-  });
-  return { stream, bytes: () => bytes };
+    { highWaterMark: 0 },
+  );
+  return { stream, bytes: () => bytes, fault: () => fault };
 }
 
 /** Yields the stream's bytes regrouped into `size`-byte parts (the last may be shorter). */

@@ -25,7 +25,7 @@ import {
   recordChunk,
   type BlobUploadRow,
 } from "../../db/queries/uploads.js";
-import { concatenated, measuring, writeObject } from "./objects.js";
+import { concatenated, meteredBody, writeObject } from "./objects.js";
 import { assertRoomForUpload, type QuotaSettings } from "./quota.js";
 import type { PushTarget } from "./target.js";
 
@@ -113,7 +113,11 @@ export class RangeMismatch extends Error {
   }
 }
 
-/** Streams one chunk into its own object and records it; returns the new state. */
+/**
+ * Streams one chunk into its own object and records it; returns the new state. The
+ * chunk is hashed into a copy of the session's hash, which replaces it only once the
+ * chunk is recorded: a chunk that failed never counts, and its bytes can be resent.
+ */
 export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: string, input: ChunkInput): Promise<UploadState> {
   hashing(deps);
   const upload = await session(deps, target, uuid);
@@ -130,37 +134,36 @@ export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: st
   // A session opened elsewhere (the edge) starts hashing with its first chunk here.
   if (offset === 0 && !deps.hashStates.has(uuid)) deps.hashStates.set(uuid, { offset: 0, hash: hashing(deps).create("sha256") });
   const state = deps.hashStates.get(uuid);
-  const hashes = state && state.offset === offset ? [state.hash] : [];
-  if (hashes.length === 0) deps.hashStates.delete(uuid);
-  const meter = measuring(hashes);
+  if (state && state.offset !== offset) deps.hashStates.delete(uuid);
+  const hash = state && state.offset === offset ? state.hash.copy() : null;
+  const body = meteredBody(input.body, expected, hash ? [hash] : []);
   const key = uploadKey(crypto.randomUUID());
   try {
-    await writeObject(deps.blobs, key, input.body.pipeThrough(meter.stream), expected);
+    await writeObject(deps.blobs, key, body.stream, expected);
   } catch (error) {
-    deps.hashStates.delete(uuid);
     await deps.blobs.delete(key).catch(() => {});
-    if (expected !== null) throw new RegistryError("SIZE_INVALID", undefined, { declared: expected });
-    throw error;
+    const fault = body.fault();
+    if (fault === null) throw new RegistryError("UNAVAILABLE", "blob storage is unavailable; try again later");
+    if (range !== null) throw new RangeMismatch({ uuid, size: offset });
+    throw new RegistryError("SIZE_INVALID", undefined, { declared: expected });
   }
-  deps.onBytesReceived?.(meter.bytes());
-  const size = offset + meter.bytes();
-  const metadata = JSON.stringify({ chunks: [...chunksOf(upload), [key, offset, meter.bytes()]] });
+  deps.onBytesReceived?.(body.bytes());
+  const size = offset + body.bytes();
+  const metadata = JSON.stringify({ chunks: [...chunksOf(upload), [key, offset, body.bytes()]] });
+  // When this throws the row may or may not hold the chunk, so its object stays for the orphan sweep.
   if (!(await recordChunk(deps.sql, upload, size, metadata))) {
     // Another request moved the session while this chunk streamed: it does not count.
     await deps.blobs.delete(key).catch(() => {});
-    deps.hashStates.delete(uuid);
     throw new RangeMismatch({ uuid, size: Number((await session(deps, target, uuid)).byte_count) });
   }
-  if (state && hashes.length > 0) state.offset = size;
+  if (hash) deps.hashStates.set(uuid, { offset: size, hash });
   return { uuid, size };
 }
 
-async function digestOfChunks(deps: UploadDeps, chunks: readonly Chunk[], algorithm: DigestAlgorithm): Promise<string> {
+/** The digest of the objects' bytes one after another, read as a stream. */
+async function digestOfObjects(deps: UploadDeps, keys: readonly string[], algorithm: DigestAlgorithm): Promise<string> {
   const hash = hashing(deps).create(algorithm);
-  const reader = concatenated(
-    deps.blobs,
-    chunks.map((c) => c[0]),
-  ).getReader();
+  const reader = concatenated(deps.blobs, keys).getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return hash.digest();
@@ -179,13 +182,38 @@ export async function cancelUpload(deps: UploadDeps, target: PushTarget, uuid: s
   await discard(deps, await session(deps, target, uuid));
 }
 
-/** Moves verified bytes to the blob's key (unless already stored) and records the blob for the repository. */
-async function commitBlob(deps: UploadDeps, target: PushTarget, digest: Digest, chunks: readonly Chunk[], size: number): Promise<void> {
+/** True when the object at `key` has exactly `size` bytes hashing to `digest`. */
+async function holds(deps: UploadDeps, key: string, digest: Digest, size: number, rehash: boolean): Promise<boolean> {
+  const stat = await deps.blobs.stat(key);
+  if (stat === null || stat.size !== size) return false;
+  // completeUpload admits only the algorithms Hashing has.
+  return !rehash || (await digestOfObjects(deps, [key], digest.algorithm as DigestAlgorithm)) === digest.text;
+}
+
+/**
+ * Moves verified bytes to the blob's key and records the blob for the repository. An
+ * object already at the key is trusted only once re-hashed (a store fault may have left
+ * other bytes there), and the written object is checked: its length always, its digest
+ * when `rehash` (the digest came from re-read chunks, not from the bytes as received).
+ */
+async function commitBlob(
+  deps: UploadDeps,
+  target: PushTarget,
+  digest: Digest,
+  chunks: readonly Chunk[],
+  size: number,
+  rehash: boolean,
+): Promise<void> {
   const key = blobKey(digest.text)!;
   const keys = chunks.map((c) => c[0]);
-  if ((await deps.blobs.stat(key)) === null) {
+  if (!(await holds(deps, key, digest, size, true))) {
     if (keys.length === 1) await deps.blobs.copy(keys[0]!, key);
     else await writeObject(deps.blobs, key, concatenated(deps.blobs, keys), size);
+    if (!(await holds(deps, key, digest, size, rehash))) {
+      // Missing is better than wrong: no reader gets these bytes.
+      await deps.blobs.delete(key);
+      throw new RegistryError("UNAVAILABLE", "blob storage did not keep the uploaded bytes; try again later");
+    }
   }
   const now = deps.clock.now();
   await deps.sql.transaction(async (tx) => {
@@ -215,10 +243,10 @@ export async function completeUpload(
   const upload = await session(deps, target, uuid);
   const chunks = chunksOf(upload);
   const live = deps.hashStates.get(uuid);
-  const computed =
-    digest.algorithm === "sha256" && live && live.offset === state.size
-      ? live.hash.digest()
-      : await digestOfChunks(deps, chunks, digest.algorithm);
+  const rebuilt = !(digest.algorithm === "sha256" && live && live.offset === state.size);
+  const keys = chunks.map((c) => c[0]);
+  // A copy is finalised, so a retry after a failed commit can read the hash again.
+  const computed = rebuilt ? await digestOfObjects(deps, keys, digest.algorithm) : live.hash.copy().digest();
   if (computed !== digest.text) {
     await discard(deps, upload);
     throw new RegistryError("DIGEST_INVALID", undefined, { expected: digest.text, computed });
@@ -229,7 +257,7 @@ export async function completeUpload(
     await discard(deps, upload);
     throw error;
   }
-  await commitBlob(deps, target, digest, chunks, state.size);
+  await commitBlob(deps, target, digest, chunks, state.size, rebuilt);
   await discard(deps, upload);
   return digest;
 }

@@ -5,6 +5,7 @@
  * a fresh blob out of GC until a manifest references it (data/model/blob.py).
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { textArray } from "./arrays.js";
 
 export interface BlobUploadRow {
   id: number;
@@ -40,6 +41,17 @@ export async function recordChunk(sql: Queryable, upload: BlobUploadRow, byteCou
     [upload.id, upload.byte_count, byteCount, metadata],
   );
   return rowCount === 1;
+}
+
+/** The keys among `keys` that no upload session names, as its own key (Quay's local layout) or as a chunk. */
+export async function unreferencedUploadKeys(sql: Queryable, keys: readonly string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await sql.query<{ key: string }>(
+    `SELECT k AS key FROM unnest($1::text[]) AS k
+     WHERE NOT EXISTS (SELECT 1 FROM blobupload b WHERE 'uploads/' || b.uuid = k OR strpos(b.storage_metadata, '"' || k || '"') > 0)`,
+    [textArray(keys)],
+  );
+  return rows.map((r) => r.key);
 }
 
 /** Removes the session; false when it was already gone (another request finished or cancelled it). */

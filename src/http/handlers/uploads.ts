@@ -38,15 +38,15 @@ function uploadOrigin(services: AppServices, c: Context): string {
   return config.originUrl;
 }
 
-/** OCI's `Range: 0-<last byte>` (Quay writes `bytes=0--1` for empty sessions; clients accept this form). */
-function rangeHeader(size: number): string {
-  return `0-${Math.max(size - 1, 0)}`;
-}
-
+/**
+ * OCI's `Range: 0-<last byte>`. An empty session has no last byte: `0-0` would claim one
+ * byte received and Quay's `bytes=0--1` is no range at all, so no Range is sent (clients
+ * read only Location from a session without bytes).
+ */
 function sessionHeaders(services: AppServices, c: Context, name: string, state: UploadState): Record<string, string> {
   return {
     Location: `${uploadOrigin(services, c)}/v2/${name}/blobs/uploads/${state.uuid}`,
-    Range: rangeHeader(state.size),
+    ...(state.size > 0 ? { Range: `0-${state.size - 1}` } : {}),
     "Docker-Upload-UUID": state.uuid,
   };
 }
