@@ -18,26 +18,37 @@ import { createInstanceKey, serviceKeys } from "../../src/core/auth/service-keys
 import { loadRegistryConfig, type S3Settings } from "../../src/core/config.js";
 import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
+import type { Sql } from "../../src/core/ports/sql.js";
 import { ensureStorageLocation } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
+import type { FaultProxy } from "./fault-proxy.js";
 import { createNamespace, createRepository, unique } from "./quay-seed.js";
 import { createTestDatabase, REDIS_URL } from "./services.js";
 
 export const TEST_HOST = "registry.test";
 
+/** Fault proxies the registry reaches PostgreSQL and Redis through (migrations and `direct` bypass them). */
+export interface OriginProxies {
+  postgres?: FaultProxy;
+  redis?: FaultProxy;
+}
+
 export interface OriginFixture {
   registry: Registry;
+  /** The test database without any proxy, for seeding and checking rows during a fault. */
+  direct: Sql;
   s3: S3Settings;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startOriginRegistry(label: string, clock: Clock = systemClock): Promise<OriginFixture> {
+export async function startOriginRegistry(label: string, clock: Clock = systemClock, proxies: OriginProxies = {}): Promise<OriginFixture> {
   const database = await createTestDatabase(label);
-  const sql = nodePostgresSql(database.url);
-  await migrate(sql);
+  const direct = nodePostgresSql(database.url);
+  await migrate(direct);
+  const sql = proxies.postgres ? nodePostgresSql(proxies.postgres.urlFor(database.url)) : direct;
   const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
   await ensureStorageLocation(sql, config.storageLocation);
   const root = await mkdtemp(join(tmpdir(), "pier-origin-s3-"));
@@ -45,7 +56,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   const server = await startS3Server({ root, bucket: "pier", region: "us-east-1", ...credentials });
   const s3: S3Settings = { endpoint: server.endpoint, bucket: "pier", region: "us-east-1", ...credentials };
   const blobs = s3BlobStore(s3);
-  const cache = redisCache({ url: REDIS_URL });
+  const cache = redisCache({ url: proxies.redis ? proxies.redis.urlFor(REDIS_URL) : REDIS_URL });
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
   const registry: Registry = {
     config,
@@ -61,6 +72,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   };
   return {
     registry,
+    direct,
     s3,
     token: (subject, grants) =>
       issueRegistryToken(key.signing, clock, {
@@ -70,7 +82,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
         context: {},
       }),
     async close() {
-      await Promise.all([sql.close(), cache.close(), server.close()]);
+      await Promise.all([sql.close(), cache.close(), server.close(), sql === direct ? null : direct.close()]);
       await database.drop();
       await rm(root, { recursive: true, force: true });
     },
@@ -96,8 +108,8 @@ export interface PushScene {
   call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
 }
 
-export async function startPushScene(label: string): Promise<PushScene> {
-  const origin = await startOriginRegistry(label);
+export async function startPushScene(label: string, clock: Clock = systemClock, proxies: OriginProxies = {}): Promise<PushScene> {
+  const origin = await startOriginRegistry(label, clock, proxies);
   const app = createApp(origin.registry);
   const namespace = unique(label);
   const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });
