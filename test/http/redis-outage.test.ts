@@ -7,7 +7,6 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
-import { DEFAULT_SHARED_MAX_AGE_MS } from "../../src/core/resources/pull-cache.js";
 import { createApp } from "../../src/http/app.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
@@ -47,6 +46,9 @@ async function servedDigest(repo: string, tag: string, app = createApp(scene.ori
   expect(response.status).toBe(200);
   return response.headers.get("docker-content-digest");
 }
+
+/** The bound: how long a Redis answer is served before PostgreSQL is asked again. */
+const maxAgeMs = () => scene.origin.registry.config.sharedCacheMaxAgeMs;
 
 /** Waits until the registry's Redis client is connected again (it reconnects with a backoff). */
 async function redisAnswers(): Promise<void> {
@@ -134,7 +136,7 @@ describe("coherence when bumps fail", () => {
   it("a tag moved while Redis was down is served by every reader within the bound, with no help from the writer", async () => {
     const filledAt = clock.now();
     const { second } = await moveTagDuringOutage("bounded");
-    clock.set(filledAt + DEFAULT_SHARED_MAX_AGE_MS);
+    clock.set(filledAt + maxAgeMs());
     expect(await servedDigest(scene.repo, "bounded")).toBe(second.digest);
   });
 
@@ -163,7 +165,7 @@ describe("coherence when bumps fail", () => {
 
     // Redis restarts from the snapshot: the old generation and entry are back.
     for (const [i, key] of keys.entries()) await scene.origin.registry.cache.set(key, snapshot[i]!, 3600);
-    clock.set(filledAt + DEFAULT_SHARED_MAX_AGE_MS);
+    clock.set(filledAt + maxAgeMs());
     expect(await servedDigest(scene.repo, "snap")).toBe(second.digest);
   });
 });

@@ -21,7 +21,6 @@
  */
 import type { Cache } from "../ports/cache.js";
 import type { Clock } from "../ports/clock.js";
-import { isDatabaseUnavailable } from "../ports/sql.js";
 import { SingleFlight } from "../single-flight.js";
 
 export interface PullCacheOptions {
@@ -204,7 +203,8 @@ export class PullCache {
     try {
       loaded = await load();
     } catch (error) {
-      if (!isDatabaseUnavailable(error) || fallback === null || !this.isServableStale(fallback)) throw error;
+      // Loaders only read the database: whatever failed, a current answer beats an error.
+      if (fallback === null || !this.isServableStale(fallback)) throw error;
       this.remember(key, fallback, true);
       return fallback.value as T;
     }

@@ -1,0 +1,139 @@
+/**
+ * Warm pulls without PostgreSQL (stale-if-error): with a fault proxy in front of the real
+ * PostgreSQL, answers cached in Redis or isolate memory keep being served — public
+ * content, and private content for a caller whose token verified before — long past
+ * their freshness; only reads that need the database answer 503 UNAVAILABLE.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MediaType } from "../../src/core/model/media-types.js";
+import { createApp } from "../../src/http/app.js";
+import { fakeClock } from "../support/fake-clock.js";
+import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
+import { seedPullFixture, type PullFixture } from "../support/pull-fixture.js";
+import { POSTGRES_ADMIN_URL } from "../support/services.js";
+
+const ACCEPT = Object.values(MediaType).join(", ");
+const clock = fakeClock(Date.now());
+let postgres: FaultProxy;
+let origin: OriginFixture;
+let fx: PullFixture;
+
+function request(app: ReturnType<typeof createApp>, path: string, init: { method?: string; token?: string } = {}): Promise<Response> {
+  const headers: Record<string, string> = { accept: ACCEPT };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  return Promise.resolve(app.request(`https://${TEST_HOST}${path}`, { method: init.method ?? "GET", headers }));
+}
+
+async function errorCode(response: Response): Promise<string> {
+  return ((await response.json()) as { errors: { code: string }[] }).errors[0]!.code;
+}
+
+beforeAll(async () => {
+  const url = new URL(POSTGRES_ADMIN_URL);
+  postgres = await startFaultProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  origin = await startOriginRegistry("pgout", clock, { postgres });
+  fx = await seedPullFixture({ sql: origin.direct, blobs: origin.registry.blobs }, clock.now());
+}, 60_000);
+afterAll(async () => {
+  postgres?.pass();
+  await origin?.close();
+  await postgres?.close();
+});
+
+describe("PostgreSQL down", () => {
+  it("serves warm public manifests and blobs from cache, past their freshness; cold reads and listings answer 503", async () => {
+    const warm = createApp(origin.registry);
+    const paths = [
+      `/v2/${fx.app}/manifests/v1`,
+      `/v2/${fx.app}/manifests/${fx.docker.manifest.digest}`,
+      `/v2/${fx.app}/blobs/${fx.oci.layers[0]!.digest}`,
+    ];
+    const before = [];
+    for (const path of paths) before.push(await request(warm, path));
+    expect(before.map((r) => r.status)).toEqual([200, 200, 302]);
+
+    postgres.down();
+    try {
+      // This isolate's memory, then another isolate (Redis), then long past the max age.
+      for (const app of [warm, createApp(origin.registry), null]) {
+        if (app === null) clock.advance(10 * 60_000);
+        const reader = app ?? createApp(origin.registry);
+        const tag = await request(reader, paths[0]!);
+        expect(tag.status).toBe(200);
+        expect(await tag.text()).toBe(fx.oci.manifest.text);
+        const byDigest = await request(reader, paths[1]!, { method: "HEAD" });
+        expect(byDigest.status).toBe(200);
+        expect(byDigest.headers.get("docker-content-digest")).toBe(fx.docker.manifest.digest);
+        const blob = await request(reader, paths[2]!, { method: "HEAD" });
+        expect(blob.status).toBe(200);
+        expect(blob.headers.get("content-length")).toBe(String(fx.oci.layers[0]!.size));
+        expect((await request(reader, paths[2]!)).status).toBe(302);
+      }
+
+      const cold = await request(createApp(origin.registry), `/v2/${fx.app}/manifests/never-pulled`);
+      expect(cold.status).toBe(503);
+      expect(await errorCode(cold)).toBe("UNAVAILABLE");
+      const listing = await request(createApp(origin.registry), `/v2/${fx.app}/tags/list`);
+      expect(listing.status).toBe(503);
+      expect(await errorCode(listing)).toBe("UNAVAILABLE");
+    } finally {
+      postgres.pass();
+    }
+  });
+
+  it("serves cached private content to a caller whose token verified before, even after the key cache period", async () => {
+    const token = await origin.token("reader", { [fx.secret]: ["pull"] });
+    const warm = createApp(origin.registry);
+    expect((await request(warm, `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(200);
+
+    postgres.down();
+    try {
+      clock.advance(5 * 60_000);
+      const reader = createApp(origin.registry);
+      const response = await request(reader, `/v2/${fx.secret}/manifests/v1`, { token });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("docker-content-digest")).toMatch(/^sha256:/);
+      // Without the token the private repository stays closed.
+      const anonymous = await request(reader, `/v2/${fx.secret}/manifests/v1`);
+      expect(anonymous.status).toBe(401);
+      expect(await errorCode(anonymous)).toBe("UNAUTHORIZED");
+    } finally {
+      postgres.pass();
+    }
+  });
+
+  it("still honours a key's revocation once the database answers again", async () => {
+    const token = await origin.token("reader", { [fx.secret]: ["pull"] });
+    const app = createApp(origin.registry);
+    expect((await request(app, `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(200);
+    const kid = origin.registry.signingKey!.kid;
+    await origin.direct.query(`UPDATE servicekey SET approval_id = NULL WHERE kid = $1`, [kid]);
+    try {
+      clock.advance(5 * 60_000);
+      const refused = await request(app, `/v2/${fx.secret}/manifests/v1`, { token });
+      expect(refused.status).toBe(401);
+    } finally {
+      await origin.direct.query(`UPDATE servicekey SET approval_id = (SELECT max(id) FROM servicekeyapproval) WHERE kid = $1`, [kid]);
+    }
+  });
+
+  it("does not trust a remembered key past the expiry it had: 503 while the database is down", async () => {
+    clock.advance(60_000); // past the previous test's remembered revocation
+    const token = await origin.token("reader", { [fx.secret]: ["pull"] });
+    const app = createApp(origin.registry);
+    expect((await request(app, `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(200);
+    const { rows } = await origin.direct.query<{ expiration_date: Date }>(`SELECT expiration_date FROM servicekey WHERE kid = $1`, [
+      origin.registry.signingKey!.kid,
+    ]);
+    postgres.down();
+    try {
+      clock.set(rows[0]!.expiration_date.getTime() + 1);
+      const response = await request(app, `/v2/${fx.secret}/manifests/v1`, { token });
+      expect(response.status).toBe(503);
+      expect(await errorCode(response)).toBe("UNAVAILABLE");
+    } finally {
+      postgres.pass();
+    }
+  });
+});
