@@ -110,6 +110,25 @@ describe("pushes with Redis down", () => {
   });
 });
 
+describe("pushes with Redis frozen", () => {
+  it("a manifest PUT and a blob upload answer 201 within 3 s while Redis holds every command", async () => {
+    const pushed = await image(scene.repo, "frozen");
+    redis.freeze();
+    try {
+      const started = Date.now();
+      const bytes = "uploaded while redis is frozen";
+      const upload = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/?digest=${sha256(bytes)}`, { body: bytes });
+      expect(upload.status).toBe(201);
+      const put = await putManifest(scene.repo, "frozen", pushed.text);
+      expect(put.status).toBe(201);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      redis.pass();
+    }
+    await redisAnswers();
+  });
+});
+
 describe("coherence when bumps fail", () => {
   /** Pushes `first` on `tag` and fills Redis with it, then moves the tag to `second` while Redis is down. */
   async function moveTagDuringOutage(tag: string) {
