@@ -103,6 +103,33 @@ describe("PostgreSQL down", () => {
     }
   });
 
+  it("issues anonymous tokens without grants: they read cached public content, not private content", async () => {
+    const app = createApp(origin.registry);
+    expect((await request(app, `/v2/${fx.app}/manifests/v1`)).status).toBe(200);
+    postgres.down();
+    try {
+      const auth = await app.request(
+        `https://${TEST_HOST}/v2/auth?service=${TEST_HOST}&scope=repository:${fx.app}:pull&scope=repository:${fx.secret}:pull`,
+      );
+      expect(auth.status).toBe(200);
+      const { token } = (await auth.json()) as { token: string };
+      const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { sub: string; access: unknown[] };
+      expect(claims).toMatchObject({ sub: "(anonymous)", access: [] });
+      const reader = createApp(origin.registry);
+      const pulled = await request(reader, `/v2/${fx.app}/manifests/v1`, { token });
+      expect(pulled.status).toBe(200);
+      expect(await pulled.text()).toBe(fx.oci.manifest.text);
+      expect((await request(reader, `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(401);
+      // Credentials need the database.
+      const basic = await app.request(`https://${TEST_HOST}/v2/auth?scope=repository:${fx.app}:pull`, {
+        headers: { authorization: `Basic ${btoa("someone:password")}` },
+      });
+      expect(basic.status).toBe(503);
+    } finally {
+      postgres.pass();
+    }
+  });
+
   it("still honours a key's revocation once the database answers again", async () => {
     const token = await origin.token("reader", { [fx.secret]: ["pull"] });
     const app = createApp(origin.registry);
