@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { createApp } from "../../src/http/app.js";
+import { countingSql } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
@@ -77,6 +78,23 @@ describe("PostgreSQL down", () => {
       const listing = await request(createApp(origin.registry), `/v2/${fx.app}/tags/list`);
       expect(listing.status).toBe(503);
       expect(await errorCode(listing)).toBe("UNAVAILABLE");
+    } finally {
+      postgres.pass();
+    }
+  });
+
+  it("after a failed database read, serves stale answers without asking the database again for the cooldown", async () => {
+    const sql = countingSql(origin.registry.sql);
+    const app = createApp({ ...origin.registry, sql: sql.target });
+    const paths = [`/v2/${fx.app}/manifests/docker`, `/v2/${fx.app}/manifests/multi`, `/v2/${fx.app}/manifests/dlist`];
+    for (const path of paths) expect((await request(app, path)).status).toBe(200);
+    postgres.down();
+    try {
+      clock.advance(10 * 60_000);
+      const reader = createApp({ ...origin.registry, sql: sql.target });
+      sql.reset();
+      for (const path of paths) expect((await request(reader, path)).status).toBe(200);
+      expect(sql.count()).toBe(1);
     } finally {
       postgres.pass();
     }

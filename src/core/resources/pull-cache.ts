@@ -108,6 +108,8 @@ export class PullCache {
   /** Repositories whose generation bump has not reached the shared cache yet. */
   private readonly pendingBumps = new Set<string>();
   private sharedDownUntil = 0;
+  /** After a failed database read, stale answers are served without trying again until then. */
+  private databaseDownUntil = 0;
   private readonly isolateTtlMs: number;
   private readonly maxAgeMs: number;
   private readonly sharedTtlSeconds: number;
@@ -199,18 +201,26 @@ export class PullCache {
     shared: { genKey: string; sharedKey: string; generation: string | null } | null,
   ): Promise<T> {
     const readAt = this.options.clock.now();
+    const servable = fallback !== null && this.isServableStale(fallback) ? fallback : null;
+    // A database that just failed is not waited for again (it may hang until its timeout).
+    if (servable && readAt < this.databaseDownUntil) return this.serveStale(key, servable);
     let loaded: Loaded<T>;
     try {
       loaded = await load();
     } catch (error) {
       // Loaders only read the database: whatever failed, a current answer beats an error.
-      if (fallback === null || !this.isServableStale(fallback)) throw error;
-      this.remember(key, fallback, true);
-      return fallback.value as T;
+      this.databaseDownUntil = this.options.clock.now() + this.cooldownMs;
+      if (servable === null) throw error;
+      return this.serveStale(key, servable);
     }
     const generation = shared ? await this.fill(shared.genKey, shared.sharedKey, shared.generation, loaded, readAt) : null;
     this.remember(key, { value: loaded.value, readAt, validUntil: loaded.validUntil, generation });
     return loaded.value;
+  }
+
+  private serveStale<T>(key: string, answer: Answer): T {
+    this.remember(key, answer, true);
+    return answer.value as T;
   }
 
   /** Writes the entry under the current generation (starting one if needed); returns that generation. */
