@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
+import { serviceKeys } from "../../src/core/auth/service-keys.js";
 import { createApp } from "../../src/http/app.js";
 import { countingSql } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
@@ -100,18 +101,24 @@ describe("PostgreSQL down", () => {
     }
   });
 
-  it("serves cached private content to a caller whose token verified before, even after the key cache period", async () => {
+  it("serves cached private content to a caller whose token verified before, asking for the key once per miss period", async () => {
+    const sql = countingSql(origin.registry.sql);
+    const registry = { ...origin.registry, sql: sql.target, keys: serviceKeys({ sql: sql.target, clock }) };
     const token = await origin.token("reader", { [fx.secret]: ["pull"] });
-    const warm = createApp(origin.registry);
-    expect((await request(warm, `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(200);
+    expect((await request(createApp(registry), `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(200);
 
     postgres.down();
     try {
       clock.advance(5 * 60_000);
-      const reader = createApp(origin.registry);
+      const reader = createApp(registry);
+      sql.reset();
       const response = await request(reader, `/v2/${fx.secret}/manifests/v1`, { token });
       expect(response.status).toBe(200);
       expect(response.headers.get("docker-content-digest")).toMatch(/^sha256:/);
+      expect(sql.count()).toBe(2); // the key and the manifest, each tried once
+      sql.reset();
+      expect((await request(reader, `/v2/${fx.secret}/manifests/v1`, { token })).status).toBe(200);
+      expect(sql.count()).toBe(0);
       // Without the token the private repository stays closed.
       const anonymous = await request(reader, `/v2/${fx.secret}/manifests/v1`);
       expect(anonymous.status).toBe(401);
@@ -123,14 +130,18 @@ describe("PostgreSQL down", () => {
 
   it("issues anonymous tokens without grants: they read cached public content, not private content", async () => {
     const app = createApp(origin.registry);
-    expect((await request(app, `/v2/${fx.app}/manifests/v1`)).status).toBe(200);
-    postgres.down();
-    try {
+    const anonymousToken = async () => {
       const auth = await app.request(
         `https://${TEST_HOST}/v2/auth?service=${TEST_HOST}&scope=repository:${fx.app}:pull&scope=repository:${fx.secret}:pull`,
       );
       expect(auth.status).toBe(200);
-      const { token } = (await auth.json()) as { token: string };
+      return ((await auth.json()) as { token: string }).token;
+    };
+    // What a client does before the outage: an anonymous token, then the pull with it.
+    expect((await request(app, `/v2/${fx.app}/manifests/v1`, { token: await anonymousToken() })).status).toBe(200);
+    postgres.down();
+    try {
+      const token = await anonymousToken();
       const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { sub: string; access: unknown[] };
       expect(claims).toMatchObject({ sub: "(anonymous)", access: [] });
       const reader = createApp(origin.registry);

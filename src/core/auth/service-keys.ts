@@ -52,8 +52,10 @@ export function serviceKeys(options: ServiceKeysOptions): Keys {
       ));
     } catch (error) {
       const known = cache.get(kid);
-      if (known?.key && (known.expiresAt === null || known.expiresAt > now)) return known.key;
-      throw error;
+      if (!known?.key || (known.expiresAt !== null && known.expiresAt <= now)) throw error;
+      // Asked again after the miss period, not by every request meanwhile (the database may hang).
+      cache.set(kid, { ...known, until: now + missCacheMs });
+      return known.key;
     }
     const key = rows[0] ? ((await importJWK(JSON.parse(rows[0].jwk) as JWK, "RS256")) as CryptoKey) : null;
     const expiresAt = rows[0]?.expiration_date?.getTime() ?? null;
