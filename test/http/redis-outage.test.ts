@@ -7,7 +7,9 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
+import { generationKey, PullCache } from "../../src/core/resources/pull-cache.js";
 import { createApp } from "../../src/http/app.js";
+import { countingCache } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startPushScene, TEST_HOST, type PushScene } from "../support/origin-registry.js";
@@ -126,6 +128,31 @@ describe("pushes with Redis frozen", () => {
       redis.pass();
     }
     await redisAnswers();
+  });
+});
+
+describe("bumps with Redis frozen", () => {
+  it("a write touching many repositories pays one cache timeout, and the bumps go in together once Redis answers", async () => {
+    const counted = countingCache(scene.origin.registry.cache);
+    const cache = new PullCache({ cache: counted.target, clock });
+    const repositories = Array.from({ length: 20 }, (_, i) => `${scene.namespace}/many${i}`);
+    redis.freeze();
+    try {
+      for (const repository of repositories) await cache.bump(repository);
+      expect(counted.count()).toBe(1);
+    } finally {
+      redis.pass();
+    }
+    await redisAnswers();
+    const before = await scene.origin.registry.cache.getMany(repositories.map(generationKey));
+    clock.advance(5_000);
+    await cache.read(repositories[0]!, PullCache.key(repositories[0]!, "probe"), async () => ({
+      value: 1,
+      validUntil: null,
+      negative: false,
+    }));
+    const after = await scene.origin.registry.cache.getMany(repositories.map(generationKey));
+    expect(after.every((generation, i) => generation !== null && generation !== before[i])).toBe(true);
   });
 });
 

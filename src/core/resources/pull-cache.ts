@@ -108,6 +108,8 @@ export class PullCache {
   /** Repositories whose generation bump has not reached the shared cache yet. */
   private readonly pendingBumps = new Set<string>();
   private sharedDownUntil = 0;
+  /** After a bump failed, further bumps wait in `pendingBumps` until then (a write touching many repositories pays one timeout). */
+  private bumpsDownUntil = 0;
   /** After a failed database read, stale answers are served without trying again until then. */
   private databaseDownUntil = 0;
   private readonly isolateTtlMs: number;
@@ -152,7 +154,8 @@ export class PullCache {
     const prefix = `${repository}\u0000`;
     for (const key of this.isolate.keys()) if (key.startsWith(prefix)) this.isolate.delete(key);
     this.pendingBumps.add(repository);
-    await this.flushBumps();
+    // Unlike reads, a bump tries the shared cache during a read's cooldown: coherence is worth a timeout.
+    if (this.options.clock.now() >= this.bumpsDownUntil) await this.flushBumps();
   }
 
   /** Key of an entry: the repository first, so `bump` finds the isolate's copies. */
@@ -262,6 +265,7 @@ export class PullCache {
         this.pendingBumps.delete(repository);
       } catch {
         this.markSharedDown();
+        this.bumpsDownUntil = this.sharedDownUntil;
         return false;
       }
     }
