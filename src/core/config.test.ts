@@ -15,6 +15,7 @@ describe("configuration", () => {
       storageLocation: "default",
       publicCatalog: false,
       isolateCacheMs: 5_000,
+      sharedCacheMaxAgeMs: 30_000,
       databaseSecretKey: null,
       originUrl: null,
       quota: { enabled: false, systemRejectBytes: 0 },

@@ -25,6 +25,8 @@ export interface RegistryConfig {
   publicCatalog: boolean;
   /** How long an isolate serves a pull answer without asking the shared cache: the staleness bound. */
   isolateCacheMs: number;
+  /** How long a shared-cache (Redis) answer is served before the database is asked again: the bound when generation bumps are lost. */
+  sharedCacheMaxAgeMs: number;
   /** Quay's DATABASE_SECRET_KEY: decrypts robot and app-token secrets; null disables those logins. */
   databaseSecretKey: string | null;
   /** Edge: the origin's public URL, where clients upload blob bytes (absolute upload `Location`). */
@@ -95,6 +97,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     storageLocation: readString(source, "PIER_STORAGE_LOCATION") ?? "default",
     publicCatalog: readBoolean(source, "PIER_PUBLIC_CATALOG", false),
     isolateCacheMs: readInteger(source, "PIER_ISOLATE_CACHE_MS", 5_000),
+    sharedCacheMaxAgeMs: readInteger(source, "PIER_SHARED_CACHE_MAX_AGE_MS", 30_000, 1),
     databaseSecretKey: readString(source, "PIER_DATABASE_SECRET_KEY"),
     originUrl: readString(source, "PIER_ORIGIN_URL")?.replace(/\/+$/, "") ?? null,
     quota: {

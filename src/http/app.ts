@@ -48,6 +48,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     cache: registry.cache,
     clock: registry.clock,
     isolateTtlMs: registry.config.isolateCacheMs,
+    maxAgeMs: registry.config.sharedCacheMaxAgeMs,
     onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
   });
   const services: AppServices = {

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sweepOrphanedUploadObjects } from "../../src/core/jobs/upload-orphans.js";
 import { blobKey } from "../../src/core/storage-layout.js";
+import { systemClock } from "../../src/core/ports/clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
 import { createRepository } from "../support/quay-seed.js";
@@ -58,7 +59,7 @@ beforeAll(async () => {
   // The S3 server's port is known only once it runs; the proxy reads its target per connection.
   const s3Target = { host: "127.0.0.1", port: 0 };
   s3 = await startFaultProxy(s3Target);
-  scene = await startPushScene("upfaults", {
+  scene = await startPushScene("upfaults", systemClock, {
     postgres: (url) => postgres.urlFor(url),
     s3: (endpoint) => {
       s3Target.port = Number(new URL(endpoint).port);

@@ -18,6 +18,7 @@ import { createInstanceKey, serviceKeys } from "../../src/core/auth/service-keys
 import { loadRegistryConfig, type S3Settings } from "../../src/core/config.js";
 import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
+import type { Sql } from "../../src/core/ports/sql.js";
 import { ensureStorageLocation } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
@@ -26,24 +27,28 @@ import { createTestDatabase, REDIS_URL } from "./services.js";
 
 export const TEST_HOST = "registry.test";
 
+/** Where the registry reaches its services, e.g. through a fault proxy (`(url) => proxy.urlFor(url)`); migrations and `direct` bypass them. */
+export interface OriginRoutes {
+  postgres?: (url: string) => string;
+  redis?: (url: string) => string;
+  s3?: (endpoint: string) => string;
+}
+
 export interface OriginFixture {
   registry: Registry;
+  /** The test database without any proxy, for seeding and checking rows during a fault. */
+  direct: Sql;
   s3: S3Settings;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
   close(): Promise<void>;
 }
 
-/** Where the registry reaches its services, e.g. through a fault proxy (`proxy.urlFor`). */
-export interface OriginRoutes {
-  postgres?: (url: string) => string;
-  s3?: (endpoint: string) => string;
-}
-
 export async function startOriginRegistry(label: string, clock: Clock = systemClock, routes: OriginRoutes = {}): Promise<OriginFixture> {
   const database = await createTestDatabase(label);
-  const sql = nodePostgresSql(routes.postgres ? routes.postgres(database.url) : database.url);
-  await migrate(sql);
+  const direct = nodePostgresSql(database.url);
+  await migrate(direct);
+  const sql = routes.postgres ? nodePostgresSql(routes.postgres(database.url)) : direct;
   const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
   await ensureStorageLocation(sql, config.storageLocation);
   const root = await mkdtemp(join(tmpdir(), "pier-origin-s3-"));
@@ -52,7 +57,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   const endpoint = routes.s3 ? routes.s3(server.endpoint) : server.endpoint;
   const s3: S3Settings = { endpoint, bucket: "pier", region: "us-east-1", ...credentials };
   const blobs = s3BlobStore(s3);
-  const cache = redisCache({ url: REDIS_URL });
+  const cache = redisCache({ url: routes.redis ? routes.redis(REDIS_URL) : REDIS_URL });
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
   const registry: Registry = {
     config,
@@ -68,6 +73,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   };
   return {
     registry,
+    direct,
     s3,
     token: (subject, grants) =>
       issueRegistryToken(key.signing, clock, {
@@ -77,7 +83,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
         context: {},
       }),
     async close() {
-      await Promise.all([sql.close(), cache.close(), server.close()]);
+      await Promise.all([sql.close(), cache.close(), server.close(), sql === direct ? null : direct.close()]);
       await database.drop();
       await rm(root, { recursive: true, force: true });
     },
@@ -103,8 +109,8 @@ export interface PushScene {
   call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
 }
 
-export async function startPushScene(label: string, routes: OriginRoutes = {}): Promise<PushScene> {
-  const origin = await startOriginRegistry(label, systemClock, routes);
+export async function startPushScene(label: string, clock: Clock = systemClock, routes: OriginRoutes = {}): Promise<PushScene> {
+  const origin = await startOriginRegistry(label, clock, routes);
   const app = createApp(origin.registry);
   const namespace = unique(label);
   const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });

@@ -6,6 +6,8 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { upstashCache } from "../../src/adapters/cache/upstash.js";
+import { issueRegistryToken } from "../../src/core/auth/registry-tokens.js";
+import { createInstanceKey, serviceKeys } from "../../src/core/auth/service-keys.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import type { Cache } from "../../src/core/ports/cache.js";
 import { SqlError, SqlState, type Sql } from "../../src/core/ports/sql.js";
@@ -196,6 +198,43 @@ describe("failures", () => {
     const uncached = await get(app, `/v2/${fx.app}/manifests/never-cached`);
     expect(uncached.status).toBe(503);
     expect(((await uncached.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("UNAVAILABLE");
+  });
+});
+
+describe("PostgreSQL down (stale-if-error)", () => {
+  it("serves Redis answers past their freshness in a fresh isolate, public and private (key verified before), and 503 for the rest", async () => {
+    let down = false;
+    const refused = () => Promise.reject(new SqlError("connect ECONNREFUSED 127.0.0.1:5432", SqlState.connectionFailure));
+    const switchable: Sql = {
+      query: (text, params) => (down ? refused() : base.sql.query(text, params)),
+      transaction: (fn) => (down ? refused() : base.sql.transaction(fn)),
+      close: async () => {},
+    };
+    const key = await createInstanceKey(base.sql, clock, "https://registry.example");
+    const token = await issueRegistryToken(key.signing, clock, {
+      audience: "registry.example",
+      subject: "reader",
+      access: [{ type: "repository", name: fx.secret, actions: ["pull"] }],
+      context: {},
+    });
+    const edge: Registry = { ...registry, sql: switchable, keys: serviceKeys({ sql: switchable, clock }) };
+    const bearer = { authorization: `Bearer ${token}` };
+    await writer.bump(fx.app);
+    await writer.bump(fx.secret);
+    expect((await get(createApp(edge), `/v2/${fx.app}/manifests/docker`)).status).toBe(200);
+    expect((await get(createApp(edge), `/v2/${fx.secret}/manifests/v1`, { headers: bearer })).status).toBe(200);
+
+    down = true;
+    clock.advance(10 * 60_000);
+    const reader = createApp(edge);
+    const cached = await get(reader, `/v2/${fx.app}/manifests/docker`);
+    expect(cached.status).toBe(200);
+    expect(await cached.text()).toBe(fx.docker.manifest.text);
+    const secret = await get(reader, `/v2/${fx.secret}/manifests/v1`, { headers: bearer });
+    expect(secret.status).toBe(200);
+    expect((await get(reader, `/v2/${fx.secret}/manifests/v1`)).status).toBe(401);
+    const uncached = await get(reader, `/v2/${fx.app}/manifests/not-cached-anywhere`);
+    expect(uncached.status).toBe(503);
   });
 });
 

@@ -29,23 +29,37 @@ export interface ServiceKeysOptions {
   missCacheMs?: number;
 }
 
-/** Verification keys from `servicekey`, cached per kid; concurrent misses share one query. */
+/**
+ * Verification keys from `servicekey`, cached per kid; concurrent misses share one query.
+ * While the database cannot be read, a key verified before stays trusted until the
+ * expiry it had then: revocation lives in the database, so it is honoured once it answers.
+ */
 export function serviceKeys(options: ServiceKeysOptions): Keys {
   const service = options.service ?? QUAY_SERVICE;
   const cacheMs = options.cacheMs ?? 60_000;
   const missCacheMs = options.missCacheMs ?? 10_000;
-  const cache = new Map<string, { key: CryptoKey | null; until: number }>();
+  const cache = new Map<string, { key: CryptoKey | null; until: number; expiresAt: number | null }>();
   const flights = new SingleFlight();
 
   async function load(kid: string): Promise<CryptoKey | null> {
-    const now = new Date(options.clock.now());
-    const { rows } = await options.sql.query<{ jwk: string }>(
-      `SELECT jwk FROM servicekey
-       WHERE kid = $1 AND service = $2 AND approval_id IS NOT NULL AND (expiration_date IS NULL OR expiration_date > $3)`,
-      [kid, service, now],
-    );
+    const now = options.clock.now();
+    let rows: { jwk: string; expiration_date: Date | null }[];
+    try {
+      ({ rows } = await options.sql.query<{ jwk: string; expiration_date: Date | null }>(
+        `SELECT jwk, expiration_date FROM servicekey
+         WHERE kid = $1 AND service = $2 AND approval_id IS NOT NULL AND (expiration_date IS NULL OR expiration_date > $3)`,
+        [kid, service, new Date(now)],
+      ));
+    } catch (error) {
+      const known = cache.get(kid);
+      if (!known?.key || (known.expiresAt !== null && known.expiresAt <= now)) throw error;
+      // Asked again after the miss period, not by every request meanwhile (the database may hang).
+      cache.set(kid, { ...known, until: now + missCacheMs });
+      return known.key;
+    }
     const key = rows[0] ? ((await importJWK(JSON.parse(rows[0].jwk) as JWK, "RS256")) as CryptoKey) : null;
-    cache.set(kid, { key, until: options.clock.now() + (key ? cacheMs : missCacheMs) });
+    const expiresAt = rows[0]?.expiration_date?.getTime() ?? null;
+    cache.set(kid, { key, until: now + (key ? cacheMs : missCacheMs), expiresAt });
     return key;
   }
 

@@ -7,10 +7,17 @@
  * commit (`bump`), so entries filled before — even by a fill racing the write — are
  * never used again. The generation is read in the same round trip as the entry, so a
  * warm read costs one round trip and no query. The isolate layer has no way to hear
- * about writes made elsewhere; its TTL is the staleness bound (STALENESS.md).
+ * about writes made elsewhere; its TTL is the staleness bound (docs/caching.md).
+ *
+ * Redis may lose generations (a bump that failed, a restart from an old snapshot), so
+ * generations alone bound nothing: every entry also carries the time of the database
+ * read it came from and is fresh for `maxAgeMs` after it, whatever Redis says. A bump
+ * that fails never fails the write; it is retried with this isolate's next cache call.
  *
  * The shared cache is an optimisation: a failing or slow cache is bypassed within
- * `timeoutMs`, then skipped for `cooldownMs`, and reads go to the database.
+ * `timeoutMs`, then skipped for `cooldownMs`, and reads go to the database. When the
+ * database is unreachable, an answer still current by generation is served past its
+ * freshness (stale-if-error), for as long as the shared cache keeps positive entries.
  */
 import type { Cache } from "../ports/cache.js";
 import type { Clock } from "../ports/clock.js";
@@ -21,7 +28,9 @@ export interface PullCacheOptions {
   clock: Clock;
   /** How long an isolate keeps an answer without asking the shared cache: the staleness bound. */
   isolateTtlMs?: number;
-  /** Lifetime of positive entries in the shared cache (they are also generation-checked). */
+  /** How long an answer is served without asking the database again: the bound when generations are lost. */
+  maxAgeMs?: number;
+  /** Lifetime of positive entries in the shared cache: how long they can serve while the database is down. */
   sharedTtlSeconds?: number;
   /** Lifetime of "does not exist" entries. */
   negativeTtlSeconds?: number;
@@ -45,9 +54,27 @@ export interface Loaded<T> {
 
 interface SharedEntry<T> {
   g: string;
+  /** When the database read this answer came from started (ms). */
+  t: number;
   /** Absolute expiry (ms) from the value itself, or 0 when unbounded. */
   u: number;
   v: T;
+}
+
+/** An answer with where it came from, as each layer keeps it. */
+interface Answer {
+  value: unknown;
+  /** Start of the database read it came from (ms). */
+  readAt: number;
+  /** When the value stops being true on its own (ms), or null. */
+  validUntil: number | null;
+  /** The generation it was current under; null when unknown. */
+  generation: string | null;
+}
+
+interface IsolateEntry extends Answer {
+  /** Served without asking anyone until then. */
+  until: number;
 }
 
 /** Entries larger than this stay out of the shared cache (Upstash request limits). */
@@ -56,6 +83,8 @@ const MAX_SHARED_ENTRY_BYTES = 512 * 1024;
 const GENERATION_TTL_SECONDS = 30 * 24 * 3600;
 
 export const DEFAULT_ISOLATE_TTL_MS = 5_000;
+/** The longest any answer is served while the database answers: the bound when bumps fail. */
+export const DEFAULT_SHARED_MAX_AGE_MS = 30_000;
 
 export function generationKey(repository: string): string {
   return `pier:gen:${repository}`;
@@ -74,10 +103,17 @@ function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 export class PullCache {
-  private readonly isolate = new Map<string, { value: unknown; until: number }>();
+  private readonly isolate = new Map<string, IsolateEntry>();
   private readonly flights = new SingleFlight();
+  /** Repositories whose generation bump has not reached the shared cache yet. */
+  private readonly pendingBumps = new Set<string>();
   private sharedDownUntil = 0;
+  /** After a bump failed, further bumps wait in `pendingBumps` until then (a write touching many repositories pays one timeout). */
+  private bumpsDownUntil = 0;
+  /** After a failed database read, stale answers are served without trying again until then. */
+  private databaseDownUntil = 0;
   private readonly isolateTtlMs: number;
+  private readonly maxAgeMs: number;
   private readonly sharedTtlSeconds: number;
   private readonly negativeTtlSeconds: number;
   private readonly timeoutMs: number;
@@ -86,6 +122,7 @@ export class PullCache {
 
   constructor(private readonly options: PullCacheOptions) {
     this.isolateTtlMs = options.isolateTtlMs ?? DEFAULT_ISOLATE_TTL_MS;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_SHARED_MAX_AGE_MS;
     this.sharedTtlSeconds = options.sharedTtlSeconds ?? 3600;
     this.negativeTtlSeconds = options.negativeTtlSeconds ?? 30;
     this.timeoutMs = options.timeoutMs ?? 250;
@@ -98,22 +135,27 @@ export class PullCache {
    * has a current one; `load` runs at most once per isolate for concurrent misses.
    */
   async read<T>(repository: string, key: string, load: () => Promise<Loaded<T>>): Promise<T> {
-    const now = this.options.clock.now();
     const local = this.isolate.get(key);
-    if (local && local.until > now) {
+    if (local && local.until > this.options.clock.now()) {
       this.options.onLookup?.("isolate", "hit");
       return local.value as T;
     }
     this.options.onLookup?.("isolate", "miss");
 
-    return this.flights.run(key, () => this.readShared(repository, key, load));
+    return this.flights.run(key, () => this.readShared(repository, key, load, local ?? null));
   }
 
-  /** Makes every entry of `repository` stale; writers call this after they commit. */
+  /**
+   * Makes every entry of `repository` stale; writers call this after they commit. Never
+   * fails: the database is the truth, and a bump the shared cache did not take is
+   * retried with the next cache call (until then `maxAgeMs` bounds what others serve).
+   */
   async bump(repository: string): Promise<void> {
     const prefix = `${repository}\u0000`;
     for (const key of this.isolate.keys()) if (key.startsWith(prefix)) this.isolate.delete(key);
-    await this.options.cache.set(generationKey(repository), randomGeneration(), GENERATION_TTL_SECONDS);
+    this.pendingBumps.add(repository);
+    // Unlike reads, a bump tries the shared cache during a read's cooldown: coherence is worth a timeout.
+    if (this.options.clock.now() >= this.bumpsDownUntil) await this.flushBumps();
   }
 
   /** Key of an entry: the repository first, so `bump` finds the isolate's copies. */
@@ -121,61 +163,133 @@ export class PullCache {
     return [repository, ...parts].join("\u0000");
   }
 
-  private async readShared<T>(repository: string, key: string, load: () => Promise<Loaded<T>>): Promise<T> {
+  private async readShared<T>(repository: string, key: string, load: () => Promise<Loaded<T>>, local: IsolateEntry | null): Promise<T> {
     const genKey = generationKey(repository);
     const sharedKey = `pier:e:${key}`;
     let generation: string | null = null;
-    let sharedUsable = this.sharedAvailable();
+    // A current answer past its freshness: served only when the database cannot be reached.
+    let stale: Answer | null = null;
+    const sharedUsable = this.sharedAvailable() && (await this.flushBumps());
     if (sharedUsable) {
       try {
         const [gen, raw] = await timeout(this.options.cache.getMany([genKey, sharedKey]), this.timeoutMs);
         generation = gen ?? null;
         const entry = raw ? (JSON.parse(raw) as SharedEntry<T>) : null;
-        const now = this.options.clock.now();
-        if (entry && generation !== null && entry.g === generation && (entry.u === 0 || entry.u > now)) {
-          this.options.onLookup?.("shared", "hit");
-          this.remember(key, entry.v, entry.u === 0 ? null : entry.u);
-          return entry.v;
+        if (entry && generation !== null && entry.g === generation) {
+          const answer: Answer = { value: entry.v, readAt: entry.t, validUntil: entry.u === 0 ? null : entry.u, generation };
+          if (this.isFresh(answer)) {
+            this.options.onLookup?.("shared", "hit");
+            this.remember(key, answer);
+            return entry.v;
+          }
+          stale = answer;
         }
         this.options.onLookup?.("shared", "miss");
       } catch {
         this.markSharedDown();
-        sharedUsable = false;
+        return this.loadAndFill(key, load, local, null);
       }
     }
+    // The isolate's copy counts unless the shared cache says a write came after it.
+    const localCurrent = local && (!sharedUsable || (generation !== null && local.generation === generation)) ? local : null;
+    const fallback = [stale, localCurrent].filter((a): a is Answer => a !== null).sort((a, b) => b.readAt - a.readAt)[0] ?? null;
+    return this.loadAndFill(key, load, fallback, sharedUsable ? { genKey, sharedKey, generation } : null);
+  }
 
-    const loaded = await load();
-    this.remember(key, loaded.value, loaded.validUntil);
-    if (sharedUsable) await this.fill(genKey, sharedKey, generation, loaded);
+  /** Reads the database (serving `fallback` if it cannot be reached) and fills the shared cache when given where. */
+  private async loadAndFill<T>(
+    key: string,
+    load: () => Promise<Loaded<T>>,
+    fallback: Answer | null,
+    shared: { genKey: string; sharedKey: string; generation: string | null } | null,
+  ): Promise<T> {
+    const readAt = this.options.clock.now();
+    const servable = fallback !== null && this.isServableStale(fallback) ? fallback : null;
+    // A database that just failed is not waited for again (it may hang until its timeout).
+    if (servable && readAt < this.databaseDownUntil) return this.serveStale(key, servable);
+    let loaded: Loaded<T>;
+    try {
+      loaded = await load();
+    } catch (error) {
+      // Loaders only read the database: whatever failed, a current answer beats an error.
+      this.databaseDownUntil = this.options.clock.now() + this.cooldownMs;
+      if (servable === null) throw error;
+      return this.serveStale(key, servable);
+    }
+    const generation = shared ? await this.fill(shared.genKey, shared.sharedKey, shared.generation, loaded, readAt) : null;
+    this.remember(key, { value: loaded.value, readAt, validUntil: loaded.validUntil, generation });
     return loaded.value;
   }
 
-  private async fill<T>(genKey: string, sharedKey: string, generation: string | null, loaded: Loaded<T>): Promise<void> {
+  private serveStale<T>(key: string, answer: Answer): T {
+    this.remember(key, answer, true);
+    return answer.value as T;
+  }
+
+  /** Writes the entry under the current generation (starting one if needed); returns that generation. */
+  private async fill<T>(
+    genKey: string,
+    sharedKey: string,
+    generation: string | null,
+    loaded: Loaded<T>,
+    readAt: number,
+  ): Promise<string | null> {
     const now = this.options.clock.now();
     const ttlSeconds = loaded.negative ? this.negativeTtlSeconds : this.sharedTtlSeconds;
     const untilSeconds = loaded.validUntil === null ? ttlSeconds : Math.floor((loaded.validUntil - now) / 1000);
     const ttl = Math.min(ttlSeconds, untilSeconds);
-    if (ttl < 1) return;
+    if (ttl < 1) return generation;
     try {
       if (generation === null) {
         // No generation yet: start one. Losing the race means another filler started
         // it after our read, so our answer may predate a write; skip this fill.
-        generation = randomGeneration();
-        if (!(await timeout(this.options.cache.setIfAbsent(genKey, generation, GENERATION_TTL_SECONDS), this.timeoutMs))) return;
+        const started = randomGeneration();
+        if (!(await timeout(this.options.cache.setIfAbsent(genKey, started, GENERATION_TTL_SECONDS), this.timeoutMs))) return null;
+        generation = started;
       }
-      const entry: SharedEntry<T> = { g: generation, u: loaded.validUntil ?? 0, v: loaded.value };
+      const entry: SharedEntry<T> = { g: generation, t: readAt, u: loaded.validUntil ?? 0, v: loaded.value };
       const text = JSON.stringify(entry);
-      if (text.length > MAX_SHARED_ENTRY_BYTES) return;
+      if (text.length > MAX_SHARED_ENTRY_BYTES) return generation;
       await timeout(this.options.cache.set(sharedKey, text, ttl), this.timeoutMs);
     } catch {
       this.markSharedDown();
     }
+    return generation;
   }
 
-  private remember(key: string, value: unknown, validUntil: number | null): void {
-    const until = Math.min(this.options.clock.now() + this.isolateTtlMs, validUntil ?? Number.POSITIVE_INFINITY);
+  /** Sends the bumps the shared cache has not taken yet; false when it still fails. */
+  private async flushBumps(): Promise<boolean> {
+    for (const repository of [...this.pendingBumps]) {
+      try {
+        await timeout(this.options.cache.set(generationKey(repository), randomGeneration(), GENERATION_TTL_SECONDS), this.timeoutMs);
+        this.pendingBumps.delete(repository);
+      } catch {
+        this.markSharedDown();
+        this.bumpsDownUntil = this.sharedDownUntil;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private isFresh(answer: Answer): boolean {
+    const now = this.options.clock.now();
+    return now - answer.readAt < this.maxAgeMs && (answer.validUntil === null || answer.validUntil > now);
+  }
+
+  /** Stale-if-error: still true on its own, and no older than the shared cache keeps entries. */
+  private isServableStale(answer: Answer): boolean {
+    const now = this.options.clock.now();
+    return now - answer.readAt < this.sharedTtlSeconds * 1000 && (answer.validUntil === null || answer.validUntil > now);
+  }
+
+  /** Keeps an answer in isolate memory: fresh for the isolate TTL, never past its max age (unless served stale). */
+  private remember(key: string, answer: Answer, stale = false): void {
+    const now = this.options.clock.now();
+    const freshUntil = stale ? Number.POSITIVE_INFINITY : answer.readAt + this.maxAgeMs;
+    const until = Math.min(now + this.isolateTtlMs, freshUntil, answer.validUntil ?? Number.POSITIVE_INFINITY);
     this.isolate.delete(key);
-    this.isolate.set(key, { value, until });
+    this.isolate.set(key, { ...answer, until });
     if (this.isolate.size > this.maxIsolateEntries) this.isolate.delete(this.isolate.keys().next().value as string);
   }
 

@@ -10,6 +10,7 @@ import { issueRegistryToken } from "../../core/auth/registry-tokens.js";
 import { parseScope } from "../../core/auth/scopes.js";
 import { grantScopes, tokenContext, tokenSubject } from "../../core/auth/token-service.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
+import { isDatabaseUnavailable } from "../../core/ports/sql.js";
 import { clientIp, type AppServices } from "../context.js";
 import { publicOrigin } from "../urls.js";
 
@@ -46,7 +47,11 @@ export function issueToken(services: AppServices) {
     const token = await issueRegistryToken(registry.signingKey, registry.clock, {
       audience: c.req.query("service") || host,
       subject: tokenSubject(entity),
-      access: await grantScopes(registry.sql, entity, scopes),
+      access: await grantScopes(registry.sql, entity, scopes).catch((error: unknown) => {
+        // Database unreachable: an anonymous token without grants still reads the public content the pull cache holds.
+        if (entity === null && isDatabaseUnavailable(error)) return [];
+        throw error;
+      }),
       context: tokenContext(entity, scopes),
     });
     return c.json({ token }, 200, { "Cache-Control": "no-cache, no-store, must-revalidate" });
