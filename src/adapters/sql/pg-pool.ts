@@ -2,7 +2,16 @@
  * SQL adapter over a connection pool with node-postgres' shape. One structural type
  * serves both `pg.Pool` (origin) and `@neondatabase/serverless` Pool (edge WebSocket).
  */
-import { SqlError, SqlState, type Queryable, type QueryResult, type Row, type Sql, type SqlParam } from "../../core/ports/sql.js";
+import {
+  isDatabaseUnavailable,
+  SqlError,
+  SqlState,
+  type Queryable,
+  type QueryResult,
+  type Row,
+  type Sql,
+  type SqlParam,
+} from "../../core/ports/sql.js";
 
 interface PgResultLike {
   rows: Row[];
@@ -70,11 +79,16 @@ export function pgPoolSql(pool: PgPoolLike): Sql {
         client.release();
         return result;
       } catch (error) {
-        try {
-          await client.query("ROLLBACK");
-          client.release();
-        } catch (rollbackError) {
-          client.release(rollbackError as Error);
+        // A connection that timed out or broke is dropped, not rolled back: a ROLLBACK
+        // would wait on it once more, and the server rolls back when it goes away.
+        if (isDatabaseUnavailable(error)) client.release(error as Error);
+        else {
+          try {
+            await client.query("ROLLBACK");
+            client.release();
+          } catch (rollbackError) {
+            client.release(rollbackError as Error);
+          }
         }
         // Statements already threw SqlErrors; anything else is the caller's own error.
         throw error;
