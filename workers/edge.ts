@@ -9,7 +9,15 @@ import { upstashCache } from "../src/adapters/cache/upstash.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { neonSql } from "../src/adapters/sql/neon.js";
 import { serviceKeys, signingKeyFromJwk } from "../src/core/auth/service-keys.js";
-import { ConfigError, loadRegistryConfig, loadS3Settings, readString, requireString, type ConfigSource } from "../src/core/config.js";
+import {
+  ConfigError,
+  loadDependencyTimeouts,
+  loadRegistryConfig,
+  loadS3Settings,
+  readString,
+  requireString,
+  type ConfigSource,
+} from "../src/core/config.js";
 import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
@@ -33,11 +41,16 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
   });
   const config = loadRegistryConfig(env);
+  const timeouts = loadDependencyTimeouts(env);
   const signingKey = readString(env, "PIER_SIGNING_KEY");
   return {
     config,
     sql,
-    cache: upstashCache({ url: requireString(env, "UPSTASH_REDIS_REST_URL"), token: requireString(env, "UPSTASH_REDIS_REST_TOKEN") }),
+    cache: upstashCache({
+      url: requireString(env, "UPSTASH_REDIS_REST_URL"),
+      token: requireString(env, "UPSTASH_REDIS_REST_TOKEN"),
+      timeoutMs: timeouts.cacheMs,
+    }),
     blobs,
     signer,
     clock: systemClock,

@@ -37,7 +37,7 @@ function storage(): { blobs: BlobStore; signer: RedirectSigner | null } {
   return s3Storage(env, s3, systemClock);
 }
 
-const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379" });
+const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379", commandTimeoutMs: timeouts.cacheMs });
 const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
 const port = readInteger(env, "PORT", 8080);
 const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
