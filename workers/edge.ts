@@ -35,13 +35,14 @@ export function edgeRegistry(env: EdgeEnv): Registry {
   const s3 = loadS3Settings(env);
   if (s3 === null) throw new ConfigError("S3_ENDPOINT is required on the edge");
   const { blobs, signer } = s3Storage(env, s3, systemClock);
+  const timeouts = loadDependencyTimeouts(env);
   const sql = neonSql({
     connectionString: requireString(env, "DATABASE_URL"),
     fetchEndpoint: readString(env, "NEON_FETCH_ENDPOINT") ?? undefined,
     wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
+    timeouts,
   });
   const config = loadRegistryConfig(env);
-  const timeouts = loadDependencyTimeouts(env);
   const signingKey = readString(env, "PIER_SIGNING_KEY");
   return {
     config,
