@@ -58,7 +58,7 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     keys: serviceKeys({ sql, clock: systemClock }),
     // With a registered key in its secrets the edge issues tokens too; else only the origin does.
     signingKey: signingKey === null ? null : signingKeyFromJwk(signingKey),
-    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, timeoutMs: timeouts.upstreamMs }),
     hashing: null,
   };
 }

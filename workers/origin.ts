@@ -51,7 +51,7 @@ const { port: listening } = await serveNodeRegistry(
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     signingKey: instanceKey.signing,
-    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, timeoutMs: timeouts.upstreamMs, resolve: resolveAll }),
     hashing: nodeHashing,
   },
   {
