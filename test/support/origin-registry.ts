@@ -15,12 +15,13 @@ import { guardedUpstream } from "../../src/adapters/upstream/guarded-fetch.js";
 import type { Action } from "../../src/core/auth/access.js";
 import { issueRegistryToken } from "../../src/core/auth/registry-tokens.js";
 import { createInstanceKey, serviceKeys } from "../../src/core/auth/service-keys.js";
-import { loadRegistryConfig, type S3Settings } from "../../src/core/config.js";
+import { DEFAULT_TIMEOUTS, loadRegistryConfig, type DependencyTimeouts, type S3Settings } from "../../src/core/config.js";
 import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
 import { ensureStorageLocation } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.js";
 import { createNamespace, createRepository, unique } from "./quay-seed.js";
 import { createTestDatabase, REDIS_URL } from "./services.js";
 
@@ -31,21 +32,40 @@ export interface OriginFixture {
   s3: S3Settings;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
+  /** With `faultProxies`: the proxies between the registry and PostgreSQL, Redis and S3. */
+  faults: { database: FaultProxy; cache: FaultProxy; storage: FaultProxy } | null;
   close(): Promise<void>;
 }
 
-export async function startOriginRegistry(label: string, clock: Clock = systemClock): Promise<OriginFixture> {
+export interface OriginOptions {
+  /** Reach PostgreSQL, Redis and S3 through fault proxies (test/support/fault-proxy.ts). */
+  faultProxies?: boolean;
+  timeouts?: Partial<DependencyTimeouts>;
+}
+
+async function proxyFor(url: string): Promise<FaultProxy> {
+  const { hostname, port } = new URL(url);
+  return startFaultProxy({ host: hostname, port: Number(port) });
+}
+
+export async function startOriginRegistry(label: string, clock: Clock = systemClock, options: OriginOptions = {}): Promise<OriginFixture> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const database = await createTestDatabase(label);
-  const sql = nodePostgresSql(database.url);
-  await migrate(sql);
-  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
-  await ensureStorageLocation(sql, config.storageLocation);
   const root = await mkdtemp(join(tmpdir(), "pier-origin-s3-"));
   const credentials = { accessKeyId: "origin-test", secretAccessKey: crypto.randomUUID() };
   const server = await startS3Server({ root, bucket: "pier", region: "us-east-1", ...credentials });
   const s3: S3Settings = { endpoint: server.endpoint, bucket: "pier", region: "us-east-1", ...credentials };
-  const blobs = s3BlobStore(s3);
-  const cache = redisCache({ url: REDIS_URL });
+  const faults = options.faultProxies
+    ? { database: await proxyFor(database.url), cache: await proxyFor(REDIS_URL), storage: await proxyFor(server.endpoint) }
+    : null;
+  // As the origin does: migrations unbounded, on their own connection.
+  const migrator = nodePostgresSql(database.url, { max: 1, timeouts: null });
+  await migrate(migrator).finally(() => migrator.close());
+  const sql = nodePostgresSql(faults ? faults.database.urlFor(database.url) : database.url, { timeouts });
+  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
+  await ensureStorageLocation(sql, config.storageLocation);
+  const blobs = s3BlobStore(faults ? { ...s3, endpoint: faults.storage.urlFor(server.endpoint) } : s3, { timeoutMs: timeouts.storageMs });
+  const cache = redisCache({ url: faults ? faults.cache.urlFor(REDIS_URL) : REDIS_URL, commandTimeoutMs: timeouts.cacheMs });
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
   const registry: Registry = {
     config,
@@ -69,8 +89,10 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
         access: Object.entries(grants).map(([name, actions]) => ({ type: "repository", name, actions })),
         context: {},
       }),
+    faults,
     async close() {
       await Promise.all([sql.close(), cache.close(), server.close()]);
+      if (faults) await Promise.all([faults.database.close(), faults.cache.close(), faults.storage.close()]);
       await database.drop();
       await rm(root, { recursive: true, force: true });
     },
@@ -96,8 +118,8 @@ export interface PushScene {
   call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
 }
 
-export async function startPushScene(label: string): Promise<PushScene> {
-  const origin = await startOriginRegistry(label);
+export async function startPushScene(label: string, options: OriginOptions = {}): Promise<PushScene> {
+  const origin = await startOriginRegistry(label, systemClock, options);
   const app = createApp(origin.registry);
   const namespace = unique(label);
   const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });
