@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
+import { blobKey } from "../../src/core/storage-layout.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
 
 const timeouts = { sqlMs: 1_000, sqlPoolWaitMs: 1_000, cacheMs: 300, storageMs: 1_000 };
@@ -89,5 +90,52 @@ describe("with PostgreSQL frozen", () => {
     expect((await scene.call("GET", `/v2/${scene.repo}/blobs/${image.layer}`)).status).toBe(302);
     expect((await scene.call("PATCH", await startUpload(), { body: "chunk" })).status).toBe(202);
     expect((await scene.call("GET", `/api/v1/repository/${scene.repo}`, { token: null })).status).toBeLessThan(500);
+  });
+});
+
+describe("with S3 frozen", () => {
+  it("upload PATCH and monolithic POST answer 503 in time, reads served from the database still work, then uploads recover", async () => {
+    const image = await pushImage("s3-frozen");
+    const upload = await startUpload();
+    const storage = scene.origin.faults!.storage;
+    const body = "bytes written while storage is frozen";
+    storage.freeze();
+    try {
+      await Promise.all([
+        expectUnavailable(() => scene.call("PATCH", upload, { body }), "v2"),
+        expectUnavailable(() => scene.call("POST", `/v2/${scene.repo}/blobs/uploads/?digest=${sha256(body)}`, { body }), "v2"),
+      ]);
+      // Manifests and blob redirects come from the database alone.
+      expect((await scene.call("GET", `/v2/${scene.repo}/manifests/${image.manifest}`)).status).toBe(200);
+      expect((await scene.call("HEAD", `/v2/${scene.repo}/blobs/${image.layer}`)).status).toBe(200);
+    } finally {
+      storage.pass();
+    }
+    expect((await scene.call("HEAD", `/v2/${scene.repo}/blobs/${sha256(body)}`)).status).toBe(404);
+    const retried = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/?digest=${sha256(body)}`, { body });
+    expect(retried.status).toBe(201);
+    const stored = await scene.origin.registry.blobs.get(blobKey(sha256(body))!);
+    expect(await new Response(stored!.body).text()).toBe(body);
+  });
+});
+
+describe("with Redis frozen", () => {
+  it("requests still answer in time from the database and storage", async () => {
+    const image = await pushImage("redis-frozen");
+    const cache = scene.origin.faults!.cache;
+    cache.freeze();
+    try {
+      const answers = await Promise.all([
+        timed(() => scene.call("GET", `/v2/${scene.repo}/manifests/${image.manifest}`)),
+        timed(() => scene.call("HEAD", `/v2/${scene.repo}/blobs/${image.layer}`)),
+        timed(async () => scene.call("PATCH", await startUpload(), { body: "chunk" })),
+        timed(() => scene.call("GET", `/api/v1/repository/${scene.repo}`, { token: null })),
+      ]);
+      expect(answers.map((a) => a.response.status)).toEqual([200, 200, 202, expect.any(Number)]);
+      expect(answers[3]!.response.status).toBeLessThan(500);
+      for (const answer of answers) expect(answer.ms).toBeLessThan(BOUND_MS);
+    } finally {
+      cache.pass();
+    }
   });
 });
