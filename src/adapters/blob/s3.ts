@@ -152,7 +152,7 @@ export function s3BlobStore(settings: S3Settings, options: S3BlobStoreOptions = 
     if (body === undefined || typeof body === "string") init = { method, headers: signed.headers, body, signal: deadline.signal };
     else {
       // Aborting (rather than only erroring the body) rejects fetch with the size error itself.
-      let stream = body.stream.pipeThrough(exactLength(body.size, (reason) => deadline.abort(reason)));
+      let stream = deadline.watchUpload(body.stream.pipeThrough(exactLength(body.size, (reason) => deadline.abort(reason))));
       // workerd sends a stream with Transfer-Encoding: chunked unless it has a fixed length.
       const sent = new Headers(signed.headers);
       if (FixedLengthStream) stream = stream.pipeThrough(new FixedLengthStream(body.size));
@@ -164,7 +164,7 @@ export function s3BlobStore(settings: S3Settings, options: S3BlobStoreOptions = 
       init = {
         method,
         headers: sent,
-        body: deadline.watchUpload(stream),
+        body: stream,
         duplex: "half",
         redirect,
         signal: deadline.signal,
