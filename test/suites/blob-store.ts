@@ -275,14 +275,14 @@ export function runBlobStoreSuite(
         frozen.freeze();
         try {
           await Promise.all([
-            expectUnavailableInTime(frozen, async () => {
+            expectUnavailableInTime(frozen.timeoutMs, async () => {
               for (;;) if ((await reader.read()).done) return;
             }),
-            expectUnavailableInTime(frozen, () => store.stat(key("frozen/big"))),
-            expectUnavailableInTime(frozen, () => store.get(key("frozen/big"))),
-            expectUnavailableInTime(frozen, () => store.list(key("frozen/"))),
-            expectUnavailableInTime(frozen, () => put("frozen/small", "small")),
-            expectUnavailableInTime(frozen, () => store.put(key("frozen/upload"), seededBytes(8, 0, size), size)),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.stat(key("frozen/big"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.get(key("frozen/big"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.list(key("frozen/"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => put("frozen/small", "small")),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.put(key("frozen/upload"), seededBytes(8, 0, size), size)),
           ]);
         } finally {
           frozen.pass();

@@ -90,10 +90,10 @@ export function runCacheSuite(name: string, factory: () => Promise<CacheSubject>
         frozen.freeze();
         try {
           await Promise.all([
-            expectUnavailableInTime(frozen, () => cache.get(key("frozen"))),
-            expectUnavailableInTime(frozen, () => cache.set(key("frozen"), "during", 60)),
-            expectUnavailableInTime(frozen, () => cache.setIfAbsent(key("frozen-lock"), "1", 60)),
-            expectUnavailableInTime(frozen, () => cache.increment(key("frozen-counter"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.get(key("frozen"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.set(key("frozen"), "during", 60)),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.setIfAbsent(key("frozen-lock"), "1", 60)),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.increment(key("frozen-counter"))),
           ]);
         } finally {
           frozen.pass();

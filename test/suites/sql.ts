@@ -150,8 +150,8 @@ export function runSqlSuite(name: string, factory: () => Promise<SqlSubject>, op
         frozen.freeze();
         try {
           await Promise.all([
-            expectUnavailableInTime(frozen, () => sql.query("SELECT 'frozen'::text AS v")),
-            expectUnavailableInTime(frozen, () =>
+            expectUnavailableInTime(frozen.timeoutMs, () => sql.query("SELECT 'frozen'::text AS v")),
+            expectUnavailableInTime(frozen.timeoutMs, () =>
               sql.transaction(async (tx) => {
                 await tx.query(`INSERT INTO ${table} (name) VALUES ($1)`, ["frozen-tx"]);
               }),
