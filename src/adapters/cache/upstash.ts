@@ -29,41 +29,38 @@ export function upstashCache(options: UpstashCacheOptions): Cache {
     signal: () => AbortSignal.timeout(timeoutMs),
   });
   const isReply = (error: unknown) => error instanceof errors.UpstashError;
-  return withClassifiedErrors(
-    {
-      get: (key) => redis.get<string>(key),
-      async getMany(keys) {
-        if (keys.length === 0) return [];
-        return redis.mget<(string | null)[]>(...keys);
-      },
-      async set(key, value, ttlSeconds) {
-        await redis.set(key, value, { ex: ttlSeconds });
-      },
-      async setIfAbsent(key, value, ttlSeconds) {
-        return (await redis.set(key, value, { ex: ttlSeconds, nx: true })) === "OK";
-      },
-      async delete(keys) {
-        if (keys.length > 0) await redis.del(...keys);
-      },
-      increment: (key, by = 1) => redis.incrby(key, by),
-      async addToFields(key, deltas) {
-        const entries = Object.entries(deltas);
-        if (entries.length === 0) return;
-        const pipeline = redis.pipeline();
-        for (const [field, delta] of entries) pipeline.hincrbyfloat(key, field, delta);
-        await pipeline.exec();
-      },
-      async readFields(key) {
-        // The client's hgetall post-processes replies (null without automatic deserialization);
-        // the raw command gives Redis's flat [field, value, …] list.
-        const flat = ((await redis.exec(["HGETALL", key])) ?? []) as string[];
-        const fields: Record<string, number> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = Number(flat[i + 1]);
-        return fields;
-      },
-      async close() {},
+  const cache: Cache = {
+    get: (key) => redis.get<string>(key),
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      return redis.mget<(string | null)[]>(...keys);
     },
-    "Upstash",
-    isReply,
-  );
+    async set(key, value, ttlSeconds) {
+      await redis.set(key, value, { ex: ttlSeconds });
+    },
+    async setIfAbsent(key, value, ttlSeconds) {
+      return (await redis.set(key, value, { ex: ttlSeconds, nx: true })) === "OK";
+    },
+    async delete(keys) {
+      if (keys.length > 0) await redis.del(...keys);
+    },
+    increment: (key, by = 1) => redis.incrby(key, by),
+    async addToFields(key, deltas) {
+      const entries = Object.entries(deltas);
+      if (entries.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const [field, delta] of entries) pipeline.hincrbyfloat(key, field, delta);
+      await pipeline.exec();
+    },
+    async readFields(key) {
+      // The client's hgetall post-processes replies (null without automatic deserialization);
+      // the raw command gives Redis's flat [field, value, …] list.
+      const flat = ((await redis.exec(["HGETALL", key])) ?? []) as string[];
+      const fields: Record<string, number> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = Number(flat[i + 1]);
+      return fields;
+    },
+    async close() {},
+  };
+  return withClassifiedErrors(cache, "Upstash", isReply);
 }

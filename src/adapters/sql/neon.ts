@@ -6,7 +6,7 @@
 import { Client, neon, neonConfig, types as pgTypes, type FullQueryResults } from "@neondatabase/serverless";
 import { DEFAULT_TIMEOUTS, type DependencyTimeouts } from "../../core/config.js";
 import { isDatabaseUnavailable, type Queryable, type Sql } from "../../core/ports/sql.js";
-import { queryPg, toSqlError } from "./pg-pool.js";
+import { pgBounds, queryPg, toSqlError } from "./pg-pool.js";
 
 export interface NeonSqlOptions {
   connectionString: string;
@@ -18,9 +18,6 @@ export interface NeonSqlOptions {
   webSocketConstructor?: typeof WebSocket;
   timeouts?: Pick<DependencyTimeouts, "sqlMs" | "sqlPoolWaitMs">;
 }
-
-/** As node-postgres: the server cancels slow statements, the client gives up on a frozen server shortly after. */
-const CLIENT_GRACE_MS = 1_000;
 
 const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
 const types = {
@@ -34,15 +31,13 @@ export function neonSql(options: NeonSqlOptions): Sql {
   // fetchEndpoint is global-only in the driver; every Pier isolate talks to one database.
   if (options.fetchEndpoint) neonConfig.fetchEndpoint = options.fetchEndpoint;
   const http = neon(options.connectionString, { fullResults: true });
-  const { sqlMs, sqlPoolWaitMs } = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const bounds = pgBounds(options.timeouts ?? DEFAULT_TIMEOUTS);
 
   function newClient(): Client {
     const client = new Client({
       connectionString: options.connectionString,
       types,
-      statement_timeout: sqlMs,
-      query_timeout: sqlMs + CLIENT_GRACE_MS,
-      connectionTimeoutMillis: sqlPoolWaitMs,
+      ...bounds,
     });
     if (options.wsProxy) {
       const proxy = options.wsProxy;
@@ -60,7 +55,7 @@ export function neonSql(options: NeonSqlOptions): Sql {
   return {
     async query<R extends object>(text: string, params: readonly unknown[] = []) {
       try {
-        const fetchOptions = { signal: AbortSignal.timeout(sqlMs + CLIENT_GRACE_MS) };
+        const fetchOptions = { signal: AbortSignal.timeout(bounds.query_timeout) };
         const result = (await http.query(text, params as unknown[], { types, fetchOptions })) as FullQueryResults<false>;
         return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
       } catch (error) {

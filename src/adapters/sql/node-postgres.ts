@@ -5,7 +5,7 @@
 import pg from "pg";
 import { DEFAULT_TIMEOUTS, type DependencyTimeouts } from "../../core/config.js";
 import type { Sql } from "../../core/ports/sql.js";
-import { pgPoolSql } from "./pg-pool.js";
+import { pgBounds, pgPoolSql } from "./pg-pool.js";
 
 const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
 const types = {
@@ -24,18 +24,13 @@ export interface NodePostgresOptions {
   timeouts?: Pick<DependencyTimeouts, "sqlMs" | "sqlPoolWaitMs"> | null;
 }
 
-/**
- * The client gives up this long after the server's statement_timeout: a slow statement
- * is cancelled by the server (the connection stays usable), a frozen server by the client.
- */
-const CLIENT_GRACE_MS = 1_000;
-
-function bounds(timeouts: NodePostgresOptions["timeouts"]): pg.PoolConfig {
-  if (timeouts === null) return {};
-  const { sqlMs, sqlPoolWaitMs } = timeouts ?? DEFAULT_TIMEOUTS;
-  return { statement_timeout: sqlMs, query_timeout: sqlMs + CLIENT_GRACE_MS, connectionTimeoutMillis: sqlPoolWaitMs };
-}
-
 export function nodePostgresSql(connectionString: string, options: NodePostgresOptions = {}): Sql {
-  return pgPoolSql(new pg.Pool({ connectionString, max: options.max ?? 10, types, ...bounds(options.timeouts) }));
+  return pgPoolSql(
+    new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      types,
+      ...(options.timeouts === null ? {} : pgBounds(options.timeouts ?? DEFAULT_TIMEOUTS)),
+    }),
+  );
 }

@@ -2,6 +2,7 @@
  * SQL adapter over a connection pool with node-postgres' shape. One structural type
  * serves both `pg.Pool` (origin) and `@neondatabase/serverless` Pool (edge WebSocket).
  */
+import type { DependencyTimeouts } from "../../core/config.js";
 import {
   isDatabaseUnavailable,
   SqlError,
@@ -32,6 +33,15 @@ export interface PgPoolLike {
 }
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * pg client settings that bound every statement and connection. The client gives up 1 s
+ * after the server's statement_timeout: a slow statement is cancelled by the server (the
+ * connection stays usable), a frozen server by the client (the connection is dropped).
+ */
+export function pgBounds({ sqlMs, sqlPoolWaitMs }: Pick<DependencyTimeouts, "sqlMs" | "sqlPoolWaitMs">) {
+  return { statement_timeout: sqlMs, query_timeout: sqlMs + 1_000, connectionTimeoutMillis: sqlPoolWaitMs };
+}
 
 /**
  * Maps a driver error onto the port's SqlError: server errors keep their SQLSTATE;
