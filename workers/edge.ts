@@ -11,6 +11,7 @@ import { neonSql } from "../src/adapters/sql/neon.js";
 import { serviceKeys, signingKeyFromJwk } from "../src/core/auth/service-keys.js";
 import {
   ConfigError,
+  loadDependencyTimeouts,
   loadRegistryConfig,
   loadS3Settings,
   readInteger,
@@ -35,24 +36,30 @@ export function edgeRegistry(env: EdgeEnv): Registry {
   const s3 = loadS3Settings(env);
   if (s3 === null) throw new ConfigError("S3_ENDPOINT is required on the edge");
   const { blobs, signer } = s3Storage(env, s3, systemClock);
+  const timeouts = loadDependencyTimeouts(env);
   const sql = neonSql({
     connectionString: requireString(env, "DATABASE_URL"),
     fetchEndpoint: readString(env, "NEON_FETCH_ENDPOINT") ?? undefined,
     wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
+    timeouts,
   });
   const config = loadRegistryConfig(env);
   const signingKey = readString(env, "PIER_SIGNING_KEY");
   return {
     config,
     sql,
-    cache: upstashCache({ url: requireString(env, "UPSTASH_REDIS_REST_URL"), token: requireString(env, "UPSTASH_REDIS_REST_TOKEN") }),
+    cache: upstashCache({
+      url: requireString(env, "UPSTASH_REDIS_REST_URL"),
+      token: requireString(env, "UPSTASH_REDIS_REST_TOKEN"),
+      timeoutMs: timeouts.cacheMs,
+    }),
     blobs,
     signer,
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     // With a registered key in its secrets the edge issues tokens too; else only the origin does.
     signingKey: signingKey === null ? null : signingKeyFromJwk(signingKey),
-    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, timeoutMs: timeouts.upstreamMs }),
     hashing: null,
   };
 }

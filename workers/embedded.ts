@@ -14,7 +14,7 @@ import { fsBlobStore } from "../src/adapters/blob/fs.js";
 import { pgliteSql } from "../src/adapters/sql/pglite.js";
 import { bootstrapAdmin } from "../src/core/accounts.js";
 import { serviceKeys } from "../src/core/auth/service-keys.js";
-import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
+import { loadDependencyTimeouts, loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
@@ -76,7 +76,11 @@ const server = await serveNodeRegistry(
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     signingKey: instanceKey.signing,
-    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+    upstream: guardedUpstream({
+      policy: { allowedHosts: config.ssrfAllowedHosts },
+      resolve: resolveAll,
+      timeoutMs: loadDependencyTimeouts(env).upstreamMs,
+    }),
     hashing: nodeHashing,
   },
   {

@@ -9,7 +9,7 @@ import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
 import { redisCache } from "../src/adapters/cache/redis.js";
 import { nodePostgresSql } from "../src/adapters/sql/node-postgres.js";
 import { serviceKeys } from "../src/core/auth/service-keys.js";
-import { loadRegistryConfig, loadS3Settings, readInteger, readString, requireString } from "../src/core/config.js";
+import { loadDependencyTimeouts, loadRegistryConfig, loadS3Settings, readInteger, readString, requireString } from "../src/core/config.js";
 import type { BlobStore } from "../src/core/ports/blob-store.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
@@ -21,8 +21,14 @@ import { s3Storage } from "./s3-storage.js";
 
 const env = process.env;
 const config = loadRegistryConfig(env);
-const sql = nodePostgresSql(requireString(env, "DATABASE_URL"));
-if (env.PIER_MIGRATE_ON_START !== "false") await migrate(sql);
+const timeouts = loadDependencyTimeouts(env);
+const databaseUrl = requireString(env, "DATABASE_URL");
+if (env.PIER_MIGRATE_ON_START !== "false") {
+  // Unbounded: a migration waits for another process's and may build indexes on big tables.
+  const migrator = nodePostgresSql(databaseUrl, { max: 1, timeouts: null });
+  await migrate(migrator).finally(() => migrator.close());
+}
+const sql = nodePostgresSql(databaseUrl, { timeouts });
 await ensureStorageLocation(sql, config.storageLocation);
 
 function storage(): { blobs: BlobStore; signer: RedirectSigner | null } {
@@ -31,7 +37,7 @@ function storage(): { blobs: BlobStore; signer: RedirectSigner | null } {
   return s3Storage(env, s3, systemClock);
 }
 
-const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379" });
+const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379", commandTimeoutMs: timeouts.cacheMs });
 const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
 const port = readInteger(env, "PORT", 8080);
 const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
@@ -45,7 +51,7 @@ const { port: listening } = await serveNodeRegistry(
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     signingKey: instanceKey.signing,
-    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, timeoutMs: timeouts.upstreamMs, resolve: resolveAll }),
     hashing: nodeHashing,
   },
   {

@@ -4,13 +4,13 @@
  */
 import { akamaiSigner } from "../src/adapters/cdn/akamai.js";
 import { s3BlobStore } from "../src/adapters/blob/s3.js";
-import { loadAkamaiSettings, type ConfigSource, type S3Settings } from "../src/core/config.js";
+import { loadAkamaiSettings, loadDependencyTimeouts, type ConfigSource, type S3Settings } from "../src/core/config.js";
 import type { BlobStore } from "../src/core/ports/blob-store.js";
 import type { Clock } from "../src/core/ports/clock.js";
 import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 
 export function s3Storage(env: ConfigSource, settings: S3Settings, clock: Clock): { blobs: BlobStore; signer: RedirectSigner } {
-  const store = s3BlobStore(settings);
+  const store = s3BlobStore(settings, { timeoutMs: loadDependencyTimeouts(env).storageMs });
   const akamai = loadAkamaiSettings(env);
   if (akamai === null) return { blobs: store, signer: store };
   return { blobs: store, signer: akamaiSigner({ s3: store, region: settings.region, clock, ...akamai }) };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadRegistryConfig, loadS3Settings } from "./config.js";
+import { ConfigError, loadDependencyTimeouts, loadRegistryConfig, loadS3Settings } from "./config.js";
 
 describe("configuration", () => {
   it("has Quay's defaults", () => {
@@ -45,6 +45,15 @@ describe("configuration", () => {
     expect(() => loadRegistryConfig({ PIER_URL_SCHEME: "ftp" })).toThrow(/PIER_URL_SCHEME/);
     expect(() => loadRegistryConfig({ PIER_REDIRECT_EXPIRY_S: "0" })).toThrow(/PIER_REDIRECT_EXPIRY_S/);
     expect(() => loadS3Settings({ S3_ENDPOINT: "http://s3" })).toThrow(new ConfigError("S3_BUCKET is required"));
+  });
+
+  it("bounds every dependency call, with defaults and overrides", () => {
+    expect(loadDependencyTimeouts({})).toEqual({ sqlMs: 5_000, sqlPoolWaitMs: 5_000, cacheMs: 500, storageMs: 10_000, upstreamMs: 10_000 });
+    expect(loadDependencyTimeouts({ PIER_SQL_TIMEOUT_MS: "2000", PIER_CACHE_TIMEOUT_MS: "250" })).toMatchObject({
+      sqlMs: 2_000,
+      cacheMs: 250,
+    });
+    expect(() => loadDependencyTimeouts({ PIER_STORAGE_TIMEOUT_MS: "0" })).toThrow(/PIER_STORAGE_TIMEOUT_MS/);
   });
 
   it("selects S3 only when an endpoint is configured", () => {

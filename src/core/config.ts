@@ -110,6 +110,41 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
   };
 }
 
+/**
+ * Bounds on dependency calls: a frozen or partitioned dependency makes a request fail
+ * with 503 after these, instead of hanging.
+ */
+export interface DependencyTimeouts {
+  /** One SQL statement (server-side statement_timeout; the client gives up shortly after). */
+  sqlMs: number;
+  /** Waiting for a pooled connection, including opening a new one. */
+  sqlPoolWaitMs: number;
+  /** One cache (Redis) command. */
+  cacheMs: number;
+  /** Blob storage: until the response starts, and between two chunks of a streamed body. */
+  storageMs: number;
+  /** An upstream registry: until its response starts. */
+  upstreamMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DependencyTimeouts = {
+  sqlMs: 5_000,
+  sqlPoolWaitMs: 5_000,
+  cacheMs: 500,
+  storageMs: 10_000,
+  upstreamMs: 10_000,
+};
+
+export function loadDependencyTimeouts(source: ConfigSource): DependencyTimeouts {
+  return {
+    sqlMs: readInteger(source, "PIER_SQL_TIMEOUT_MS", DEFAULT_TIMEOUTS.sqlMs, 1),
+    sqlPoolWaitMs: readInteger(source, "PIER_SQL_POOL_WAIT_MS", DEFAULT_TIMEOUTS.sqlPoolWaitMs, 1),
+    cacheMs: readInteger(source, "PIER_CACHE_TIMEOUT_MS", DEFAULT_TIMEOUTS.cacheMs, 1),
+    storageMs: readInteger(source, "PIER_STORAGE_TIMEOUT_MS", DEFAULT_TIMEOUTS.storageMs, 1),
+    upstreamMs: readInteger(source, "PIER_UPSTREAM_TIMEOUT_MS", DEFAULT_TIMEOUTS.upstreamMs, 1),
+  };
+}
+
 /** S3-compatible storage settings (Quay's S3Storage / RadosGWStorage parameters). */
 export interface S3Settings {
   endpoint: string;

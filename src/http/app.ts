@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
-import { isDatabaseUnavailable } from "../core/ports/sql.js";
+import { isDependencyUnavailable, unavailableDependency } from "../core/errors/dependency-unavailable.js";
 import type { Registry } from "../core/registry.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
@@ -107,8 +107,9 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);
     if (error instanceof HTTPException) return error.getResponse();
     options.onUnexpectedError?.(error, c);
-    if (isDatabaseUnavailable(error)) {
-      return registryErrorResponse(registry, c, new RegistryError("UNAVAILABLE", "the registry database is unavailable; try again later"));
+    if (isDependencyUnavailable(error)) {
+      const message = `the registry ${unavailableDependency(error)} is unavailable; try again later`;
+      return registryErrorResponse(registry, c, new RegistryError("UNAVAILABLE", message));
     }
     const unexpected = new RegistryError("UNKNOWN", "internal error; the request was not completed");
     return registryErrorResponse(registry, c, unexpected);

@@ -8,6 +8,7 @@ import { S3Error, s3BlobStore } from "../../src/adapters/blob/s3.js";
 import type { S3Settings } from "../../src/core/config.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { runBlobStoreSuite } from "../suites/blob-store.js";
+import { startFaultProxy } from "../support/fault-proxy.js";
 
 const credentials = { accessKeyId: "PIERTESTKEY", secretAccessKey: randomUUID() };
 
@@ -34,6 +35,25 @@ runBlobStoreSuite("s3 with Quay's storage_path", async () => {
   const s3 = await localS3();
   return { store: s3BlobStore({ ...s3.settings, storagePath: "/datastorage/registry" }), prefix: "suite/", cleanup: s3.close };
 });
+
+runBlobStoreSuite(
+  "s3 with the S3 server behind a fault proxy, 1 s bound",
+  async () => {
+    const s3 = await localS3();
+    const proxy = await startFaultProxy({ host: "127.0.0.1", port: Number(new URL(s3.settings.endpoint).port) });
+    const store = s3BlobStore({ ...s3.settings, endpoint: proxy.urlFor(s3.settings.endpoint) }, { timeoutMs: 1_000 });
+    return {
+      store,
+      prefix: "",
+      frozen: { freeze: () => proxy.freeze(), pass: () => proxy.pass(), timeoutMs: 1_000 },
+      async cleanup() {
+        await proxy.close();
+        await s3.close();
+      },
+    };
+  },
+  { faultInjection: true },
+);
 
 describe("s3 blob store", () => {
   let s3: Awaited<ReturnType<typeof localS3>>;

@@ -7,7 +7,9 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guardedUpstream } from "../../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../../src/adapters/upstream/node-resolver.js";
+import { isDependencyUnavailable } from "../../src/core/errors/dependency-unavailable.js";
 import { UpstreamBlockedError } from "../../src/core/upstream-guard.js";
+import { startFaultProxy } from "../support/fault-proxy.js";
 
 describe("guarded upstream fetch", () => {
   let server: http.Server;
@@ -54,6 +56,24 @@ describe("guarded upstream fetch", () => {
       const before = seen.length;
       await expect(upstream(["127.0.0.1"]).fetch(new Request(`${base}${path}`)), path).rejects.toBeInstanceOf(UpstreamBlockedError);
       expect(seen.slice(before).map((s) => s.url)).toEqual([path]);
+    }
+  });
+
+  it("gives up on a frozen upstream in time as unavailable, and reaches it again once it answers", async () => {
+    const proxy = await startFaultProxy({ host: "127.0.0.1", port: Number(new URL(base).port) });
+    try {
+      const frozenUpstream = guardedUpstream({ policy: { allowedHosts: ["127.0.0.1"] }, resolve: resolveAll, timeoutMs: 500 });
+      const url = `${proxy.urlFor(base)}ok`;
+      proxy.freeze();
+      const started = Date.now();
+      const error = await frozenUpstream.fetch(new Request(url)).catch((e: unknown) => e);
+      expect(isDependencyUnavailable(error)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2_500);
+      proxy.pass();
+      const response = await frozenUpstream.fetch(new Request(url));
+      expect(await response.text()).toBe("upstream body");
+    } finally {
+      await proxy.close();
     }
   });
 

@@ -10,10 +10,9 @@ import { serviceKeys } from "../../src/core/auth/service-keys.js";
 import { createApp } from "../../src/http/app.js";
 import { countingSql } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
-import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import type { FaultProxy } from "../support/fault-proxy.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { seedPullFixture, type PullFixture } from "../support/pull-fixture.js";
-import { POSTGRES_ADMIN_URL } from "../support/services.js";
 
 const ACCEPT = Object.values(MediaType).join(", ");
 const clock = fakeClock(Date.now());
@@ -32,15 +31,13 @@ async function errorCode(response: Response): Promise<string> {
 }
 
 beforeAll(async () => {
-  const url = new URL(POSTGRES_ADMIN_URL);
-  postgres = await startFaultProxy({ host: url.hostname, port: Number(url.port || 5432) });
-  origin = await startOriginRegistry("pgout", clock, { postgres: (url) => postgres.urlFor(url) });
+  origin = await startOriginRegistry("pgout", clock, { faultProxies: true });
+  postgres = origin.faults!.database;
   fx = await seedPullFixture({ sql: origin.direct, blobs: origin.registry.blobs }, clock.now());
 }, 60_000);
 afterAll(async () => {
   postgres?.pass();
   await origin?.close();
-  await postgres?.close();
 });
 
 describe("PostgreSQL down", () => {

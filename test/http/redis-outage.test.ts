@@ -11,10 +11,9 @@ import { generationKey, PullCache } from "../../src/core/resources/pull-cache.js
 import { createApp } from "../../src/http/app.js";
 import { countingCache } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
-import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import type { FaultProxy } from "../support/fault-proxy.js";
 import { startPushScene, TEST_HOST, type PushScene } from "../support/origin-registry.js";
 import { unique } from "../support/quay-seed.js";
-import { REDIS_URL } from "../support/services.js";
 
 const clock = fakeClock(Date.now());
 let redis: FaultProxy;
@@ -68,13 +67,11 @@ async function redisAnswers(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const url = new URL(REDIS_URL);
-  redis = await startFaultProxy({ host: url.hostname, port: Number(url.port || 6379) });
-  scene = await startPushScene("redisout", clock, { redis: (url) => redis.urlFor(url) });
+  scene = await startPushScene("redisout", { clock, faultProxies: true });
+  redis = scene.origin.faults!.cache;
 }, 60_000);
 afterAll(async () => {
   await scene?.origin.close();
-  await redis?.close();
 });
 
 describe("pushes with Redis down", () => {

@@ -8,11 +8,9 @@ import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sweepOrphanedUploadObjects } from "../../src/core/jobs/upload-orphans.js";
 import { blobKey } from "../../src/core/storage-layout.js";
-import { systemClock } from "../../src/core/ports/clock.js";
-import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import type { FaultProxy } from "../support/fault-proxy.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
 import { createRepository } from "../support/quay-seed.js";
-import { POSTGRES_ADMIN_URL } from "../support/services.js";
 import { sha256Hex } from "../suites/blob-store.js";
 
 let scene: PushScene;
@@ -54,18 +52,9 @@ function pausedBody(head: Uint8Array, tail: Uint8Array) {
 }
 
 beforeAll(async () => {
-  const pgUrl = new URL(POSTGRES_ADMIN_URL);
-  postgres = await startFaultProxy({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
-  // The S3 server's port is known only once it runs; the proxy reads its target per connection.
-  const s3Target = { host: "127.0.0.1", port: 0 };
-  s3 = await startFaultProxy(s3Target);
-  scene = await startPushScene("upfaults", systemClock, {
-    postgres: (url) => postgres.urlFor(url),
-    s3: (endpoint) => {
-      s3Target.port = Number(new URL(endpoint).port);
-      return s3.urlFor(endpoint);
-    },
-  });
+  scene = await startPushScene("upfaults", { faultProxies: true });
+  postgres = scene.origin.faults!.database;
+  s3 = scene.origin.faults!.storage;
 }, 60_000);
 afterEach(() => {
   postgres.pass();
@@ -73,7 +62,6 @@ afterEach(() => {
 });
 afterAll(async () => {
   await scene?.origin.close();
-  await Promise.all([postgres?.close(), s3?.close()]);
 });
 
 describe("PostgreSQL reset while a chunk streams", () => {

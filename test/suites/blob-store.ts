@@ -5,11 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
+import { expectUnavailableInTime, type FrozenDependency } from "./frozen-dependency.js";
 
 export interface BlobStoreSubject {
   store: BlobStore;
   /** Prefix for every key the suite writes, so runs sharing a bucket never collide. */
   prefix: string;
+  /** Present when the store is reached through a fault proxy (runBlobStoreSuite's `faultInjection`). */
+  frozen?: FrozenDependency;
   cleanup(): Promise<void>;
 }
 
@@ -66,7 +69,11 @@ async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 /** Registers the suite; `factory` builds a fresh store (and its backing service) once per run. */
-export function runBlobStoreSuite(name: string, factory: () => Promise<BlobStoreSubject>): void {
+export function runBlobStoreSuite(
+  name: string,
+  factory: () => Promise<BlobStoreSubject>,
+  options: { faultInjection?: boolean } = {},
+): void {
   describe(`BlobStore port: ${name}`, () => {
     let subject: BlobStoreSubject;
     let store: BlobStore;
@@ -256,5 +263,34 @@ export function runBlobStoreSuite(name: string, factory: () => Promise<BlobStore
       await store.abortMultipart(target, uploadId);
       expect(await store.stat(target)).toBeNull();
     });
+
+    if (options.faultInjection)
+      it("fails requests and stalled streams as unavailable in time while storage is frozen, then recovers", async () => {
+        const frozen = subject.frozen!;
+        const size = 32 * MiB;
+        await store.put(key("frozen/big"), seededBytes(7, 0, size), size);
+        const download = (await store.get(key("frozen/big")))!;
+        const reader = download.body.getReader();
+        await reader.read();
+        frozen.freeze();
+        try {
+          await Promise.all([
+            expectUnavailableInTime(frozen.timeoutMs, async () => {
+              for (;;) if ((await reader.read()).done) return;
+            }),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.stat(key("frozen/big"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.get(key("frozen/big"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.list(key("frozen/"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => put("frozen/small", "small")),
+            expectUnavailableInTime(frozen.timeoutMs, () => store.put(key("frozen/upload"), seededBytes(8, 0, size), size)),
+          ]);
+        } finally {
+          frozen.pass();
+        }
+        expect(await store.stat(key("frozen/upload"))).toBeNull();
+        await put("frozen/small", "after");
+        expect(await read("frozen/small")).toMatchObject({ text: "after" });
+        expect(await sha256Hex((await store.get(key("frozen/big")))!.body)).toBe(await sha256Hex(seededBytes(7, 0, size)));
+      });
   });
 }

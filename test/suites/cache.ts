@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Cache } from "../../src/core/ports/cache.js";
+import { expectUnavailableInTime, type FrozenDependency } from "./frozen-dependency.js";
 
 export interface CacheSubject {
   cache: Cache;
@@ -11,10 +12,12 @@ export interface CacheSubject {
   prefix: string;
   /** Lets TTLs pass: a fake clock's advance, or a real wait. */
   elapse(ms: number): Promise<void>;
+  /** Present when the cache is reached through a fault proxy (runCacheSuite's `faultInjection`). */
+  frozen?: FrozenDependency;
   cleanup(): Promise<void>;
 }
 
-export function runCacheSuite(name: string, factory: () => Promise<CacheSubject>): void {
+export function runCacheSuite(name: string, factory: () => Promise<CacheSubject>, options: { faultInjection?: boolean } = {}): void {
   describe(`Cache port: ${name}`, () => {
     let subject: CacheSubject;
     let cache: Cache;
@@ -79,5 +82,26 @@ export function runCacheSuite(name: string, factory: () => Promise<CacheSubject>
       expect(new Set(results).size).toBe(20);
       expect(await cache.get(key("counter"))).toBe("26");
     });
+
+    if (options.faultInjection)
+      it("fails commands as unavailable in time while the cache is frozen, then recovers", async () => {
+        const frozen = subject.frozen!;
+        await cache.set(key("frozen"), "before", 60);
+        frozen.freeze();
+        try {
+          await Promise.all([
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.get(key("frozen"))),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.set(key("frozen"), "during", 60)),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.setIfAbsent(key("frozen-lock"), "1", 60)),
+            expectUnavailableInTime(frozen.timeoutMs, () => cache.increment(key("frozen-counter"))),
+          ]);
+        } finally {
+          frozen.pass();
+        }
+        // Replies that arrive late must not answer later commands.
+        const values = Array.from({ length: 10 }, (_, i) => `after-${i}`);
+        await Promise.all(values.map((v, i) => cache.set(key(`after${i}`), v, 60)));
+        expect(await Promise.all(values.map((_, i) => cache.get(key(`after${i}`))))).toEqual(values);
+      });
   });
 }

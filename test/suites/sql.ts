@@ -4,15 +4,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqlError, SqlState, type Sql } from "../../src/core/ports/sql.js";
+import { expectUnavailableInTime, type FrozenDependency } from "./frozen-dependency.js";
 
 export interface SqlSubject {
   sql: Sql;
+  /** Present when the database is reached through a fault proxy. */
+  frozen?: FrozenDependency;
   cleanup(): Promise<void>;
 }
 
 export interface SqlSuiteOptions {
   /** False where one backend serves every connection (PGlite): no concurrent visibility check. */
   concurrentConnections: boolean;
+  /** True when the subject reaches the database through a fault proxy (`SqlSubject.frozen`). */
+  faultInjection?: boolean;
 }
 
 export function runSqlSuite(name: string, factory: () => Promise<SqlSubject>, options: SqlSuiteOptions): void {
@@ -137,6 +142,34 @@ export function runSqlSuite(name: string, factory: () => Promise<SqlSubject>, op
       const { rows } = await sql.query(`SELECT count(*)::int AS n FROM ${table} WHERE name = $1`, ["tx-partial"]);
       expect(rows).toEqual([{ n: 0 }]);
     });
+
+    if (options.faultInjection)
+      it("fails statements and transactions as unavailable in time while the database is frozen, then recovers", async () => {
+        const frozen = subject.frozen!;
+        await sql.query("SELECT 1");
+        frozen.freeze();
+        try {
+          await Promise.all([
+            expectUnavailableInTime(frozen.timeoutMs, () => sql.query("SELECT 'frozen'::text AS v")),
+            expectUnavailableInTime(frozen.timeoutMs, () =>
+              sql.transaction(async (tx) => {
+                await tx.query(`INSERT INTO ${table} (name) VALUES ($1)`, ["frozen-tx"]);
+              }),
+            ),
+          ]);
+        } finally {
+          frozen.pass();
+        }
+        // No connection is left holding a late reply: each statement gets its own answer.
+        const values = Array.from({ length: 12 }, (_, i) => `after-${i}`);
+        const answers = await Promise.all(values.map((v) => sql.query<{ v: string }>("SELECT $1::text AS v", [v])));
+        expect(answers.map((a) => a.rows[0]!.v)).toEqual(values);
+        expect(
+          await sql.transaction((tx) => tx.query(`SELECT count(*)::int AS n FROM ${table} WHERE name = $1`, ["frozen-tx"])),
+        ).toMatchObject({
+          rows: [{ n: 0 }],
+        });
+      });
 
     if (!options.concurrentConnections) return;
     it("keeps uncommitted writes invisible to other connections", async () => {

@@ -15,49 +15,60 @@ import { guardedUpstream } from "../../src/adapters/upstream/guarded-fetch.js";
 import type { Action } from "../../src/core/auth/access.js";
 import { issueRegistryToken } from "../../src/core/auth/registry-tokens.js";
 import { createInstanceKey, serviceKeys } from "../../src/core/auth/service-keys.js";
-import { loadRegistryConfig, type S3Settings } from "../../src/core/config.js";
+import { DEFAULT_TIMEOUTS, loadRegistryConfig, type DependencyTimeouts, type S3Settings } from "../../src/core/config.js";
 import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
 import type { Sql } from "../../src/core/ports/sql.js";
 import { ensureStorageLocation } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.js";
 import { createNamespace, createRepository, unique } from "./quay-seed.js";
 import { createTestDatabase, REDIS_URL } from "./services.js";
 
 export const TEST_HOST = "registry.test";
 
-/** Where the registry reaches its services, e.g. through a fault proxy (`(url) => proxy.urlFor(url)`); migrations and `direct` bypass them. */
-export interface OriginRoutes {
-  postgres?: (url: string) => string;
-  redis?: (url: string) => string;
-  s3?: (endpoint: string) => string;
-}
-
 export interface OriginFixture {
   registry: Registry;
-  /** The test database without any proxy, for seeding and checking rows during a fault. */
+  /** The test database without proxy or time limits, for seeding and checking rows during a fault. */
   direct: Sql;
   s3: S3Settings;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
+  /** With `faultProxies`: the proxies between the registry and PostgreSQL, Redis and S3. */
+  faults: { database: FaultProxy; cache: FaultProxy; storage: FaultProxy } | null;
   close(): Promise<void>;
 }
 
-export async function startOriginRegistry(label: string, clock: Clock = systemClock, routes: OriginRoutes = {}): Promise<OriginFixture> {
+export interface OriginOptions {
+  /** Reach PostgreSQL, Redis and S3 through fault proxies (test/support/fault-proxy.ts). */
+  faultProxies?: boolean;
+  timeouts?: Partial<DependencyTimeouts>;
+}
+
+async function proxyFor(url: string): Promise<FaultProxy> {
+  const { hostname, port } = new URL(url);
+  return startFaultProxy({ host: hostname, port: Number(port) });
+}
+
+export async function startOriginRegistry(label: string, clock: Clock = systemClock, options: OriginOptions = {}): Promise<OriginFixture> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const database = await createTestDatabase(label);
-  const direct = nodePostgresSql(database.url);
-  await migrate(direct);
-  const sql = routes.postgres ? nodePostgresSql(routes.postgres(database.url)) : direct;
-  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
-  await ensureStorageLocation(sql, config.storageLocation);
   const root = await mkdtemp(join(tmpdir(), "pier-origin-s3-"));
   const credentials = { accessKeyId: "origin-test", secretAccessKey: crypto.randomUUID() };
   const server = await startS3Server({ root, bucket: "pier", region: "us-east-1", ...credentials });
-  const endpoint = routes.s3 ? routes.s3(server.endpoint) : server.endpoint;
-  const s3: S3Settings = { endpoint, bucket: "pier", region: "us-east-1", ...credentials };
-  const blobs = s3BlobStore(s3);
-  const cache = redisCache({ url: routes.redis ? routes.redis(REDIS_URL) : REDIS_URL });
+  const s3: S3Settings = { endpoint: server.endpoint, bucket: "pier", region: "us-east-1", ...credentials };
+  const faults = options.faultProxies
+    ? { database: await proxyFor(database.url), cache: await proxyFor(REDIS_URL), storage: await proxyFor(server.endpoint) }
+    : null;
+  // As the origin does, migrations run unbounded on their own connection.
+  const direct = nodePostgresSql(database.url, { max: 2, timeouts: null });
+  await migrate(direct);
+  const sql = nodePostgresSql(faults ? faults.database.urlFor(database.url) : database.url, { timeouts });
+  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
+  await ensureStorageLocation(sql, config.storageLocation);
+  const blobs = s3BlobStore(faults ? { ...s3, endpoint: faults.storage.urlFor(server.endpoint) } : s3, { timeoutMs: timeouts.storageMs });
+  const cache = redisCache({ url: faults ? faults.cache.urlFor(REDIS_URL) : REDIS_URL, commandTimeoutMs: timeouts.cacheMs });
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
   const registry: Registry = {
     config,
@@ -73,7 +84,6 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   };
   return {
     registry,
-    direct,
     s3,
     token: (subject, grants) =>
       issueRegistryToken(key.signing, clock, {
@@ -82,8 +92,11 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
         access: Object.entries(grants).map(([name, actions]) => ({ type: "repository", name, actions })),
         context: {},
       }),
+    faults,
+    direct,
     async close() {
-      await Promise.all([sql.close(), cache.close(), server.close(), sql === direct ? null : direct.close()]);
+      await Promise.all([sql.close(), direct.close(), cache.close(), server.close()]);
+      if (faults) await Promise.all([faults.database.close(), faults.cache.close(), faults.storage.close()]);
       await database.drop();
       await rm(root, { recursive: true, force: true });
     },
@@ -109,8 +122,8 @@ export interface PushScene {
   call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
 }
 
-export async function startPushScene(label: string, clock: Clock = systemClock, routes: OriginRoutes = {}): Promise<PushScene> {
-  const origin = await startOriginRegistry(label, clock, routes);
+export async function startPushScene(label: string, options: OriginOptions & { clock?: Clock } = {}): Promise<PushScene> {
+  const origin = await startOriginRegistry(label, options.clock ?? systemClock, options);
   const app = createApp(origin.registry);
   const namespace = unique(label);
   const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });

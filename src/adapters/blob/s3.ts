@@ -5,9 +5,11 @@
  * refuses chunked uploads), and redirects are presigned GET/HEAD URLs like boto3's.
  */
 import { AwsClient } from "aws4fetch";
-import type { S3Settings } from "../../core/config.js";
+import { DEFAULT_TIMEOUTS, type S3Settings } from "../../core/config.js";
+import { DependencyUnavailableError } from "../../core/errors/dependency-unavailable.js";
 import type { BlobListing, BlobRead, BlobStore, UploadedPart } from "../../core/ports/blob-store.js";
 import type { RedirectSigner } from "../../core/ports/redirect-signer.js";
+import { stallDeadline } from "./stall-deadline.js";
 
 /** A request S3 refused: its error code (NoSuchKey, SignatureDoesNotMatch, ...) and HTTP status. */
 export class S3Error extends Error {
@@ -25,6 +27,9 @@ export class S3Error extends Error {
 /** S3's limit for presigned URLs: one week. */
 const MAX_EXPIRY_S = 604_800;
 const FALLBACK_CODES: Record<number, string> = { 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 416: "InvalidRange" };
+
+/** Statuses a Response may not be constructed with a body for. */
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
 
@@ -84,8 +89,14 @@ function exactLength(size: number, abort: (reason: Error) => void): TransformStr
   });
 }
 
+export interface S3BlobStoreOptions {
+  /** How long S3 may keep us waiting: for a response, to take a chunk, to send the next one. */
+  timeoutMs?: number;
+}
+
 /** S3 store and presigner; see the file header. */
-export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
+export function s3BlobStore(settings: S3Settings, options: S3BlobStoreOptions = {}): BlobStore & RedirectSigner {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUTS.storageMs;
   const client = new AwsClient({
     accessKeyId: settings.accessKeyId,
     secretAccessKey: settings.secretAccessKey,
@@ -106,12 +117,19 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
     return url;
   }
 
-  function s3Error(status: number, xml: string, key?: string): S3Error {
+  function s3Error(status: number, xml: string, key?: string): Error {
     const code = xmlText(xml, "Code") ?? FALLBACK_CODES[status] ?? `Http${status}`;
-    return new S3Error(status, code, `S3 ${code} (${status})${key ? ` for ${key}` : ""}: ${xmlText(xml, "Message") ?? "no message"}`, key);
+    const error = new S3Error(
+      status,
+      code,
+      `S3 ${code} (${status})${key ? ` for ${key}` : ""}: ${xmlText(xml, "Message") ?? "no message"}`,
+      key,
+    );
+    // 5xx (InternalError, SlowDown, a gateway's 502/504): try again later.
+    return status >= 500 ? new DependencyUnavailableError("blob storage", error.message, { cause: error }) : error;
   }
 
-  async function failure(response: Response, key?: string): Promise<S3Error> {
+  async function failure(response: Response, key?: string): Promise<Error> {
     return s3Error(response.status, await response.text(), key);
   }
 
@@ -122,22 +140,41 @@ export function s3BlobStore(settings: S3Settings): BlobStore & RedirectSigner {
     body?: string | { stream: ReadableStream<Uint8Array>; size: number };
   }
 
-  /** Signs with UNSIGNED-PAYLOAD (aws4fetch's S3 default) and sends; streamed bodies keep a fixed length. */
+  /**
+   * Signs with UNSIGNED-PAYLOAD (aws4fetch's S3 default) and sends; streamed bodies keep a
+   * fixed length. Every wait on S3 is bounded (see stall-deadline.ts); the response's
+   * body is too, so reading it (a blob, or an XML reply) cannot hang either.
+   */
   async function send({ method, url, headers = {}, body }: Call): Promise<Response> {
     const signed = await client.sign(url.toString(), { method, headers });
-    if (body === undefined || typeof body === "string") return fetch(signed, { body });
-    // Aborting (rather than only erroring the body) rejects fetch with the size error itself.
-    const aborter = new AbortController();
-    let stream = body.stream.pipeThrough(exactLength(body.size, (reason) => aborter.abort(reason)));
-    // workerd sends a stream with Transfer-Encoding: chunked unless it has a fixed length.
-    const sent = new Headers(signed.headers);
-    if (FixedLengthStream) stream = stream.pipeThrough(new FixedLengthStream(body.size));
-    else sent.set("content-length", String(body.size));
-    // S3 never redirects a signed PUT. With "follow", Node's fetch keeps a tee of the body
-    // for a possible replay — the whole upload in memory — unless redirects are errors;
-    // workerd has no "error" mode and needs none.
-    const redirect = FixedLengthStream ? "manual" : "error";
-    return fetch(signed.url, { method, headers: sent, body: stream, duplex: "half", redirect, signal: aborter.signal } as RequestInit);
+    const deadline = stallDeadline("S3", timeoutMs);
+    let init: RequestInit;
+    if (body === undefined || typeof body === "string") init = { method, headers: signed.headers, body, signal: deadline.signal };
+    else {
+      // Aborting (rather than only erroring the body) rejects fetch with the size error itself.
+      let stream = deadline.watchUpload(body.stream.pipeThrough(exactLength(body.size, (reason) => deadline.abort(reason))));
+      // workerd sends a stream with Transfer-Encoding: chunked unless it has a fixed length.
+      const sent = new Headers(signed.headers);
+      if (FixedLengthStream) stream = stream.pipeThrough(new FixedLengthStream(body.size));
+      else sent.set("content-length", String(body.size));
+      // S3 never redirects a signed PUT. With "follow", Node's fetch keeps a tee of the body
+      // for a possible replay — the whole upload in memory — unless redirects are errors;
+      // workerd has no "error" mode and needs none.
+      const redirect = FixedLengthStream ? "manual" : "error";
+      init = {
+        method,
+        headers: sent,
+        body: stream,
+        duplex: "half",
+        redirect,
+        signal: deadline.signal,
+      } as RequestInit;
+    }
+    deadline.arm();
+    const response = await fetch(signed.url, init).catch((error: unknown) => Promise.reject(deadline.failure(error)));
+    deadline.disarm();
+    if (!response.body || NULL_BODY_STATUSES.has(response.status)) return response;
+    return new Response(deadline.watchDownload(response.body), response);
   }
 
   /** Reads an XML reply, throwing S3's error (which may arrive with status 200 for copies and completes). */

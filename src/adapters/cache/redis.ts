@@ -1,21 +1,26 @@
 /** Origin cache driver: ioredis over one TCP connection. */
-import { Redis } from "ioredis";
+import { Redis, ReplyError } from "ioredis";
+import { DEFAULT_TIMEOUTS } from "../../core/config.js";
 import type { Cache } from "../../core/ports/cache.js";
+import { withClassifiedErrors } from "./classified-errors.js";
 
 export interface RedisCacheOptions {
   url: string;
-  /** Fail a command after this long instead of queueing while disconnected. */
+  /** Fail a command after this long (also while disconnected or frozen) instead of waiting. */
   commandTimeoutMs?: number;
 }
 
 export function redisCache(options: RedisCacheOptions): Cache {
+  const timeoutMs = options.commandTimeoutMs ?? DEFAULT_TIMEOUTS.cacheMs;
   const redis = new Redis(options.url, {
-    commandTimeout: options.commandTimeoutMs ?? 1000,
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(timeoutMs, 1_000),
     maxRetriesPerRequest: 1,
   });
   // Reconnection is automatic; a cache error is a miss for the caller.
   redis.on("error", () => {});
-  return {
+  const isReply = (error: unknown) => error instanceof ReplyError;
+  const cache: Cache = {
     get: (key) => redis.get(key),
     async getMany(keys) {
       if (keys.length === 0) return [];
@@ -48,4 +53,5 @@ export function redisCache(options: RedisCacheOptions): Cache {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+  return withClassifiedErrors(cache, "Redis", isReply);
 }

@@ -1,15 +1,20 @@
 /** Edge cache driver: Upstash's Redis REST client (one HTTP request per call). */
-import { Redis } from "@upstash/redis/cloudflare";
+import { errors, Redis } from "@upstash/redis/cloudflare";
+import { DEFAULT_TIMEOUTS } from "../../core/config.js";
 import type { Cache } from "../../core/ports/cache.js";
+import { withClassifiedErrors } from "./classified-errors.js";
 
 export interface UpstashCacheOptions {
   url: string;
   token: string;
   /** Retries on network errors; the cache is optional, so fail fast by default. */
   retries?: number;
+  /** Abort a command's request after this long. */
+  timeoutMs?: number;
 }
 
 export function upstashCache(options: UpstashCacheOptions): Cache {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUTS.cacheMs;
   const redis = new Redis({
     url: options.url,
     token: options.token,
@@ -20,8 +25,11 @@ export function upstashCache(options: UpstashCacheOptions): Cache {
     // one of them, and workerd cancels the others' continuations (their request hangs).
     enableAutoPipelining: false,
     retry: options.retries ? { retries: options.retries } : false,
+    // A function: a fresh deadline per request (and the client rethrows its abort).
+    signal: () => AbortSignal.timeout(timeoutMs),
   });
-  return {
+  const isReply = (error: unknown) => error instanceof errors.UpstashError;
+  const cache: Cache = {
     get: (key) => redis.get<string>(key),
     async getMany(keys) {
       if (keys.length === 0) return [];
@@ -54,4 +62,5 @@ export function upstashCache(options: UpstashCacheOptions): Cache {
     },
     async close() {},
   };
+  return withClassifiedErrors(cache, "Upstash", isReply);
 }

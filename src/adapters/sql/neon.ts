@@ -4,8 +4,9 @@
  * duration, because workerd forbids sharing a socket between requests.
  */
 import { Client, neon, neonConfig, types as pgTypes, type FullQueryResults } from "@neondatabase/serverless";
-import type { Queryable, Sql } from "../../core/ports/sql.js";
-import { queryPg, toSqlError } from "./pg-pool.js";
+import { DEFAULT_TIMEOUTS, type DependencyTimeouts } from "../../core/config.js";
+import { isDatabaseUnavailable, type Queryable, type Sql } from "../../core/ports/sql.js";
+import { pgBounds, queryPg, toSqlError } from "./pg-pool.js";
 
 export interface NeonSqlOptions {
   connectionString: string;
@@ -15,6 +16,7 @@ export interface NeonSqlOptions {
   wsProxy?: string;
   /** Node has no global WebSocket before 22; pass the `ws` constructor there. */
   webSocketConstructor?: typeof WebSocket;
+  timeouts?: Pick<DependencyTimeouts, "sqlMs" | "sqlPoolWaitMs">;
 }
 
 const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
@@ -29,9 +31,14 @@ export function neonSql(options: NeonSqlOptions): Sql {
   // fetchEndpoint is global-only in the driver; every Pier isolate talks to one database.
   if (options.fetchEndpoint) neonConfig.fetchEndpoint = options.fetchEndpoint;
   const http = neon(options.connectionString, { fullResults: true });
+  const bounds = pgBounds(options.timeouts ?? DEFAULT_TIMEOUTS);
 
   function newClient(): Client {
-    const client = new Client({ connectionString: options.connectionString, types });
+    const client = new Client({
+      connectionString: options.connectionString,
+      types,
+      ...bounds,
+    });
     if (options.wsProxy) {
       const proxy = options.wsProxy;
       client.neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
@@ -48,7 +55,8 @@ export function neonSql(options: NeonSqlOptions): Sql {
   return {
     async query<R extends object>(text: string, params: readonly unknown[] = []) {
       try {
-        const result = (await http.query(text, params as unknown[], { types })) as FullQueryResults<false>;
+        const fetchOptions = { signal: AbortSignal.timeout(bounds.query_timeout) };
+        const result = (await http.query(text, params as unknown[], { types, fetchOptions })) as FullQueryResults<false>;
         return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
       } catch (error) {
         throw toSqlError(error);
@@ -62,13 +70,18 @@ export function neonSql(options: NeonSqlOptions): Sql {
         await tx.query("BEGIN");
         const result = await fn(tx);
         await tx.query("COMMIT");
+        await client.end().catch(() => {});
         return result;
       } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
+        // A timed-out or broken connection is closed without waiting on it again;
+        // the server rolls back when it goes away.
+        if (isDatabaseUnavailable(error)) void client.end().catch(() => {});
+        else {
+          await client.query("ROLLBACK").catch(() => {});
+          await client.end().catch(() => {});
+        }
         // Statements already threw SqlErrors; anything else is the caller's own error.
         throw error;
-      } finally {
-        await client.end().catch(() => {});
       }
     },
     async close() {},

@@ -2,7 +2,17 @@
  * SQL adapter over a connection pool with node-postgres' shape. One structural type
  * serves both `pg.Pool` (origin) and `@neondatabase/serverless` Pool (edge WebSocket).
  */
-import { SqlError, SqlState, type Queryable, type QueryResult, type Row, type Sql, type SqlParam } from "../../core/ports/sql.js";
+import type { DependencyTimeouts } from "../../core/config.js";
+import {
+  isDatabaseUnavailable,
+  SqlError,
+  SqlState,
+  type Queryable,
+  type QueryResult,
+  type Row,
+  type Sql,
+  type SqlParam,
+} from "../../core/ports/sql.js";
 
 interface PgResultLike {
   rows: Row[];
@@ -23,6 +33,15 @@ export interface PgPoolLike {
 }
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * pg client settings that bound every statement and connection. The client gives up 1 s
+ * after the server's statement_timeout: a slow statement is cancelled by the server (the
+ * connection stays usable), a frozen server by the client (the connection is dropped).
+ */
+export function pgBounds({ sqlMs, sqlPoolWaitMs }: Pick<DependencyTimeouts, "sqlMs" | "sqlPoolWaitMs">) {
+  return { statement_timeout: sqlMs, query_timeout: sqlMs + 1_000, connectionTimeoutMillis: sqlPoolWaitMs };
+}
 
 /**
  * Maps a driver error onto the port's SqlError: server errors keep their SQLSTATE;
@@ -70,11 +89,16 @@ export function pgPoolSql(pool: PgPoolLike): Sql {
         client.release();
         return result;
       } catch (error) {
-        try {
-          await client.query("ROLLBACK");
-          client.release();
-        } catch (rollbackError) {
-          client.release(rollbackError as Error);
+        // A connection that timed out or broke is dropped, not rolled back: a ROLLBACK
+        // would wait on it once more, and the server rolls back when it goes away.
+        if (isDatabaseUnavailable(error)) client.release(error as Error);
+        else {
+          try {
+            await client.query("ROLLBACK");
+            client.release();
+          } catch (rollbackError) {
+            client.release(rollbackError as Error);
+          }
         }
         // Statements already threw SqlErrors; anything else is the caller's own error.
         throw error;

@@ -53,9 +53,15 @@ export const SqlState = {
   deadlockDetected: "40P01",
   /** Adapters report every failure to reach the server (refused, reset, timed out) as this. */
   connectionFailure: "08006",
+  /** The server cancelled a statement, e.g. when it ran past `statement_timeout`. */
+  queryCanceled: "57014",
 } as const;
 
-/** True when the database could not be reached or is shutting down (SQLSTATE classes 08 and 57P). */
+/**
+ * True when the database could not be reached, is shutting down (SQLSTATE classes 08
+ * and 57P) or did not finish a statement in time (57014).
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  return error instanceof SqlError && error.code !== undefined && (error.code.startsWith("08") || error.code.startsWith("57P"));
+  if (!(error instanceof SqlError) || error.code === undefined) return false;
+  return error.code.startsWith("08") || error.code.startsWith("57P") || error.code === SqlState.queryCanceled;
 }

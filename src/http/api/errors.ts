@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import type { RegistryConfig } from "../../core/config.js";
 import { ManagementError } from "../../core/management/errors.js";
-import { isDatabaseUnavailable } from "../../core/ports/sql.js";
+import { isDependencyUnavailable, unavailableDependency } from "../../core/errors/dependency-unavailable.js";
 import { publicOrigin } from "../urls.js";
 
 const STATUS = { invalid_request: 400, not_found: 404, invalid_token: 401, request_too_large: 413 } as const;
@@ -47,7 +47,7 @@ export function apiErrorResponse(config: RegistryConfig, c: Context, error: unkn
     return apiError(config, c, error.kind, STATUS[error.kind], error.message, error.payload);
   }
   onUnexpected?.(error);
-  if (isDatabaseUnavailable(error))
-    return apiError(config, c, "downstream_issue", 503, "the registry database is unavailable; try again later");
+  if (isDependencyUnavailable(error))
+    return apiError(config, c, "downstream_issue", 503, `the registry ${unavailableDependency(error)} is unavailable; try again later`);
   return apiError(config, c, "internal_error", 500, "internal error; the request was not completed");
 }
