@@ -1,7 +1,7 @@
 /**
- * A Quay database from before `organizationcontactemail` existed (February 2026): pushes
- * and the organization API work on it, and an organization's e-mail lives in
- * `user.email` as Quay at head keeps it.
+ * A Quay database from before `organizationcontactemail` (February 2026) and the
+ * organization-mirror tables existed: pushes, organizations and robots work on it, and
+ * an organization's e-mail lives in `user.email` as Quay at head keeps it.
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +19,8 @@ beforeAll(async () => {
   [scene, api] = await Promise.all([startPushScene("notable"), startApiHarness("notableapi")]);
   await scene.origin.registry.sql.query(`DROP TABLE organizationcontactemail`);
   await api.sql.query(`DROP TABLE organizationcontactemail`);
+  // Organization mirroring (orgmirrorconfig and the tables that point at it) came later still.
+  await api.sql.query(`DROP TABLE orgmirrorconfig CASCADE`);
 }, 60_000);
 afterAll(async () => {
   await Promise.all([scene?.origin.close(), api?.close()]);
@@ -80,5 +82,15 @@ describe("a database without organizationcontactemail", () => {
     expect(reply.status).toBe(201);
     const { rows } = await api.sql.query<{ email: string }>(`SELECT email FROM "user" WHERE username = $1`, [org]);
     expect(rows).toEqual([{ email }]);
+  });
+
+  it("creates and deletes an organization's robot without the organization-mirror tables", async () => {
+    const owner = await api.user("owner");
+    const org = unique("org");
+    expect((await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: org } })).status).toBe(201);
+    expect((await api.call("PUT", `/api/v1/organization/${org}/robots/bot`, { auth: owner.basic })).status).toBe(201);
+    expect((await api.call("DELETE", `/api/v1/organization/${org}/robots/bot`, { auth: owner.basic })).status).toBe(204);
+    const { rows } = await api.sql.query(`SELECT id FROM "user" WHERE username = $1`, [`${org}+bot`]);
+    expect(rows).toEqual([]);
   });
 });

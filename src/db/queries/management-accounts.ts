@@ -6,6 +6,7 @@
 import type { Queryable } from "../../core/ports/sql.js";
 import { deleteGrantsOf } from "./management-permissions.js";
 import { intArray } from "./arrays.js";
+import { tableExists } from "./optional-tables.js";
 
 export interface NamespaceRow {
   id: number;
@@ -68,8 +69,7 @@ export async function insertNamespace(sql: Queryable, row: NewNamespace): Promis
  * null when there is none or the table does not exist (databases from before it).
  */
 export async function findLegacyContactEmail(sql: Queryable, orgId: number): Promise<string | null> {
-  const table = await sql.query<{ present: boolean }>(`SELECT to_regclass('organizationcontactemail') IS NOT NULL AS present`);
-  if (!table.rows[0]?.present) return null;
+  if (!(await tableExists(sql, "organizationcontactemail"))) return null;
   const { rows } = await sql.query<{ contact_email: string | null }>(
     `SELECT contact_email FROM organizationcontactemail WHERE organization_id = $1`,
     [orgId],
@@ -210,11 +210,11 @@ export async function replaceRobotToken(
 }
 
 export async function robotUsedByMirror(sql: Queryable, robotId: number): Promise<boolean> {
-  const { rows } = await sql.query(
-    `SELECT 1 FROM repomirrorconfig WHERE internal_robot_id = $1 UNION ALL SELECT 1 FROM orgmirrorconfig WHERE internal_robot_id = $1`,
-    [robotId],
-  );
-  return rows.length > 0;
+  const repoMirror = await sql.query(`SELECT 1 FROM repomirrorconfig WHERE internal_robot_id = $1`, [robotId]);
+  if (repoMirror.rows.length > 0) return true;
+  if (!(await tableExists(sql, "orgmirrorconfig"))) return false;
+  const orgMirror = await sql.query(`SELECT 1 FROM orgmirrorconfig WHERE internal_robot_id = $1`, [robotId]);
+  return orgMirror.rows.length > 0;
 }
 
 /**
