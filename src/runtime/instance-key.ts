@@ -19,7 +19,7 @@ export interface InstanceKeyOptions {
 }
 
 /** The private JWK in `file`, or null when there is none yet. */
-async function readKeyFile(file: string): Promise<JWK | null> {
+async function readKeyFile(file: string): Promise<(JWK & { kid: string }) | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -27,11 +27,16 @@ async function readKeyFile(file: string): Promise<JWK | null> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
+  let jwk: JWK | null = null;
   try {
-    return JSON.parse(text) as JWK;
+    jwk = JSON.parse(text) as JWK;
   } catch {
-    throw new Error(`instance key file ${file} is not a JSON Web Key`);
+    // reported below
   }
+  if (jwk?.kty !== "RSA" || typeof jwk.d !== "string" || typeof jwk.kid !== "string") {
+    throw new Error(`instance key file ${file} is not a private RSA JSON Web Key with its kid`);
+  }
+  return { ...jwk, kid: jwk.kid };
 }
 
 /** Replaces the file whole (a crash mid-write leaves the old key, never half a new one). */
@@ -46,9 +51,7 @@ async function resumeOrCreate(sql: Queryable, clock: Clock, options: InstanceKey
   if (keyFile === null) return createInstanceKey(sql, clock, options.name);
   const kept = await readKeyFile(keyFile);
   if (kept !== null) {
-    const resumed = await resumeInstanceKey(sql, clock, kept).catch((error: Error) => {
-      throw new Error(`instance key file ${keyFile}: ${error.message}`);
-    });
+    const resumed = await resumeInstanceKey(sql, clock, kept);
     if (resumed !== null) return resumed;
   }
   const created = await createInstanceKey(sql, clock, options.name);

@@ -83,6 +83,20 @@ describe("an instance key kept in a file", () => {
     expect(JSON.parse(await readFile(keyFile, "utf8")).kid).toBe(second.signing.kid);
   });
 
+  it("may hold an operator's key without expiry (npm run signing-key), which stays without expiry", async () => {
+    const clock = fakeClock(Date.UTC(2026, 5, 1, 12));
+    const name = unique("operator");
+    const keyFile = join(dir, `${unique("key")}.jwk`);
+    const jwk = await createConfiguredSigningKey(sql, clock, name);
+    await writeFile(keyFile, JSON.stringify(jwk), { mode: 0o600 });
+    const started = await startInstanceKey(sql, clock, { name: unique("http://origin"), keyFile, onRefreshError: failOnRefreshError });
+    started.stop();
+    expect(started.signing.kid).toBe(jwk.kid);
+    const rows = await keyRows(name);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.expiration_date).toBeNull();
+  });
+
   it("refuses to start on a file that is not a private key", async () => {
     const keyFile = join(dir, `${unique("key")}.jwk`);
     await writeFile(keyFile, "not json", { mode: 0o600 });

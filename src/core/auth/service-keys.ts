@@ -116,7 +116,11 @@ function instanceKey(sql: Queryable, clock: Clock, privateKey: CryptoKey, privat
     signing: { kid, alg: "RS256", privateKey },
     privateJwk,
     async refresh() {
-      await sql.query(`UPDATE servicekey SET expiration_date = $1 WHERE kid = $2`, [new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS), kid]);
+      // An operator's key without expiry (shared with the edge) keeps none.
+      await sql.query(`UPDATE servicekey SET expiration_date = $1 WHERE kid = $2 AND expiration_date IS NOT NULL`, [
+        new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS),
+        kid,
+      ]);
       await deleteStaleServiceKeys(sql, clock);
     },
   };
@@ -140,18 +144,15 @@ export async function createInstanceKey(sql: Queryable, clock: Clock, name: stri
  * its expiry is extended and it signs again. Null when it was deleted or unapproved (an
  * operator revoked it, or it was removed a week after expiring): the caller makes a new one.
  */
-export async function resumeInstanceKey(sql: Queryable, clock: Clock, privateJwk: JWK): Promise<InstanceKey | null> {
-  const kid = privateJwk.kid;
-  if (privateJwk.kty !== "RSA" || typeof privateJwk.d !== "string" || typeof kid !== "string") {
-    throw new Error("not a private RSA JWK with its kid");
-  }
+export async function resumeInstanceKey(sql: Queryable, clock: Clock, privateJwk: JWK & { kid: string }): Promise<InstanceKey | null> {
+  const { kid } = privateJwk;
   const { rows } = await sql.query(`SELECT 1 FROM servicekey WHERE kid = $1 AND service = $2 AND approval_id IS NOT NULL`, [
     kid,
     QUAY_SERVICE,
   ]);
   if (rows.length === 0) return null;
   const privateKey = (await importJWK(privateJwk, "RS256")) as CryptoKey;
-  const key = instanceKey(sql, clock, privateKey, { ...privateJwk, kid });
+  const key = instanceKey(sql, clock, privateKey, privateJwk);
   await key.refresh();
   return key;
 }
