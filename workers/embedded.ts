@@ -63,9 +63,11 @@ const admin = await bootstrapAdmin(sql, systemClock, {
   removedTagExpirationSeconds: config.defaultTagExpirationSeconds,
 });
 
-const instanceKey = await startInstanceKey(sql, systemClock, `http://${hostname}:${port}`, (error) =>
-  console.error("instance key refresh failed:", error),
-);
+const instanceKey = await startInstanceKey(sql, systemClock, {
+  name: `http://${hostname}:${port}`,
+  keyFile: join(dataDir, "instance-key.jwk"),
+  onRefreshError: (error) => console.error("instance key refresh failed:", error),
+});
 const server = await serveNodeRegistry(
   {
     config,

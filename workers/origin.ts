@@ -41,7 +41,12 @@ const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0
 const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
 const port = readInteger(env, "PORT", 8080);
 const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
-const instanceKey = await startInstanceKey(sql, systemClock, keyName, (error) => console.error("instance key refresh failed:", error));
+const instanceKey = await startInstanceKey(sql, systemClock, {
+  name: keyName,
+  // Set it to keep one key across restarts; without it each start registers a new one.
+  keyFile: readString(env, "PIER_INSTANCE_KEY_FILE"),
+  onRefreshError: (error) => console.error("instance key refresh failed:", error),
+});
 const { port: listening } = await serveNodeRegistry(
   {
     config,

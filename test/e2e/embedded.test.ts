@@ -1,10 +1,10 @@
 /**
  * `npm start` end to end: the embedded registry starts on a fresh data directory
- * within 20 s, answers /v2/, stops cleanly on SIGINT/SIGTERM, and keeps its data
- * across a restart.
+ * within 20 s, answers /v2/, stops cleanly on SIGINT/SIGTERM, and keeps its data and
+ * its signing key across restarts.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,5 +90,21 @@ describe("embedded registry (npm start)", () => {
       second.child.kill("SIGTERM");
       expect(await second.exited).toBe(0);
     }
+  }, 40_000);
+
+  it("keeps one signing key across restarts: one servicekey row, its private key 0600 in the data dir", async () => {
+    const third = spawnEntry("workers/embedded.ts", { PIER_DATA_DIR: dataDir, PORT: "0", PIER_ADMIN_USER: "root1" });
+    try {
+      await third.waitFor(READY, 20_000);
+    } finally {
+      third.child.kill("SIGTERM");
+      expect(await third.exited).toBe(0);
+    }
+    const sql = await pgliteSql(join(dataDir, "postgres"));
+    const { rows } = await sql.query<{ kid: string }>(`SELECT kid FROM servicekey WHERE service = 'quay'`);
+    await sql.close();
+    const keyFile = join(dataDir, "instance-key.jwk");
+    expect(rows).toEqual([{ kid: JSON.parse(await readFile(keyFile, "utf8")).kid }]);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
   }, 40_000);
 });

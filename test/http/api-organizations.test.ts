@@ -1,6 +1,6 @@
 /**
- * Organizations through /api/v1: the rows Quay's create_organization writes (uuid
- * e-mail, contact e-mail, `owners` admin team with the creator), the audit entry, the
+ * Organizations through /api/v1: the rows Quay's create_organization writes (the
+ * e-mail in `user.email`, `owners` admin team with the creator), the audit entry, the
  * views members, admins and outsiders get, and the refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,8 +26,9 @@ describe("POST /api/v1/organization/", () => {
   it("writes the organization row as Quay does", async () => {
     const { rows } = await api.sql.query<Record<string, unknown>>(
       `SELECT u.uuid, u.email, u.organization, u.robot, u.verified, u.enabled, u.password_hash, u.removed_tag_expiration_s::int AS expiration,
-              u.creation_date IS NOT NULL AS created, c.contact_email
-       FROM "user" u LEFT JOIN organizationcontactemail c ON c.organization_id = u.id WHERE u.username = $1`,
+              u.creation_date IS NOT NULL AS created,
+              (SELECT count(*)::int FROM organizationcontactemail c WHERE c.organization_id = u.id) AS contact_rows
+       FROM "user" u WHERE u.username = $1`,
       [org],
     );
     expect(rows).toHaveLength(1);
@@ -40,9 +41,9 @@ describe("POST /api/v1/organization/", () => {
       created: true,
     });
     expect(rows[0]!.uuid).toMatch(/^[0-9a-f-]{36}$/);
-    // The org's own e-mail is an internal uuid; the address given is the contact e-mail.
-    expect(rows[0]!.email).toMatch(/^[0-9a-f-]{36}$/);
-    expect(rows[0]!.contact_email).toBe("team@example.com");
+    // Quay at head keeps the address in user.email; organizationcontactemail is left alone.
+    expect(rows[0]!.email).toBe("team@example.com");
+    expect(rows[0]!.contact_rows).toBe(0);
   });
 
   it("creates the owners team with the admin role and the creator in it", async () => {
@@ -113,6 +114,19 @@ describe("GET /api/v1/organization/<org>", () => {
       member_count: 1,
       is_synced: false,
     });
+  });
+
+  it("shows admins the contact e-mail an earlier Pier kept beside an internal uuid", async () => {
+    const legacy = unique("legacy");
+    const created = await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: legacy } });
+    expect(created.status).toBe(201);
+    await api.sql.query(
+      `INSERT INTO organizationcontactemail (organization_id, contact_email) SELECT id, 'old@example.com' FROM "user" WHERE username = $1`,
+      [legacy],
+    );
+    const reply = await api.call("GET", `/api/v1/organization/${legacy}`, { auth: owner.basic });
+    expect(reply.status).toBe(200);
+    expect(reply.json.email).toBe("old@example.com");
   });
 
   it("gives outsiders and anonymous callers the public view", async () => {

@@ -197,6 +197,22 @@ describe("robot tokens at /v2/auth", () => {
     expect(again.status).toBe(404);
     expect(again.json.detail).toBe(`Could not find robot with username: ${org}+doomed`);
   });
+
+  it("are kept while an organization mirror uses them (400)", async () => {
+    const mirrored = unique("mirrored");
+    expect((await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: mirrored } })).status).toBe(201);
+    expect((await api.call("PUT", `/api/v1/organization/${mirrored}/robots/mirrorbot`, { auth: owner.basic })).status).toBe(201);
+    await api.sql.query(
+      `INSERT INTO orgmirrorconfig (organization_id, creation_date, external_registry_type, external_registry_url, external_namespace,
+         external_registry_config, internal_robot_id, repository_filters, visibility_id, sync_interval)
+       SELECT o.id, now(), 1, 'https://quay.example', 'upstream', '{}', r.id, '[]', (SELECT id FROM visibility WHERE name = 'private'), 3600
+       FROM "user" o, "user" r WHERE o.username = $1 AND r.username = $2`,
+      [mirrored, `${mirrored}+mirrorbot`],
+    );
+    const reply = await api.call("DELETE", `/api/v1/organization/${mirrored}/robots/mirrorbot`, { auth: owner.basic });
+    expect(reply.status).toBe(400);
+    expect(reply.json.error_message).toBe("Robot is being used by a mirror");
+  });
 });
 
 describe("reading robots", () => {

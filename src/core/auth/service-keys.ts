@@ -1,9 +1,9 @@
 /**
  * Quay's service keys: public JWKs in `servicekey`, valid while approved and
- * unexpired. Instances that issue tokens create their own RSA key at boot, register
- * it approved, and extend its expiry while they run (Quay's instance-key lifecycle:
- * 120 min expiry, refreshed every 55 min), so any number of instances can verify
- * each other's tokens.
+ * unexpired. Instances that issue tokens create their own RSA key at boot (or resume
+ * the one they kept), register it approved, and extend its expiry while they run
+ * (Quay's instance-key lifecycle: 120 min expiry, refreshed every 55 min; deleted a
+ * week after expiring), so any number of instances can verify each other's tokens.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Clock } from "../ports/clock.js";
@@ -74,8 +74,26 @@ export function serviceKeys(options: ServiceKeysOptions): Keys {
 
 export interface InstanceKey {
   signing: SigningKey;
-  /** Pushes the key's expiry forward; call every INSTANCE_KEY_REFRESH_MS. */
+  /** The private half, for runtimes that keep the key across restarts. */
+  privateJwk: JWK;
+  /** Pushes the key's expiry forward and drops stale keys; call every INSTANCE_KEY_REFRESH_MS. */
   refresh(): Promise<void>;
+}
+
+/** Quay's EXPIRED_SERVICE_KEY_TTL_SEC: how long an expired key stays before it is deleted. */
+export const STALE_KEY_RETENTION_MS = 7 * 24 * 60 * 60_000;
+
+/**
+ * Deletes `quay` keys that expired more than a week ago, with their approvals (Quay's
+ * _gc_expired), so the keys of instances that are gone do not pile up. Keys without
+ * expiry (operator keys) stay.
+ */
+export async function deleteStaleServiceKeys(sql: Queryable, clock: Clock): Promise<void> {
+  await sql.query(
+    `WITH stale AS (DELETE FROM servicekey WHERE service = $1 AND expiration_date <= $2 RETURNING approval_id)
+     DELETE FROM servicekeyapproval WHERE id IN (SELECT approval_id FROM stale)`,
+    [QUAY_SERVICE, new Date(clock.now() - STALE_KEY_RETENTION_MS)],
+  );
 }
 
 /** Inserts an approved public key into `servicekey` (service quay); returns its kid. */
@@ -106,21 +124,51 @@ async function registerServiceKey(
   return kid;
 }
 
+function instanceKey(sql: Queryable, clock: Clock, privateKey: CryptoKey, privateJwk: JWK & { kid: string }): InstanceKey {
+  const { kid } = privateJwk;
+  return {
+    signing: { kid, alg: "RS256", privateKey },
+    privateJwk,
+    async refresh() {
+      // An operator's key without expiry (shared with the edge) keeps none.
+      await sql.query(`UPDATE servicekey SET expiration_date = $1 WHERE kid = $2 AND expiration_date IS NOT NULL`, [
+        new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS),
+        kid,
+      ]);
+      await deleteStaleServiceKeys(sql, clock);
+    },
+  };
+}
+
 /** Creates this instance's signing key and registers it approved, as Quay's boot does. */
 export async function createInstanceKey(sql: Queryable, clock: Clock, name: string): Promise<InstanceKey> {
-  const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
+  await deleteStaleServiceKeys(sql, clock);
   const kid = await registerServiceKey(sql, clock, {
     name,
     publicJwk: await exportJWK(publicKey),
     approvalType: AUTOMATIC_APPROVAL,
     expiresAt: new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS),
   });
-  return {
-    signing: { kid, alg: "RS256", privateKey: privateKey as CryptoKey },
-    async refresh() {
-      await sql.query(`UPDATE servicekey SET expiration_date = $1 WHERE kid = $2`, [new Date(clock.now() + INSTANCE_KEY_LIFETIME_MS), kid]);
-    },
-  };
+  return instanceKey(sql, clock, privateKey as CryptoKey, { ...(await exportJWK(privateKey)), kid, alg: "RS256" });
+}
+
+/**
+ * The key a previous start of this instance kept, if its row is still there and approved:
+ * its expiry is extended and it signs again. Null when it was deleted or unapproved (an
+ * operator revoked it, or it was removed a week after expiring): the caller makes a new one.
+ */
+export async function resumeInstanceKey(sql: Queryable, clock: Clock, privateJwk: JWK & { kid: string }): Promise<InstanceKey | null> {
+  const { kid } = privateJwk;
+  const { rows } = await sql.query(`SELECT 1 FROM servicekey WHERE kid = $1 AND service = $2 AND approval_id IS NOT NULL`, [
+    kid,
+    QUAY_SERVICE,
+  ]);
+  if (rows.length === 0) return null;
+  const privateKey = (await importJWK(privateJwk, "RS256")) as CryptoKey;
+  const key = instanceKey(sql, clock, privateKey, privateJwk);
+  await key.refresh();
+  return key;
 }
 
 /**

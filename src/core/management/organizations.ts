@@ -1,9 +1,10 @@
 /**
  * Organizations (endpoints/api/organization.py, data/model/organization.py): created with
- * an internal uuid e-mail, the given address kept as the contact e-mail, an `owners` team
- * with the admin role and the creator in it; viewed with the caller's rights.
+ * the given address in `user.email` as Quay at head keeps it (organizations may share
+ * one; an internal uuid when none is given), an `owners` team with the admin role and
+ * the creator in it; viewed with the caller's rights.
  */
-import { findNamespace, insertContactEmail, insertNamespace, type NamespaceRow } from "../../db/queries/management-accounts.js";
+import { findLegacyContactEmail, findNamespace, insertNamespace, type NamespaceRow } from "../../db/queries/management-accounts.js";
 import { insertTeam, insertTeamMember, listTeams } from "../../db/queries/management-teams.js";
 import { audit } from "./audit.js";
 import { validateBody } from "./body.js";
@@ -37,13 +38,12 @@ export async function createOrganization(deps: ManagementDeps, ctx: RequestConte
       const orgId = await insertNamespace(tx, {
         uuid: crypto.randomUUID(),
         username: name,
-        email: crypto.randomUUID(),
+        email: email ?? crypto.randomUUID(),
         organization: true,
         robot: false,
         removedTagExpirationSeconds: deps.config.defaultTagExpirationSeconds,
         now: new Date(deps.clock.now()),
       });
-      if (email) await insertContactEmail(tx, orgId, email);
       const owners = await insertTeam(tx, orgId, "owners", "admin", "");
       await insertTeamMember(tx, owners.id, caller.id);
       await audit(tx, deps, ctx, { kind: "org_create", namespaceId: orgId, metadata: { email: data.email ?? null, namespace: name } });
@@ -61,6 +61,12 @@ export async function requireOrganization(deps: ManagementDeps, name: string): P
   return org;
 }
 
+/** `user.email`, or the contact e-mail an earlier Pier stored beside an internal uuid. */
+async function organizationEmail(deps: ManagementDeps, org: NamespaceRow): Promise<string> {
+  if (org.email.includes("@")) return org.email;
+  return (await findLegacyContactEmail(deps.sql, org.id)) ?? org.email;
+}
+
 /** `GET /api/v1/organization/<org>`: Quay's org_view, teams only for members. */
 export async function getOrganization(deps: ManagementDeps, ctx: RequestContext, name: string): Promise<Record<string, unknown>> {
   const org = await requireOrganization(deps, name);
@@ -68,7 +74,7 @@ export async function getOrganization(deps: ManagementDeps, ctx: RequestContext,
   const isMember = await ctx.access.isOrgMember(name);
   const view: Record<string, unknown> = {
     name: org.username,
-    email: isAdmin ? (org.contact_email ?? org.email) : "",
+    email: isAdmin ? await organizationEmail(deps, org) : "",
     avatar: userAvatar(org),
     is_admin: isAdmin,
     is_member: isMember,

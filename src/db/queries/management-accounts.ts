@@ -6,6 +6,7 @@
 import type { Queryable } from "../../core/ports/sql.js";
 import { deleteGrantsOf } from "./management-permissions.js";
 import { intArray } from "./arrays.js";
+import { tableExists } from "./optional-tables.js";
 
 export interface NamespaceRow {
   id: number;
@@ -26,8 +27,6 @@ export interface NamespaceRow {
   company: string | null;
   location: string | null;
   has_password: boolean;
-  /** Organizations: `organizationcontactemail.contact_email`. */
-  contact_email: string | null;
   creation_date: Date | null;
   last_accessed: Date | null;
 }
@@ -35,7 +34,6 @@ export interface NamespaceRow {
 const NAMESPACE_COLUMNS = `u.id, u.uuid, u.username, u.email, u.organization, u.robot, u.enabled, u.verified, u.stripe_id,
   u.invoice_email, u.invoice_email_address, u.removed_tag_expiration_s::text AS removed_tag_expiration_s,
   u.given_name, u.family_name, u.company, u.location, u.password_hash IS NOT NULL AS has_password,
-  (SELECT c.contact_email FROM organizationcontactemail c WHERE c.organization_id = u.id) AS contact_email,
   u.creation_date, u.last_accessed`;
 
 /** Any row of `user` by name: a user, an organization or a robot. */
@@ -65,8 +63,18 @@ export async function insertNamespace(sql: Queryable, row: NewNamespace): Promis
   return rows[0]!.id;
 }
 
-export async function insertContactEmail(sql: Queryable, orgId: number, email: string): Promise<void> {
-  await sql.query(`INSERT INTO organizationcontactemail (organization_id, contact_email) VALUES ($1, $2)`, [orgId, email]);
+/**
+ * The address an earlier Pier kept in `organizationcontactemail` for an organization whose
+ * `user.email` is still its internal uuid (the rows Quay's b1a79fa8e630 would have moved);
+ * null when there is none or the table does not exist (databases from before it).
+ */
+export async function findLegacyContactEmail(sql: Queryable, orgId: number): Promise<string | null> {
+  if (!(await tableExists(sql, "organizationcontactemail"))) return null;
+  const { rows } = await sql.query<{ contact_email: string | null }>(
+    `SELECT contact_email FROM organizationcontactemail WHERE organization_id = $1`,
+    [orgId],
+  );
+  return rows[0]?.contact_email ?? null;
 }
 
 /** Organizations in which the user is in at least one team (Quay's get_user_organizations). */
@@ -202,11 +210,11 @@ export async function replaceRobotToken(
 }
 
 export async function robotUsedByMirror(sql: Queryable, robotId: number): Promise<boolean> {
-  const { rows } = await sql.query(
-    `SELECT 1 FROM repomirrorconfig WHERE internal_robot_id = $1 UNION ALL SELECT 1 FROM orgmirrorconfig WHERE internal_robot_id = $1`,
-    [robotId],
-  );
-  return rows.length > 0;
+  const repoMirror = await sql.query(`SELECT 1 FROM repomirrorconfig WHERE internal_robot_id = $1`, [robotId]);
+  if (repoMirror.rows.length > 0) return true;
+  if (!(await tableExists(sql, "orgmirrorconfig"))) return false;
+  const orgMirror = await sql.query(`SELECT 1 FROM orgmirrorconfig WHERE internal_robot_id = $1`, [robotId]);
+  return orgMirror.rows.length > 0;
 }
 
 /**
