@@ -96,8 +96,8 @@ export interface PushScene {
   call(method: string, path: string, init?: RequestInitLike): Promise<Response>;
 }
 
-export async function startPushScene(label: string): Promise<PushScene> {
-  const origin = await startOriginRegistry(label);
+export async function startPushScene(label: string, clock: Clock = systemClock): Promise<PushScene> {
+  const origin = await startOriginRegistry(label, clock);
   const app = createApp(origin.registry);
   const namespace = unique(label);
   const namespaceId = await createNamespace(origin.registry, namespace, { organization: true });
