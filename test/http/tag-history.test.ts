@@ -12,9 +12,16 @@ import { startPushScene, type PushScene } from "../support/origin-registry.js";
 
 const sha256 = (bytes: string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
-/** The wall clock shifted by an offset the tests move (backwards, to model a clock step). */
+/**
+ * The wall clock shifted by an offset the tests move (backwards, to model a clock step);
+ * or stopped at `frozenAt`, and then when `ticking` moving 1 ms per read.
+ */
 let offsetMs = 0;
-const shiftedClock: Clock = { now: () => Date.now() + offsetMs };
+let frozenAt: number | null = null;
+let ticking = false;
+const shiftedClock: Clock = {
+  now: () => (frozenAt === null ? Date.now() + offsetMs : ticking ? frozenAt++ : frozenAt),
+};
 
 let scene: PushScene;
 let blobs: { config: object; layer: object };
@@ -67,6 +74,26 @@ async function lastWrite(tag: string) {
   return rows[0]!;
 }
 
+/** Holds the tag's advisory lock from another connection until `release()`. */
+async function holdTagLock(tag: string): Promise<{ release(): Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const held = new Promise<void>((resolve) => (locked = resolve));
+  const holder = scene.origin.registry.sql.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [scene.repoId, tag]);
+    locked();
+    await released;
+  });
+  await held;
+  return {
+    async release() {
+      release();
+      await holder;
+    },
+  };
+}
+
 async function waitersOnAdvisoryLocks(): Promise<number> {
   const { rows } = await scene.origin.registry.sql.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_locks
@@ -97,16 +124,7 @@ describe("tag history under contention", () => {
     offsetMs = 0;
     expect((await put("queued", manifest("queued-0").text)).status).toBe(201);
 
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const held = new Promise<void>((resolve) => (locked = resolve));
-    const holder = scene.origin.registry.sql.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [scene.repoId, "queued"]);
-      locked();
-      await released;
-    });
-    await held;
+    const lock = await holdTagLock("queued");
 
     // Each PUT reads the clock later but sees an earlier time: a clock stepping back.
     const pushes: Promise<Response>[] = [];
@@ -115,8 +133,7 @@ describe("tag history under contention", () => {
       pushes.push(put("queued", manifest(`queued-${i}`).text));
       await until(async () => (await waitersOnAdvisoryLocks()) === i, `${i} queued PUTs`);
     }
-    release();
-    await holder;
+    await lock.release();
     expect((await Promise.all(pushes)).map((r) => r.status)).toEqual([201, 201, 201]);
     offsetMs = 0;
 
@@ -148,28 +165,52 @@ describe("tag history under contention", () => {
     expect(await breaches("step")).toMatchObject({ alive: 0, backwards: 0, overlapping: 0 });
   });
 
+  it("keeps the invariants when the clock stands still across pushes and a delete", async () => {
+    frozenAt = Date.now();
+    expect((await put("stuck", manifest("stuck-1").text)).status).toBe(201);
+    expect((await put("stuck", manifest("stuck-2").text)).status).toBe(201);
+    expect((await scene.call("GET", `/v2/${scene.repo}/manifests/stuck`)).headers.get("docker-content-digest")).toBe(
+      manifest("stuck-2").digest,
+    );
+    expect((await scene.call("DELETE", `/v2/${scene.repo}/manifests/stuck`)).status).toBe(202);
+    expect((await scene.call("GET", `/v2/${scene.repo}/manifests/stuck`)).status).toBe(404);
+    expect(await breaches("stuck")).toMatchObject({ alive: 0, backwards: 0, overlapping: 0 });
+    frozenAt = null;
+  });
+
+  it("a delete in the pushed row's own millisecond waits for the next one, so the row stays in history", async () => {
+    frozenAt = Date.now();
+    const pushed = manifest("same-ms");
+    expect((await put("same-ms", pushed.text)).status).toBe(201);
+    const { release } = await holdTagLock("same-ms");
+    const deletion = scene.call("DELETE", `/v2/${scene.repo}/manifests/same-ms`);
+    await until(async () => (await waitersOnAdvisoryLocks()) === 1, "the queued DELETE");
+    ticking = true; // from here on, only the delete reads the clock
+    await release();
+    expect((await deletion).status).toBe(202);
+    ticking = false;
+    frozenAt = null;
+    const { rows } = await scene.origin.registry.sql.query<{ span: string }>(
+      `SELECT (lifetime_end_ms - lifetime_start_ms)::text AS span FROM tag WHERE repository_id = $1 AND name = 'same-ms'`,
+      [scene.repoId],
+    );
+    expect(rows).toHaveLength(1);
+    expect(Number(rows[0]!.span)).toBeGreaterThan(0);
+    expect((await scene.call("GET", `/v2/${scene.repo}/manifests/same-ms`)).status).toBe(404);
+  });
+
   it("a digest delete racing a push that moves the tag leaves the moved tag alone", async () => {
     offsetMs = 0;
     const old = manifest("race-old");
     const moved = manifest("race-new");
     expect((await put("race", old.text)).status).toBe(201);
 
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const held = new Promise<void>((resolve) => (locked = resolve));
-    const holder = scene.origin.registry.sql.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [scene.repoId, "race"]);
-      locked();
-      await released;
-    });
-    await held;
+    const lock = await holdTagLock("race");
     const push = put("race", moved.text);
     await until(async () => (await waitersOnAdvisoryLocks()) === 1, "the queued PUT");
     const deletion = scene.call("DELETE", `/v2/${scene.repo}/manifests/${old.digest}`);
     await until(async () => (await waitersOnAdvisoryLocks()) === 2, "the queued DELETE");
-    release();
-    await holder;
+    await lock.release();
     expect((await push).status).toBe(201);
     // The delete found the tag on the old manifest; once it runs, the tag has moved.
     expect([202, 404]).toContain((await deletion).status);

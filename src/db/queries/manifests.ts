@@ -7,6 +7,7 @@
  */
 import type { Clock } from "../../core/ports/clock.js";
 import type { Queryable } from "../../core/ports/sql.js";
+import { sleep } from "../../core/single-flight.js";
 import { intArray, textArray } from "./arrays.js";
 
 /** Blobs of `digests` linked to the repository (uploadedblob or manifestblob) and placed: digest → storage. */
@@ -109,11 +110,16 @@ export async function linkManifest(
   );
 }
 
+/** How many 1 ms waits a write makes for the clock to pass the newest row's start. */
+const TICK_WAITS = 5;
+
 /**
  * Takes the lock serializing writes to one tag name of a repository (held until the
  * transaction ends), then reads the clock: an instant read before the lock could be
  * older than a write that committed while this one waited. History never runs backwards,
- * even if the clock does: a write happens no earlier than the newest row's start.
+ * even if the clock does: a write happens no earlier than the newest row's start. A write
+ * in the newest row's own millisecond waits for the next one, so that row keeps a
+ * non-empty span in history (a clock stuck or stepped back does not wait for long).
  */
 async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name: string): Promise<number> {
   await sql.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [repositoryId, name]);
@@ -121,7 +127,9 @@ async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name:
     `SELECT max(lifetime_start_ms)::text AS latest FROM tag WHERE repository_id = $1 AND name = $2`,
     [repositoryId, name],
   );
-  return Math.max(clock.now(), Number(rows[0]?.latest ?? 0));
+  const latest = Number(rows[0]?.latest ?? 0);
+  for (let i = 0; i < TICK_WAITS && clock.now() === latest; i++) await sleep(1);
+  return Math.max(clock.now(), latest);
 }
 
 interface AliveTag {
