@@ -111,15 +111,16 @@ export async function linkManifest(
 }
 
 /** How many 1 ms waits a write makes for the clock to pass the newest row's start. */
-const TICK_WAITS = 5;
+const TICK_WAITS = 20;
 
 /**
  * Takes the lock serializing writes to one tag name of a repository (held until the
  * transaction ends), then reads the clock: an instant read before the lock could be
  * older than a write that committed while this one waited. History never runs backwards,
  * even if the clock does: a write happens no earlier than the newest row's start. A write
- * in the newest row's own millisecond waits for the next one, so that row keeps a
- * non-empty span in history (a clock stuck or stepped back does not wait for long).
+ * in or before the newest row's start millisecond (same millisecond, or a host whose clock
+ * lags a little) waits for the clock to pass it, so that row keeps a non-empty span in
+ * history; only a clock stuck or stepped back further folds it (see endAliveRows).
  */
 async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name: string): Promise<number> {
   await sql.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [repositoryId, name]);
@@ -128,7 +129,7 @@ async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name:
     [repositoryId, name],
   );
   const latest = Number(rows[0]?.latest ?? 0);
-  for (let i = 0; i < TICK_WAITS && clock.now() === latest; i++) await sleep(1);
+  for (let i = 0; i < TICK_WAITS && clock.now() <= latest; i++) await sleep(1);
   return Math.max(clock.now(), latest);
 }
 
