@@ -218,6 +218,23 @@ describe("tag history under contention", () => {
     expect(await breaches("race")).toMatchObject({ alive: 1, backwards: 0, overlapping: 0 });
   });
 
+  it("repairs overlapping alive rows an older version left behind on the next write", async () => {
+    const older = manifest("legacy-1");
+    const newer = manifest("legacy-2");
+    expect((await put("legacy", older.text)).status).toBe(201);
+    expect((await put("legacy-other", newer.text)).status).toBe(201);
+    // A second alive row of the name, started later and overlapping the first: the old race's result.
+    await scene.origin.registry.sql.query(
+      `INSERT INTO tag (name, repository_id, manifest_id, lifetime_start_ms, lifetime_end_ms, immutable, hidden, reversion, tag_kind_id)
+       SELECT 'legacy', repository_id, manifest_id, lifetime_start_ms + 1, NULL, false, false, false, tag_kind_id
+       FROM tag WHERE repository_id = $1 AND name = 'legacy-other'`,
+      [scene.repoId],
+    );
+    expect((await breaches("legacy")).alive).toBe(2);
+    expect((await put("legacy", manifest("legacy-3").text)).status).toBe(201);
+    expect(await breaches("legacy")).toEqual({ alive: 1, backwards: 0, overlapping: 0, total: 3 });
+  });
+
   it("keeps the invariants through a storm of 200 PUTs at concurrency 32 with DELETEs mixed in", async () => {
     offsetMs = 0;
     const operations = Array.from({ length: 208 }, (_, i) =>
