@@ -10,7 +10,7 @@ interface Flight {
   value: unknown;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class SingleFlight {
   private readonly flights = new Map<string, Flight>();

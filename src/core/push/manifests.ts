@@ -136,13 +136,17 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
       if (verdict?.severity === "Reject") throw quotaExceeded();
       if (verdict?.severity === "Warning") warning = quotaWarning(verdict);
     }
-    for (const tag of tags) {
-      const outcome = await retargetTag(tx, target.id, tag, row.id, now);
+    // Tag locks in one order, so two pushes with the same `?tag=` set cannot deadlock.
+    for (const tag of [...tags].sort()) {
+      const outcome = await retargetTag(tx, deps.clock, target.id, tag, row.id);
       if (outcome.kind === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
     }
     // Pushed by digest with no tag: a hidden temporary tag keeps it from GC for a while.
     if (tags.length === 0) {
-      await retargetTag(tx, target.id, `$temp-${crypto.randomUUID()}`, row.id, now, { hidden: true, endMs: now + TEMP_TAG_LIFETIME_MS });
+      await retargetTag(tx, deps.clock, target.id, `$temp-${crypto.randomUUID()}`, row.id, {
+        hidden: true,
+        lifetimeMs: TEMP_TAG_LIFETIME_MS,
+      });
     }
     await audit(tx, target, "push_repo", now, { tag: tags[0] ?? null, manifest_digest: digest });
   });
@@ -152,32 +156,33 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
 
 /** `DELETE /manifests/<digest>`: every alive tag on it ends (Quay's soft delete); bytes stay for GC. */
 export async function deleteManifest(deps: ManifestWriteDeps, target: PushTarget, digest: Digest): Promise<void> {
-  const now = deps.clock.now();
   await deps.sql.transaction(async (tx) => {
     const found = await findRepositoryManifests(tx, target.id, [digest.text]);
     const manifest = found.get(digest.text);
-    const tags = manifest ? await aliveTagNames(tx, manifest.id, now) : [];
-    // Already deleted (no alive tag) or never pushed: unknown, as Quay answers.
-    if (tags.length === 0) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { digest: digest.text });
+    // Candidates only: each is checked again under its tag's lock, as a push may move it meanwhile.
+    const tags = manifest ? await aliveTagNames(tx, manifest.id, deps.clock.now()) : [];
+    let ended = 0;
     for (const tag of tags) {
-      if ((await endTag(tx, target.id, tag.name, now)) === "immutable") {
-        throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag.name}' is immutable` });
-      }
-      if (!tag.hidden) await audit(tx, target, "delete_tag", now, { tag: tag.name, digest: digest.text });
+      const outcome = await endTag(tx, deps.clock, target.id, tag.name, manifest!.id);
+      if (outcome === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag.name}' is immutable` });
+      if (outcome === null) continue;
+      ended++;
+      if (!tag.hidden) await audit(tx, target, "delete_tag", outcome.atMs, { tag: tag.name, digest: digest.text });
     }
+    // Already deleted (no alive tag) or never pushed: unknown, as Quay answers.
+    if (ended === 0) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { digest: digest.text });
   });
   await deps.cache.bump(target.full);
 }
 
 /** `DELETE /manifests/<tag>` (OCI 1.1 tag deletion): only the tag ends. */
 export async function deleteTag(deps: ManifestWriteDeps, target: PushTarget, tag: string): Promise<void> {
-  const now = deps.clock.now();
   await deps.sql.transaction(async (tx) => {
-    const outcome = await endTag(tx, target.id, tag, now);
+    const outcome = await endTag(tx, deps.clock, target.id, tag);
     if (outcome === null) throw new RegistryError("MANIFEST_UNKNOWN", undefined, { tag });
     if (outcome === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
     const digest = (await findManifestDigest(tx, outcome.manifestId)) ?? "";
-    await audit(tx, target, "delete_tag", now, { tag, digest });
+    await audit(tx, target, "delete_tag", outcome.atMs, { tag, digest });
   });
   await deps.cache.bump(target.full);
 }

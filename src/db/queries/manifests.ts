@@ -2,9 +2,12 @@
  * Writing manifests and tags as Quay does (data/model/oci/manifest.py, tag.py): a
  * manifest row per repository and digest with its manifestblob / manifestchild links
  * and a pending security status; tags moved by ending the alive row and starting a new
- * one, serialized per tag name with an advisory lock.
+ * one, serialized per tag name with an advisory lock; per name at most one alive row,
+ * no row ending before it starts, no two rows overlapping.
  */
+import type { Clock } from "../../core/ports/clock.js";
 import type { Queryable } from "../../core/ports/sql.js";
+import { sleep } from "../../core/single-flight.js";
 import { intArray, textArray } from "./arrays.js";
 
 /** Blobs of `digests` linked to the repository (uploadedblob or manifestblob) and placed: digest → storage. */
@@ -107,79 +110,111 @@ export async function linkManifest(
   );
 }
 
-/** Serializes writes to one tag name of a repository until the transaction ends. */
-async function lockTag(sql: Queryable, repositoryId: number, name: string): Promise<void> {
+/** How many 1 ms waits a write makes for the clock to pass the newest row's start. */
+const TICK_WAITS = 20;
+
+/**
+ * Takes the lock serializing writes to one tag name of a repository (held until the
+ * transaction ends), then reads the clock: an instant read before the lock could be
+ * older than a write that committed while this one waited. History never runs backwards,
+ * even if the clock does: a write happens no earlier than the newest row's start. A write
+ * in or before the newest row's start millisecond (same millisecond, or a host whose clock
+ * lags a little) waits for the clock to pass it, so that row keeps a non-empty span in
+ * history; only a clock stuck or stepped back further folds it (see endAliveRows).
+ */
+async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name: string): Promise<number> {
   await sql.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [repositoryId, name]);
+  const { rows } = await sql.query<{ latest: string | null }>(
+    `SELECT max(lifetime_start_ms)::text AS latest FROM tag WHERE repository_id = $1 AND name = $2`,
+    [repositoryId, name],
+  );
+  const latest = Number(rows[0]?.latest ?? 0);
+  for (let i = 0; i < TICK_WAITS && clock.now() <= latest; i++) await sleep(1);
+  return Math.max(clock.now(), latest);
 }
 
-export interface AliveTag {
-  id: number;
+interface AliveTag {
   manifest_id: number;
   immutable: boolean;
 }
 
-async function aliveTag(sql: Queryable, repositoryId: number, name: string, nowMs: number): Promise<AliveTag | null> {
+/** Rows of `name` alive at `atMs`, newest first (more than one only in rows written by a racing older version). */
+async function aliveRows(sql: Queryable, repositoryId: number, name: string, atMs: number): Promise<AliveTag[]> {
   const { rows } = await sql.query<AliveTag>(
-    `SELECT id, manifest_id, immutable FROM tag
+    `SELECT manifest_id, immutable FROM tag
      WHERE repository_id = $1 AND name = $2 AND (lifetime_end_ms IS NULL OR lifetime_end_ms > $3)
-     ORDER BY lifetime_start_ms DESC`,
-    [repositoryId, name, nowMs],
+     ORDER BY lifetime_start_ms DESC, id DESC`,
+    [repositoryId, name, atMs],
   );
-  return rows[0] ?? null;
+  return rows;
 }
 
 /**
- * Ends a tag row at `nowMs`, or at the latest earlier instant no other row of that
- * name ended at: the unique (repository, name, lifetime_end_ms) index allows one row
- * per end instant, and several pushes can land in one millisecond.
+ * Ends every row of `name` alive at `atMs` (so stale overlapping rows get repaired too):
+ * each at the next alive row's start, the newest at `atMs`. A row that would end where it
+ * starts is removed: it was never visible, and the unique (repository, name, end) index
+ * holds the previous row's end at that very instant.
  */
-async function endTagRow(sql: Queryable, tagId: number, repositoryId: number, name: string, nowMs: number): Promise<void> {
+async function endAliveRows(sql: Queryable, repositoryId: number, name: string, atMs: number): Promise<void> {
   await sql.query(
-    `WITH ended AS (SELECT lifetime_end_ms AS e FROM tag WHERE repository_id = $2 AND name = $3 AND lifetime_end_ms IS NOT NULL)
-     UPDATE tag SET lifetime_end_ms = (
-       SELECT max(c) FROM (SELECT $4::bigint AS c UNION ALL SELECT e - 1 FROM ended WHERE e <= $4::bigint) candidates
-       WHERE c NOT IN (SELECT e FROM ended))
-     WHERE id = $1`,
-    [tagId, repositoryId, name, nowMs],
+    `WITH alive AS (
+       SELECT id, lifetime_start_ms AS start_ms,
+              COALESCE(lead(lifetime_start_ms) OVER (ORDER BY lifetime_start_ms, id), $3::bigint) AS end_ms
+       FROM tag WHERE repository_id = $1 AND name = $2 AND (lifetime_end_ms IS NULL OR lifetime_end_ms > $3)
+     ), empty AS (SELECT id FROM alive WHERE end_ms <= start_ms),
+     unnotified AS (DELETE FROM tagnotificationsuccess WHERE tag_id IN (SELECT id FROM empty)),
+     removed AS (DELETE FROM tag WHERE id IN (SELECT id FROM empty))
+     UPDATE tag SET lifetime_end_ms = alive.end_ms FROM alive WHERE tag.id = alive.id AND alive.end_ms > alive.start_ms`,
+    [repositoryId, name, atMs],
   );
 }
 
-export type TagOutcome = { kind: "created" } | { kind: "moved"; previousManifestId: number } | { kind: "immutable" };
+export type TagOutcome =
+  { kind: "created"; atMs: number } | { kind: "moved"; atMs: number; previousManifestId: number } | { kind: "immutable" };
 
-/** Points tag `name` at the manifest: the alive row (if any) ends, a new one starts now. */
+/**
+ * Points tag `name` at the manifest: the alive row (if any) ends, a new one starts at
+ * that instant (returned); `lifetimeMs` gives the new row an expiry.
+ */
 export async function retargetTag(
   sql: Queryable,
+  clock: Clock,
   repositoryId: number,
   name: string,
   manifestId: number,
-  nowMs: number,
-  options: { hidden?: boolean; endMs?: number | null } = {},
+  options: { hidden?: boolean; lifetimeMs?: number } = {},
 ): Promise<TagOutcome> {
-  await lockTag(sql, repositoryId, name);
-  const current = await aliveTag(sql, repositoryId, name, nowMs);
-  if (current?.immutable) return { kind: "immutable" };
-  if (current) await endTagRow(sql, current.id, repositoryId, name, nowMs);
+  const atMs = await lockTag(sql, clock, repositoryId, name);
+  const alive = await aliveRows(sql, repositoryId, name, atMs);
+  if (alive.some((row) => row.immutable)) return { kind: "immutable" };
+  await endAliveRows(sql, repositoryId, name, atMs);
   await sql.query(
     `INSERT INTO tag (name, repository_id, manifest_id, lifetime_start_ms, lifetime_end_ms, immutable, hidden, reversion, tag_kind_id)
      SELECT $1, $2, $3, $4, $5, false, $6, false, k.id FROM tagkind k WHERE k.name = 'tag'`,
-    [name, repositoryId, manifestId, nowMs, options.endMs ?? null, options.hidden ?? false],
+    [name, repositoryId, manifestId, atMs, options.lifetimeMs === undefined ? null : atMs + options.lifetimeMs, options.hidden ?? false],
   );
-  return current ? { kind: "moved", previousManifestId: current.manifest_id } : { kind: "created" };
+  return alive[0] ? { kind: "moved", atMs, previousManifestId: alive[0].manifest_id } : { kind: "created", atMs };
 }
 
-/** Ends the alive tag `name`; its manifest id, "immutable", or null when there is none. */
+/**
+ * Ends the alive tag `name` — only if it still points at `onlyManifestId` when given (a
+ * delete by digest must not end a tag a racing push just moved). Its manifest id and the
+ * instant, "immutable", or null when there is no such alive tag.
+ */
 export async function endTag(
   sql: Queryable,
+  clock: Clock,
   repositoryId: number,
   name: string,
-  nowMs: number,
-): Promise<{ manifestId: number } | "immutable" | null> {
-  await lockTag(sql, repositoryId, name);
-  const current = await aliveTag(sql, repositoryId, name, nowMs);
-  if (current === null) return null;
-  if (current.immutable) return "immutable";
-  await endTagRow(sql, current.id, repositoryId, name, nowMs);
-  return { manifestId: current.manifest_id };
+  onlyManifestId?: number,
+): Promise<{ manifestId: number; atMs: number } | "immutable" | null> {
+  const atMs = await lockTag(sql, clock, repositoryId, name);
+  const alive = await aliveRows(sql, repositoryId, name, atMs);
+  const current = alive[0];
+  if (current === undefined || (onlyManifestId !== undefined && current.manifest_id !== onlyManifestId)) return null;
+  if (alive.some((row) => row.immutable)) return "immutable";
+  await endAliveRows(sql, repositoryId, name, atMs);
+  return { manifestId: current.manifest_id, atMs };
 }
 
 /** Names of the alive tags (hidden ones too) on a manifest. */
