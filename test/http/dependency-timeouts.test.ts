@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { blobKey } from "../../src/core/storage-layout.js";
-import { startPushScene, type PushScene } from "../support/origin-registry.js";
+import { startPushScene, TEST_HOST, type PushScene } from "../support/origin-registry.js";
 
 const timeouts = { sqlMs: 1_000, sqlPoolWaitMs: 1_000, cacheMs: 300, storageMs: 1_000 };
 /** Generous on a loaded 2-core machine: the client gives up at sqlMs + 1 s. */
@@ -82,6 +82,12 @@ describe("with PostgreSQL frozen", () => {
         expectUnavailable(() => scene.call("HEAD", `/v2/${scene.repo}/blobs/${image.layer}`), "v2"),
         expectUnavailable(() => scene.call("PATCH", upload, { body: "chunk" }), "v2"),
         expectUnavailable(() => scene.call("GET", `/api/v1/repository/${scene.repo}`, { token: null }), "api"),
+        // An anonymous token without grants: public content the pull cache holds stays pullable.
+        scene.call("GET", `/v2/auth?service=${TEST_HOST}&scope=repository:${scene.repo}:pull`, { token: null }).then(async (reply) => {
+          expect(reply.status).toBe(200);
+          const { token } = (await reply.json()) as { token: string };
+          expect(JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).access).toEqual([]);
+        }),
       ]);
     } finally {
       database.pass();

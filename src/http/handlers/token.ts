@@ -10,7 +10,7 @@ import { issueRegistryToken } from "../../core/auth/registry-tokens.js";
 import { parseScope } from "../../core/auth/scopes.js";
 import { grantScopes, tokenContext, tokenSubject } from "../../core/auth/token-service.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
-import { isDatabaseUnavailable } from "../../core/ports/sql.js";
+import { isDependencyUnavailable, unavailableDependency } from "../../core/errors/dependency-unavailable.js";
 import { clientIp, type AppServices } from "../context.js";
 import { publicOrigin } from "../urls.js";
 
@@ -49,7 +49,7 @@ export function issueToken(services: AppServices) {
       subject: tokenSubject(entity),
       access: await grantScopes(registry.sql, entity, scopes).catch((error: unknown) => {
         // Database unreachable: an anonymous token without grants still reads the public content the pull cache holds.
-        if (entity === null && isDatabaseUnavailable(error)) return [];
+        if (entity === null && isDependencyUnavailable(error) && unavailableDependency(error) === "database") return [];
         throw error;
       }),
       context: tokenContext(entity, scopes),
