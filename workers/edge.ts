@@ -66,6 +66,7 @@ function build(env: EdgeEnv): Built {
   const app = createApp(registry, {
     observability,
     pullAudit,
+    clientAddressFrom: "platform",
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
   const shipMetrics = edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now());

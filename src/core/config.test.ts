@@ -21,6 +21,7 @@ describe("configuration", () => {
       logRequests: false,
       auditPulls: true,
       metricsToken: null,
+      trustedProxies: [],
     });
   });
 

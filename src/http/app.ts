@@ -13,6 +13,7 @@ import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
+import { clientAddress, type ClientAddressSource } from "./client-ip.js";
 import { bearerAuth } from "./middleware/bearer.js";
 import type { AppServices, Observability } from "./context.js";
 import { observe } from "./middleware/observe.js";
@@ -26,6 +27,8 @@ export interface AppOptions {
   observability?: Observability;
   /** Where pulls are audited (flushed by the runtime); absent: pulls are not audited. */
   pullAudit?: PullAuditBuffer;
+  /** How the runtime knows the client's address: "platform" on the edge, else the socket (default). */
+  clientAddressFrom?: ClientAddressSource;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
@@ -66,6 +69,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     },
   };
   const app = new Hono();
+  app.use("*", clientAddress(options.clientAddressFrom ?? "socket", registry.config.trustedProxies));
   if (services.observability) {
     app.use("*", observe(services));
     // Before authentication, so requests it refuses are counted under their route too.
