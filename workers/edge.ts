@@ -83,6 +83,7 @@ function build(env: EdgeEnv): Built {
     pullAudit,
     // workerd resets keep-alive connections whose request body a response left unread.
     drainUnreadBodyBytes: readInteger(env, "PIER_EDGE_DRAIN_BYTES", 64 * 1024 * 1024),
+    clientAddressFrom: "platform",
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
   const shipMetrics = edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now());

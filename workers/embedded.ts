@@ -21,6 +21,7 @@ import { migrate } from "../src/db/migrate.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
+import { loadServerLimits } from "../src/runtime/node-server.js";
 
 const env = process.env;
 const startedAt = Date.now();
@@ -89,6 +90,7 @@ const server = await serveNodeRegistry(
     runtime: "embedded",
     hostname,
     port,
+    limits: loadServerLimits(env),
     async release() {
       instanceKey.stop();
       await sql.close();

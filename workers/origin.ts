@@ -17,6 +17,7 @@ import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
+import { loadServerLimits } from "../src/runtime/node-server.js";
 import { s3Storage } from "./s3-storage.js";
 
 const env = process.env;
@@ -63,6 +64,7 @@ const { port: listening } = await serveNodeRegistry(
     runtime: "origin",
     hostname,
     port,
+    limits: loadServerLimits(env),
     async release() {
       instanceKey.stop();
       await Promise.all([sql.close(), cache.close()]);

@@ -22,6 +22,7 @@ describe("configuration", () => {
       logRequests: false,
       auditPulls: true,
       metricsToken: null,
+      trustedProxies: [],
     });
   });
 
@@ -44,6 +45,9 @@ describe("configuration", () => {
     );
     expect(() => loadRegistryConfig({ PIER_URL_SCHEME: "ftp" })).toThrow(/PIER_URL_SCHEME/);
     expect(() => loadRegistryConfig({ PIER_REDIRECT_EXPIRY_S: "0" })).toThrow(/PIER_REDIRECT_EXPIRY_S/);
+    expect(() => loadRegistryConfig({ PIER_TRUSTED_PROXIES: "10.0.0.0/8, proxy.local" })).toThrow(
+      new ConfigError('PIER_TRUSTED_PROXIES must list IP addresses or CIDRs, got "proxy.local"'),
+    );
     expect(() => loadS3Settings({ S3_ENDPOINT: "http://s3" })).toThrow(new ConfigError("S3_BUCKET is required"));
   });
 

@@ -2,6 +2,8 @@
  * Typed configuration, read from a string map (Worker bindings or process.env) in
  * one place. Names follow Quay's settings where one exists (SERVER_HOSTNAME, …).
  */
+import { parseCidr } from "./upstream-guard.js";
+
 export interface RegistryConfig {
   /** Quay's SERVER_HOSTNAME: the token audience and the host in absolute URLs; the request's Host when unset. */
   serverHostname: string | null;
@@ -37,8 +39,10 @@ export interface RegistryConfig {
   logRequests: boolean;
   /** Quay's pull_repo audit entries (written in batches). */
   auditPulls: boolean;
-  /** Bearer token GET /metrics requires; open when null. */
+  /** Bearer token GET /metrics requires; when null only loopback callers are answered. */
   metricsToken: string | null;
+  /** Proxies (IPs, CIDRs) whose CF-Connecting-IP / X-Forwarded-For are believed on Node; none by default. */
+  trustedProxies: readonly string[];
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -75,6 +79,14 @@ export function readList(source: ConfigSource, name: string): string[] {
     .filter(Boolean);
 }
 
+/** A comma-separated list of IPs and CIDRs, each checked. */
+export function readCidrList(source: ConfigSource, name: string): string[] {
+  const list = readList(source, name);
+  const bad = list.find((text) => parseCidr(text) === null);
+  if (bad !== undefined) throw new ConfigError(`${name} must list IP addresses or CIDRs, got "${bad}"`);
+  return list;
+}
+
 export function requireString(source: ConfigSource, name: string): string {
   const value = readString(source, name);
   if (value === null) throw new ConfigError(`${name} is required`);
@@ -107,6 +119,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     logRequests: readBoolean(source, "PIER_LOG_REQUESTS", false),
     auditPulls: readBoolean(source, "PIER_AUDIT_PULLS", true),
     metricsToken: readString(source, "PIER_METRICS_TOKEN"),
+    trustedProxies: readCidrList(source, "PIER_TRUSTED_PROXIES"),
   };
 }
 

@@ -15,6 +15,7 @@ import { PullCache } from "../core/resources/pull-cache.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { plainRequestTarget } from "./api/request.js";
+import { clientAddress, type ClientAddressSource } from "./client-ip.js";
 import { bearerAuth } from "./middleware/bearer.js";
 import { drainUnreadBody } from "./middleware/drain-body.js";
 import type { AppServices, Observability } from "./context.js";
@@ -34,6 +35,8 @@ export interface AppOptions {
    * (the edge: workerd resets such keep-alive connections); absent: left to the server.
    */
   drainUnreadBodyBytes?: number;
+  /** How the runtime knows the client's address: "platform" on the edge, else the socket (default). */
+  clientAddressFrom?: ClientAddressSource;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
@@ -78,6 +81,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   };
   const app = new Hono();
   if (options.drainUnreadBodyBytes !== undefined) app.use("*", drainUnreadBody(options.drainUnreadBodyBytes));
+  app.use("*", clientAddress(options.clientAddressFrom ?? "socket", registry.config.trustedProxies));
   if (services.observability) {
     app.use("*", observe(services));
     // Before authentication, so requests it refuses are counted under their route too.

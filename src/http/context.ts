@@ -26,7 +26,7 @@ export interface Observability {
   log: ((line: string) => void) | null;
   /** Whether this runtime answers GET /metrics (the edge has no scrape endpoint). */
   serveMetrics: boolean;
-  /** Bearer token GET /metrics requires; null leaves it open. */
+  /** Bearer token GET /metrics requires from anyone; null: loopback callers only. */
   metricsToken: string | null;
 }
 
@@ -86,12 +86,9 @@ export function nextLink(path: string, query: Record<string, string | number>): 
   return `<${path}?${search.toString()}>; rel="next"`;
 }
 
-/** The client address: Cloudflare's header on the edge, the socket's peer on Node. */
+/** The client address, as the runtime's source resolved it (see client-ip.ts). */
 export function clientIp(c: Context): string | null {
-  const cloudflare = c.req.header("cf-connecting-ip");
-  if (cloudflare) return cloudflare;
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? null;
+  return (c.get("clientIp") as string | null | undefined) ?? null;
 }
 
 /** The repository a write request goes to (created on first push), with who is writing. */

@@ -11,12 +11,13 @@ import { createApp } from "../http/app.js";
 import { observed } from "../http/observability.js";
 import { startAuditFlusher } from "./audit-flusher.js";
 import { startJobTimer } from "./job-timer.js";
-import { listen, onShutdownSignal } from "./node-server.js";
+import { listen, onShutdownSignal, type ServerLimits } from "./node-server.js";
 
 export interface NodeRegistryOptions {
   runtime: "origin" | "embedded";
   hostname: string;
   port: number;
+  limits: ServerLimits;
   /** Runs last at shutdown: close the database, caches, locks. */
   release: () => Promise<void>;
 }
@@ -32,7 +33,7 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
     pullAudit,
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
-  const server = await listen(app, { hostname: options.hostname, port: options.port });
+  const server = await listen(app, { hostname: options.hostname, port: options.port, limits: options.limits });
   const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
   const stopAudit = startAuditFlusher(pullAudit, registry.sql, report("pull audit flush"));
   onShutdownSignal(async () => {

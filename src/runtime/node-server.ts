@@ -1,20 +1,71 @@
 /**
- * Serving the app from Node (origin and embedded runtimes): listen, and close in
- * order on SIGINT/SIGTERM — stop accepting, finish in-flight requests, release ports.
+ * Serving the app from Node (origin and embedded runtimes): listen with limits that keep
+ * slow and greedy clients from holding connections, and close in order on
+ * SIGINT/SIGTERM — stop accepting, finish in-flight requests, release ports.
  */
-import { serve, type ServerType } from "@hono/node-server";
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
+import { readInteger, type ConfigSource } from "../core/config.js";
 
 export interface RunningServer {
   port: number;
   close(): Promise<void>;
 }
 
-export function listen(app: Hono, options: { hostname: string; port: number }): Promise<RunningServer> {
+/** What one client may hold. No whole-request timeout: a multi-GB upload may take hours while it progresses. */
+export interface ServerLimits {
+  /** The request line and headers must arrive within this (slowloris). */
+  headersTimeoutMs: number;
+  /** A socket with no bytes either way for this long is closed; data resets it. */
+  idleTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections one remote address may hold; more are closed at once. */
+  maxConnectionsPerIp: number;
+}
+
+export function loadServerLimits(source: ConfigSource): ServerLimits {
+  return {
+    headersTimeoutMs: readInteger(source, "PIER_HEADERS_TIMEOUT_MS", 20_000, 1),
+    idleTimeoutMs: readInteger(source, "PIER_IDLE_TIMEOUT_MS", 60_000, 1),
+    keepAliveTimeoutMs: readInteger(source, "PIER_KEEPALIVE_TIMEOUT_MS", 5_000, 1),
+    maxConnectionsPerIp: readInteger(source, "PIER_MAX_CONNECTIONS_PER_IP", 256, 1),
+  };
+}
+
+/** Closes a new socket when its address already holds `max` open ones. */
+function capConnectionsPerAddress(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const count = open.get(address) ?? 0;
+    if (count >= max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once("close", () => {
+      const left = open.get(address)! - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
+export function listen(app: Hono, options: { hostname: string; port: number; limits?: ServerLimits }): Promise<RunningServer> {
+  const limits = options.limits ?? loadServerLimits({});
   return new Promise((resolve, reject) => {
-    let server: ServerType;
     const onError = (error: Error) => reject(error);
-    server = serve({ fetch: app.fetch, hostname: options.hostname, port: options.port }, (info) => {
+    const serverOptions = {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: 0,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the header deadline only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    };
+    const server = serve({ fetch: app.fetch, hostname: options.hostname, port: options.port, serverOptions }, (info) => {
       server.off("error", onError);
       resolve({
         port: info.port,
@@ -22,10 +73,13 @@ export function listen(app: Hono, options: { hostname: string; port: number }): 
           new Promise<void>((done) => {
             server.close(() => done());
             // Idle keep-alive sockets would hold close() open forever.
-            if ("closeIdleConnections" in server) server.closeIdleConnections();
+            server.closeIdleConnections();
           }),
       });
-    });
+    }) as Server;
+    // Without a 'timeout' listener Node destroys a socket idle this long.
+    server.setTimeout(limits.idleTimeoutMs);
+    capConnectionsPerAddress(server, limits.maxConnectionsPerIp);
     server.once("error", onError);
   });
 }

@@ -19,8 +19,11 @@ let app: ReturnType<typeof createApp>;
 const logged: string[] = [];
 const edgeSeries = `pier_http_requests_total{runtime="edge",family="blob",method="GET",status="3xx",probe="${crypto.randomUUID()}"}`;
 
+/** As Node's adapter delivers it: from a loopback socket (without a token, /metrics answers only those). */
+const loopback = { incoming: { socket: { remoteAddress: "127.0.0.1" } } };
+
 function get(path: string, headers: Record<string, string> = {}) {
-  return app.request(`https://${TEST_HOST}${path}`, { headers: { accept: MediaType.ociManifest, ...headers } });
+  return app.request(`https://${TEST_HOST}${path}`, { headers: { accept: MediaType.ociManifest, ...headers } }, loopback);
 }
 
 /** The value of one exposition line, by its exact series key. */

@@ -245,7 +245,7 @@ describe("blobs", () => {
       PIER_AKAMAI_SHARED_SECRET: "0a1b2c3d",
       PIER_AKAMAI_BYPASS_CIDRS: "10.0.0.0/8",
     };
-    const cdn = createApp({ ...registry, ...s3Storage(akamaiEnv, loadS3Settings(akamaiEnv)!, clock) });
+    const cdn = createApp({ ...registry, ...s3Storage(akamaiEnv, loadS3Settings(akamaiEnv)!, clock) }, { clientAddressFrom: "platform" });
     const layer = fx.oci.layers[0]!;
     const viaCdn = await cdn.request(`https://registry.example/v2/${fx.app}/blobs/${layer.digest}`, {
       headers: { "cf-connecting-ip": "203.0.113.9" },
