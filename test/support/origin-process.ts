@@ -35,13 +35,28 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
 }
 
 /**
+ * The Node flags `npm run origin` starts the bundle with (package.json), so the tests
+ * and the benchmarks measure the origin as it is deployed (e.g. its young-generation
+ * size, which bounds the garbage a streamed push leaves between scavenges).
+ */
+async function originNodeFlags(): Promise<string[]> {
+  const { scripts } = JSON.parse(await readFile("package.json", "utf8")) as { scripts: Record<string, string> };
+  const match = /&& node ((?:--\S+ )*)dist\/origin\.mjs$/.exec(scripts.origin ?? "");
+  if (!match) throw new Error(`package.json's origin script does not end in "node [flags] dist/origin.mjs": ${scripts.origin}`);
+  return match[1]!.trim().split(" ").filter(Boolean);
+}
+
+/**
  * Starts the origin on 127.0.0.1 (`PORT` from `env`, else an ephemeral one; everything
  * else comes from `env` too) and resolves once it listens.
  */
 export async function startOriginProcess(env: Record<string, string>): Promise<OriginProcess> {
   // Inside the project, so the bundle's bare imports resolve from node_modules.
   const bundle = await bundleOrigin(`dist/test-origin-${process.pid}-${crypto.randomUUID()}.mjs`);
-  const spawned = spawnEntry(bundle, { PORT: "0", ...env, PIER_HOST: "127.0.0.1" }, [], { plain: true });
+  const spawned = spawnEntry(bundle, { PORT: "0", ...env, PIER_HOST: "127.0.0.1" }, [], {
+    plain: true,
+    nodeFlags: await originNodeFlags(),
+  });
   const pid = spawned.child.pid;
   let match: RegExpMatchArray;
   try {

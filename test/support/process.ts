@@ -11,15 +11,15 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** Runs a TypeScript entry under tsx, or with `plain` a JavaScript file on bare Node. */
+/** Runs a TypeScript entry under tsx, or with `plain` a JavaScript file on bare Node (with `nodeFlags`). */
 export function spawnEntry(
   entry: string,
   env: Record<string, string>,
   args: readonly string[] = [],
-  options: { plain?: boolean } = {},
+  options: { plain?: boolean; nodeFlags?: readonly string[] } = {},
 ): Spawned {
   const loader = options.plain ? [] : ["--import", "tsx"];
-  const child = spawn(process.execPath, [...loader, entry, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...loader, entry, ...args], {
     env: { ...process.env, ...env },
     // stdin stays open: entries that serve until their parent goes away watch it close.
     stdio: ["pipe", "pipe", "pipe"],
