@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
 import { isDependencyUnavailable, unavailableDependency } from "../core/errors/dependency-unavailable.js";
 import type { Registry } from "../core/registry.js";
+import { isRejectedValue } from "../core/ports/sql.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
@@ -114,6 +115,13 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     if (isDependencyUnavailable(error)) {
       const message = `the registry ${unavailableDependency(error)} is unavailable; try again later`;
       return registryErrorResponse(registry, c, new RegistryError("UNAVAILABLE", message));
+    }
+    if (isRejectedValue(error)) {
+      return registryErrorResponse(
+        registry,
+        c,
+        new RegistryError("INVALID_REQUEST", "the request holds a value the registry cannot store"),
+      );
     }
     const unexpected = new RegistryError("UNKNOWN", "internal error; the request was not completed");
     return registryErrorResponse(registry, c, unexpected);

@@ -58,6 +58,15 @@ export const SqlState = {
 } as const;
 
 /**
+ * True when PostgreSQL refused a value the request carried (SQLSTATE class 22: too
+ * long, invalid byte sequence, out of range): input validation missed it, and the
+ * answer is the client's 400, not a 500.
+ */
+export function isRejectedValue(error: unknown): boolean {
+  return error instanceof SqlError && error.code?.startsWith("22") === true;
+}
+
+/**
  * True when the database could not be reached, is shutting down (SQLSTATE classes 08
  * and 57P) or did not finish a statement in time (57014).
  */

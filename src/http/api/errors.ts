@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { RegistryConfig } from "../../core/config.js";
 import { ManagementError } from "../../core/management/errors.js";
 import { isDependencyUnavailable, unavailableDependency } from "../../core/errors/dependency-unavailable.js";
+import { isRejectedValue } from "../../core/ports/sql.js";
 import { publicOrigin } from "../urls.js";
 
 const STATUS = { invalid_request: 400, not_found: 404, invalid_token: 401, request_too_large: 413 } as const;
@@ -49,5 +50,6 @@ export function apiErrorResponse(config: RegistryConfig, c: Context, error: unkn
   onUnexpected?.(error);
   if (isDependencyUnavailable(error))
     return apiError(config, c, "downstream_issue", 503, `the registry ${unavailableDependency(error)} is unavailable; try again later`);
+  if (isRejectedValue(error)) return apiError(config, c, "invalid_request", 400, "the request holds a value the registry cannot store");
   return apiError(config, c, "internal_error", 500, "internal error; the request was not completed");
 }
