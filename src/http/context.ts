@@ -46,6 +46,13 @@ export function callerOf(c: Context): Caller {
   return (c.get("caller") as Caller | undefined) ?? anonymousCaller;
 }
 
+/** The request's path as sent (percent-escapes kept), without parsing the whole URL: this runs on every pull. */
+function rawPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const query = url.indexOf("?", start);
+  return start === -1 ? "/" : url.slice(start, query === -1 ? undefined : query);
+}
+
 /**
  * The `:name` route param as a repository name; NAME_INVALID when malformed. Routing
  * decodes the path (`ns%2Frepo` arrives as `ns/repo`), so the name must also stand
@@ -53,7 +60,7 @@ export function callerOf(c: Context): Caller {
  */
 export function repositoryParam(c: Context, services: AppServices): RepositoryName {
   const raw = c.req.param("name") ?? "";
-  const verbatim = new URL(c.req.url).pathname.startsWith(`/v2/${raw}/`);
+  const verbatim = rawPath(c.req.url).startsWith(`/v2/${raw}/`);
   const name = verbatim ? parseDistributionName(raw, services.registry.config.libraryNamespace) : null;
   if (name === null) throw new RegistryError("NAME_INVALID", undefined, { name: raw });
   return name;
