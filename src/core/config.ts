@@ -43,6 +43,8 @@ export interface RegistryConfig {
   metricsToken: string | null;
   /** Proxies (IPs, CIDRs) whose CF-Connecting-IP / X-Forwarded-For are believed on Node; none by default. */
   trustedProxies: readonly string[];
+  /** Quay's FEATURE_PROXY_CACHE: organizations may act as pull-through caches of an upstream registry. */
+  proxyCache: boolean;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -120,6 +122,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     auditPulls: readBoolean(source, "PIER_AUDIT_PULLS", true),
     metricsToken: readString(source, "PIER_METRICS_TOKEN"),
     trustedProxies: readCidrList(source, "PIER_TRUSTED_PROXIES"),
+    proxyCache: readBoolean(source, "PIER_PROXY_CACHE", false),
   };
 }
 
