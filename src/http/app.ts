@@ -13,6 +13,7 @@ import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
+import { localSource } from "../core/resources/source.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { plainRequestTarget } from "./api/request.js";
@@ -41,7 +42,7 @@ export interface AppOptions {
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
-  const headers: Record<string, string> = { "Docker-Distribution-API-Version": "registry/2.0" };
+  const headers: Record<string, string> = { ...error.headers, "Docker-Distribution-API-Version": "registry/2.0" };
   if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(registry.config, c.req.url, error.scope);
   return c.json(error.toJSON(), error.status as 400, headers);
 }
@@ -55,11 +56,13 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     maxAgeMs: registry.config.sharedCacheMaxAgeMs,
     onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
   });
+  const pull = { config: registry.config, sql: registry.sql, clock: registry.clock, cache };
   const services: AppServices = {
     registry,
     observability: options.observability ?? null,
     pullAudit: registry.config.auditPulls ? (options.pullAudit ?? null) : null,
-    pull: { config: registry.config, sql: registry.sql, clock: registry.clock, cache },
+    pull,
+    source: localSource(pull),
     uploads: {
       sql: registry.sql,
       blobs: registry.blobs,

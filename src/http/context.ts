@@ -17,6 +17,7 @@ import type { ManifestWriteDeps } from "../core/push/manifests.js";
 import { resolvePushTarget, type PushTarget } from "../core/push/target.js";
 import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
+import type { PullSource } from "../core/resources/source.js";
 
 /** What a runtime records about requests (see core/metrics). */
 export interface Observability {
@@ -36,6 +37,8 @@ export interface AppServices {
   /** Collects pull_repo audit entries; null when pulls are not audited. */
   pullAudit: PullAuditBuffer | null;
   pull: PullDeps;
+  /** Where pulls are answered from: the local source, wrapped by the proxy cache when enabled. */
+  source: PullSource;
   credentials: CredentialDeps;
   uploads: UploadDeps;
   manifestWrites: ManifestWriteDeps;

@@ -27,6 +27,8 @@ export interface RepositoryInfo {
   id: number;
   namespaceId: number;
   isPublic: boolean;
+  /** Its namespace is a proxy-cache organization (has a proxycacheconfig row). */
+  proxyCache: boolean;
   kind: string;
   state: number;
   namespaceEnabled: boolean;
