@@ -19,8 +19,7 @@ import { readReferrers, type ReferrersIndex } from "./referrers.js";
  * (null for HEAD, which needs only the metadata).
  */
 export type BlobAnswer =
-  | { kind: "stored"; blob: BlobInfo }
-  | { kind: "streamed"; digest: string; size: number; body: ReadableStream<Uint8Array> | null };
+  { kind: "stored"; blob: BlobInfo } | { kind: "streamed"; digest: string; size: number; body: ReadableStream<Uint8Array> | null };
 
 export interface PullSource {
   manifest(caller: Caller, name: RepositoryName, reference: Reference, accepted: readonly string[]): Promise<ManifestRead>;
