@@ -14,7 +14,7 @@ export function toRepositoryInfo(row: RepositoryRow): RepositoryInfo {
     kind: row.kind,
     state: row.state,
     namespaceEnabled: row.namespace_enabled,
-    proxyCache: row.proxy_cache,
+    proxyUpstream: row.proxy_upstream,
   };
 }
 
