@@ -10,6 +10,7 @@ import { isDependencyUnavailable, unavailableDependency } from "../core/errors/d
 import type { Registry } from "../core/registry.js";
 import { isRejectedValue } from "../core/ports/sql.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
+import type { LastPulls } from "../core/proxy/last-pulls.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
@@ -32,6 +33,8 @@ export interface AppOptions {
   observability?: Observability;
   /** Where pulls are audited (flushed by the runtime); absent: pulls are not audited. */
   pullAudit?: PullAuditBuffer;
+  /** Where tag pulls of cache organizations are recorded (flushed by the runtime); absent: not recorded. */
+  lastPulls?: LastPulls;
   /**
    * Read and discard request bodies a response left unread, up to this many bytes
    * (the edge: workerd resets such keep-alive connections); absent: left to the server.
@@ -61,6 +64,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     registry,
     observability: options.observability ?? null,
     pullAudit: registry.config.auditPulls ? (options.pullAudit ?? null) : null,
+    lastPulls: registry.config.proxyCache ? (options.lastPulls ?? null) : null,
     pull,
     source: localSource(pull),
     uploads: {

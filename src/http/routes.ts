@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import type { AppServices } from "./context.js";
 import { getOrganizationDetails, postOrganization } from "./api/organizations.js";
+import { deleteProxyCacheContents } from "./api/proxy-cache-purge.js";
 import {
   deleteTeamPermission,
   deleteUserPermission,
@@ -79,6 +80,7 @@ export const routes: readonly Route[] = [
   { name: "api-org-robot-create", method: "PUT", path: `${ORG}/robots/:shortname`, handler: putRobot },
   { name: "api-org-robot-delete", method: "DELETE", path: `${ORG}/robots/:shortname`, handler: deleteRobot },
   { name: "api-org-robot-regenerate", method: "POST", path: `${ORG}/robots/:shortname/regenerate`, handler: regenerateRobot },
+  { name: "api-org-proxycache-purge", method: "DELETE", path: `${ORG}/proxycache/cache`, handler: deleteProxyCacheContents },
   { name: "api-team-put", method: "PUT", path: `${ORG}/team/:teamname`, handler: putOrganizationTeam },
   { name: "api-team-delete", method: "DELETE", path: `${ORG}/team/:teamname`, handler: deleteOrganizationTeam },
   { name: "api-team-members", method: "GET", path: `${ORG}/team/:teamname/members`, handler: getTeamMembers },
