@@ -15,6 +15,7 @@ import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { localSource } from "../core/resources/source.js";
+import { OriginHandoff } from "../core/proxy/errors.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { plainRequestTarget } from "./api/request.js";
@@ -23,6 +24,7 @@ import { bearerAuth } from "./middleware/bearer.js";
 import { drainUnreadBody } from "./middleware/drain-body.js";
 import type { AppServices, Observability } from "./context.js";
 import { observe } from "./middleware/observe.js";
+import { handOffToOrigin } from "./origin-handoff.js";
 import { routeFamily, routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
 
@@ -115,6 +117,10 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   });
 
   app.onError((error, c) => {
+    // The edge hands what it cannot fill to the origin, which answers with the same app.
+    if (error instanceof OriginHandoff) {
+      return handOffToOrigin(c, registry.config.originUrl).catch((failure: RegistryError) => registryErrorResponse(registry, c, failure));
+    }
     if (c.req.path.startsWith("/api/")) return apiErrorResponse(registry.config, c, error, (e) => options.onUnexpectedError?.(e, c));
     if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);
     if (error instanceof HTTPException) return error.getResponse();

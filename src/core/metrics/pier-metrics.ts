@@ -46,6 +46,10 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
     authFailures: registry.counter("pier_auth_failures_total", "Refused credentials and tokens, by reason."),
     uploadsInFlight: registry.gauge("pier_uploads_in_flight", "Upload requests streaming bytes right now."),
     uploadBytes: registry.counter("pier_upload_bytes_total", "Blob bytes received."),
+    proxyLookups: registry.counter(
+      "pier_proxy_lookups_total",
+      "Proxy-cache reads by upstream and result (hit, miss, revalidated, stale, error).",
+    ),
   };
 }
 

@@ -35,6 +35,8 @@ export function getManifest(services: AppServices) {
       digest: reference.kind === "digest" ? reference.digest.text : null,
       at: services.registry.clock.now(),
     });
+    // Cached tags are evicted least recently pulled first.
+    if (repository.proxyUpstream !== null && reference.kind === "tag") services.lastPulls?.add(repository.id, reference.tag, services.registry.clock.now());
     const bytes = encoder.encode(manifest.text);
     const headers = {
       "Content-Type": manifest.mediaType,
