@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { redisCache } from "../../src/adapters/cache/redis.js";
 import { nodeHashing } from "../../src/adapters/hashing/node.js";
+import { sweepOrphanedUploadObjects } from "../../src/core/jobs/upload-orphans.js";
 import { parseDigest, type Digest } from "../../src/core/model/digest.js";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
 import type { Cache } from "../../src/core/ports/cache.js";
@@ -212,10 +213,18 @@ describe("fillBlob", () => {
     expect(await partObjects()).toEqual([]);
     expect(await fixture.registry.cache.get(`pier:fill:${digest.text}`)).toBeNull();
 
-    // Once committed, a later fill streams the stored copy without asking the upstream.
-    const again = await consume(await fillBlob(deps(), request(`/one-${algorithm}`, digest, bytes.byteLength)));
-    expect(await digestOf(again.bytes, algorithm)).toBe(digest.text);
+    // Once committed, later fills (concurrent, on both instances) stream the stored copy without asking the upstream.
+    const later = await Promise.all(
+      Array.from({ length: 6 }, (_, n) =>
+        fillBlob(n % 2 === 0 ? deps({ stallMs: 400 }) : other({ stallMs: 400 }), request(`/one-${algorithm}`, digest, bytes.byteLength)),
+      ),
+    );
+    for (const again of await Promise.all(later.map((stream) => consume(stream)))) {
+      expect(again.error).toBeNull();
+      expect(await digestOf(again.bytes, algorithm)).toBe(digest.text);
+    }
     expect(upstreamScript.requests).toBe(1);
+    expect(await placements(digest)).toEqual({ rows: 1, placed: 1, size: String(bytes.byteLength) });
   });
 });
 
@@ -312,6 +321,44 @@ describe("single flight", () => {
       await settle();
       await leaderCache.close();
       await cacheProxy.close();
+    }
+  });
+});
+
+describe("storage failing during a fill", () => {
+  it("still gives the leader's client every byte, errors the followers, commits nothing; the orphan sweep takes the parts", async () => {
+    const bytes = randomBytes(600 * KiB);
+    const digest = await placeholder(bytes);
+    const upstreamScript = script("/storage-down", bytes, { pauseAt: 256 * KiB });
+    const storageProxy = await startFaultProxy({ host: "127.0.0.1", port: Number(new URL(fixture.s3.endpoint).port) });
+    const leaderBlobs = s3BlobStore({ ...fixture.s3, endpoint: storageProxy.urlFor(fixture.s3.endpoint) }, { timeoutMs: 2_000 });
+    try {
+      const leader = consume(await fillBlob(deps({ blobs: leaderBlobs }), request("/storage-down", digest, bytes.byteLength)));
+      let followerStarted = false;
+      const follower = consume(await fillBlob(other(), request("/storage-down", digest, bytes.byteLength)), () => (followerStarted = true));
+      await until(() => followerStarted);
+      storageProxy.down();
+      upstreamScript.release();
+      const [led, followed] = await Promise.all([leader, follower]);
+      await settle();
+
+      expect(led.error).toBeNull();
+      expect(await digestOf(led.bytes)).toBe(digest.text);
+      expect(followed.error).toMatchObject({ kind: "storage" });
+      expect(await placements(digest)).toEqual({ rows: 1, placed: 0, size: null });
+      expect(await stored(digest)).toBeNull();
+      // The leader could not delete its parts; they are orphaned uploads/ objects.
+      const leftovers = await partObjects();
+      expect(leftovers.length).toBeGreaterThan(0);
+      const options = { graceMinutes: 60, batchSize: 100 };
+      expect(await sweepOrphanedUploadObjects(fixture.registry, options)).toBe(0);
+      const later = { ...fixture.registry, clock: { now: () => Date.now() + 2 * 3600_000 } };
+      expect(await sweepOrphanedUploadObjects(later, options)).toBe(leftovers.length);
+      expect(await partObjects()).toEqual([]);
+    } finally {
+      upstreamScript.release();
+      await settle();
+      await storageProxy.close();
     }
   });
 });

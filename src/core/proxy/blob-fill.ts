@@ -100,6 +100,8 @@ async function lead(
   const { digest, size } = request;
   const committed = await committedBlob(deps, key, digest.text, size);
   if (committed !== null) {
+    // Callers that followed this claim meanwhile read the committed blob too.
+    await board.publish(fillId, { state: "done", parts: 0, bytes: size, beat: 1 });
     await board.release(digest.text, fillId);
     return committed;
   }
