@@ -99,11 +99,13 @@ async function decideInCache(sql: Queryable, row: RepositoryAccessRow, entity: E
   return actions;
 }
 
+/** Settings that change what `/v2/auth` grants. */
 export interface GrantOptions {
   /** PIER_PROXY_CACHE: whether proxycacheconfig rows make cache organizations. */
   proxyCache: boolean;
 }
 
+/** The token's `access` claim: per requested scope, the actions granted (in the order asked). */
 export async function grantScopes(
   sql: Queryable,
   entity: Entity | null,

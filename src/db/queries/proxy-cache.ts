@@ -99,6 +99,7 @@ export async function lockProxyCacheConfig(tx: Queryable, organizationId: number
   return rows.length > 0;
 }
 
+/** A proxycacheconfig row to insert; credentials already encrypted. */
 export interface NewProxyCacheConfig {
   organizationId: number;
   upstreamRegistry: string;
@@ -109,6 +110,7 @@ export interface NewProxyCacheConfig {
   now: Date;
 }
 
+/** Writes the organization's proxycacheconfig row as Quay's create_proxy_cache_config does. */
 export async function insertProxyCacheConfig(tx: Queryable, row: NewProxyCacheConfig): Promise<void> {
   await tx.query(
     `INSERT INTO proxycacheconfig (organization_id, creation_date, upstream_registry, upstream_registry_username,

@@ -5,6 +5,7 @@ import type { AppServices } from "../context.js";
 import { managementDeps, requestContext } from "./auth.js";
 import { readJson } from "./request.js";
 
+/** `GET …/proxycache`: the configuration, Quay's empty-string shape when none. */
 export function getProxyCacheConfig(services: AppServices) {
   const deps = managementDeps(services);
   return async function getProxyCacheConfig(c: Context): Promise<Response> {
@@ -12,6 +13,7 @@ export function getProxyCacheConfig(services: AppServices) {
   };
 }
 
+/** `POST …/proxycache`: 201 `"Created"`. */
 export function postProxyCacheConfig(services: AppServices) {
   const deps = managementDeps(services);
   return async function postProxyCacheConfig(c: Context): Promise<Response> {
@@ -20,6 +22,7 @@ export function postProxyCacheConfig(services: AppServices) {
   };
 }
 
+/** `DELETE …/proxycache`: 201 `"Deleted"` (Quay's status). */
 export function deleteProxyCacheConfig(services: AppServices) {
   const deps = managementDeps(services);
   return async function deleteProxyCacheConfig(c: Context): Promise<Response> {
@@ -28,6 +31,7 @@ export function deleteProxyCacheConfig(services: AppServices) {
   };
 }
 
+/** `PUT …/proxycache/options` (Pier): the configuration after the change. */
 export function putProxyCacheOptionsHandler(services: AppServices) {
   const deps = managementDeps(services);
   return async function putProxyCacheOptionsHandler(c: Context): Promise<Response> {
