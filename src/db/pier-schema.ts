@@ -14,6 +14,13 @@ export const PIER_SCHEMA_STATEMENTS: readonly string[] = [
     organization_id INTEGER PRIMARY KEY REFERENCES "user" (id) ON DELETE CASCADE,
     anonymous_pulls BOOLEAN NOT NULL DEFAULT false
   )`,
+  // The last pull of each cached tag: what eviction orders by (least recently pulled first).
+  `CREATE TABLE IF NOT EXISTS pier.proxy_tag_pull (
+    repository_id INTEGER NOT NULL REFERENCES repository (id) ON DELETE CASCADE,
+    tag_name VARCHAR(255) NOT NULL,
+    last_pull_ms BIGINT NOT NULL,
+    PRIMARY KEY (repository_id, tag_name)
+  )`,
 ];
 
 /** Creates whatever of schema `pier` is missing; run inside migrate()'s transaction. */

@@ -30,7 +30,7 @@ async function pierState(sql: Queryable): Promise<{ schemas: string[]; pierTable
   return { schemas: schemas.rows.map((r) => r.name), pierTables: pier.rows.map((r) => r.name) };
 }
 
-const PIER_STATE = { schemas: ["pier", "public"], pierTables: ["proxy_cache_option"] };
+const PIER_STATE = { schemas: ["pier", "public"], pierTables: ["proxy_cache_option", "proxy_tag_pull"] };
 
 async function stamped(sql: Queryable): Promise<string[]> {
   const { rows } = await sql.query<{ version_num: string }>(`SELECT version_num FROM alembic_version`);
@@ -87,11 +87,12 @@ describe("migrate on PostgreSQL", () => {
     await sql.query(`INSERT INTO alembic_version VALUES ('3f8d7acdf7f9')`);
     await sql.query(`CREATE TABLE "user" (id SERIAL PRIMARY KEY, username VARCHAR(255) NOT NULL)`);
     await sql.query(`INSERT INTO "user" (username) VALUES ('quay-admin')`);
+    await sql.query(`CREATE TABLE repository (id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL)`);
     const columns = `SELECT table_name, column_name, data_type FROM information_schema.columns
                      WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`;
     const before = (await sql.query(columns)).rows;
     expect(await migrate(sql)).toEqual({ applied: [] });
-    expect(await tables(sql)).toEqual(["alembic_version", "user"]);
+    expect(await tables(sql)).toEqual(["alembic_version", "repository", "user"]);
     expect((await sql.query(columns)).rows).toEqual(before);
     expect((await sql.query(`SELECT id, username FROM "user"`)).rows).toEqual([{ id: 1, username: "quay-admin" }]);
     expect(await stamped(sql)).toEqual(["3f8d7acdf7f9"]);
