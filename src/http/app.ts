@@ -80,7 +80,13 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       quota: registry.config.quota,
       onBytesReceived: metrics && ((bytes) => metrics.uploadBytes.inc({}, bytes)),
     },
-    manifestWrites: { sql: registry.sql, clock: registry.clock, cache, quota: registry.config.quota },
+    manifestWrites: {
+      sql: registry.sql,
+      clock: registry.clock,
+      cache,
+      quota: registry.config.quota,
+      proxyCache: registry.config.proxyCache,
+    },
     credentials: {
       sql: registry.sql,
       clock: registry.clock,

@@ -1,17 +1,10 @@
 /**
- * A proxy-cache organization seeded Quay's way for eviction and purge tests: Pier's
- * last-pull table (until Pier's schema list creates it), images of chosen blob sizes,
+ * A proxy-cache organization seeded Quay's way for eviction and purge tests: images of chosen blob sizes,
  * tags at chosen times, quota limits and the proxycacheconfig row.
  */
 import { MediaType } from "../../src/core/model/media-types.js";
 import type { Queryable } from "../../src/core/ports/sql.js";
-import { PROXY_TAG_PULL_TABLE } from "../../src/db/queries/proxy-usage.js";
 import { randomBytes, storeBlob, storeManifest, type SeedTarget, type StoredBlob, type StoredManifest } from "../support/quay-seed.js";
-
-export async function createPierTables(sql: Queryable): Promise<void> {
-  await sql.query(`CREATE SCHEMA IF NOT EXISTS pier`);
-  await sql.query(PROXY_TAG_PULL_TABLE);
-}
 
 export function blob(target: SeedTarget, size: number): Promise<StoredBlob> {
   return storeBlob(target, randomBytes(size));

@@ -19,7 +19,7 @@ import { migrate } from "../../src/db/migrate.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { createNamespace, createRepository, tagManifest, unique, type SeedTarget } from "../support/quay-seed.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
-import { aliveNames, blob, createPierTables, expectTagInvariants, image, index, setQuota, tagRows } from "./cache-org.js";
+import { aliveNames, blob, expectTagInvariants, image, index, setQuota, tagRows } from "./cache-org.js";
 
 let db: TestDatabase;
 let sql: Sql;
@@ -33,7 +33,6 @@ beforeAll(async () => {
   db = await createTestDatabase("eviction");
   sql = nodePostgresSql(db.url);
   await migrate(sql);
-  await createPierTables(sql);
   root = await mkdtemp(join(tmpdir(), "pier-eviction-"));
   target = { sql, blobs: fsBlobStore({ root }) };
 });

@@ -12,7 +12,6 @@ import { countingSql } from "../support/counting.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
-import { createPierTables } from "./cache-org.js";
 
 let db: TestDatabase;
 let sql: Sql;
@@ -24,7 +23,6 @@ beforeAll(async () => {
   db = await createTestDatabase("lastpulls");
   sql = nodePostgresSql(db.url);
   await migrate(sql);
-  await createPierTables(sql);
   const org = await createNamespace({ sql, blobs: null as never }, unique("cache"), { organization: true });
   repoA = await createRepository({ sql, blobs: null as never }, org, "a");
   repoB = await createRepository({ sql, blobs: null as never }, org, "b");

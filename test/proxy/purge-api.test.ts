@@ -13,7 +13,7 @@ import { MediaType } from "../../src/core/model/media-types.js";
 import { createApp } from "../../src/http/app.js";
 import { API_HOST, startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
 import { createRepository, tagManifest, unique, type SeedTarget } from "../support/quay-seed.js";
-import { aliveNames, blob, createPierTables, expectTagInvariants, image, makeProxyCache } from "./cache-org.js";
+import { aliveNames, blob, expectTagInvariants, image, makeProxyCache } from "./cache-org.js";
 
 let api: ApiHarness;
 let owner: TestUser;
@@ -38,7 +38,6 @@ async function cached(repositoryId: number, tag: string): Promise<void> {
 
 beforeAll(async () => {
   api = await startApiHarness("purge", { PIER_PROXY_CACHE: "true" });
-  await createPierTables(api.sql);
   root = await mkdtemp(join(tmpdir(), "pier-purge-"));
   target = { sql: api.sql, blobs: fsBlobStore({ root }) };
   owner = await api.user("owner");

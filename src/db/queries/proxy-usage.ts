@@ -6,14 +6,6 @@
 import type { Queryable } from "../../core/ports/sql.js";
 import { intArray, textArray } from "./arrays.js";
 
-/** The table's DDL, for Pier's schema statement list (the `pier` schema must exist). */
-export const PROXY_TAG_PULL_TABLE = `CREATE TABLE IF NOT EXISTS pier.proxy_tag_pull (
-    repository_id INT NOT NULL REFERENCES repository (id) ON DELETE CASCADE,
-    tag_name VARCHAR(255) NOT NULL,
-    last_pull_ms BIGINT NOT NULL,
-    PRIMARY KEY (repository_id, tag_name)
-  )`;
-
 export interface TagPull {
   repositoryId: number;
   tag: string;
