@@ -185,10 +185,15 @@ export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
       return body.pipeThrough(new TransformStream({ flush: () => pull.cache.bump(name.full) }));
     } catch (error) {
       report(org, "error");
-      if (error instanceof UpstreamError) throw upstreamFailure(error, org.target.registry.host, "BLOB_UNKNOWN");
+      const cause = error instanceof BlobFillError ? error.cause : error;
+      if (cause instanceof UpstreamError) throw upstreamFailure(cause, org.target.registry.host, "BLOB_UNKNOWN");
       if (error instanceof BlobFillError) {
-        const detail = { upstream: org.target.registry.host, digest: digest.text, reason: error.message };
-        throw new RegistryError("UNAVAILABLE", `upstream registry ${org.target.registry.host} sent a wrong blob`, detail, 502);
+        const host = org.target.registry.host;
+        const detail = { upstream: host, digest: digest.text, reason: error.message };
+        if (error.kind === "wrong-bytes" || error.kind === "size-mismatch") {
+          throw new RegistryError("UNAVAILABLE", `upstream registry ${host} sent bytes that do not match ${digest.text}`, detail, 502);
+        }
+        throw new RegistryError("UNAVAILABLE", `fetching ${digest.text} from upstream registry ${host} failed; try again`, detail);
       }
       throw error;
     }
