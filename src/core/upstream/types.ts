@@ -4,6 +4,19 @@
  */
 import type { UpstreamRegistry } from "../proxy/upstream-registry.js";
 
+/** What one upstream request was, for metrics. */
+export interface UpstreamExchange {
+  /** The configured upstream host (`docker.io`, `registry.local:5000`). */
+  upstream: string;
+  operation: "ping" | "manifest-head" | "manifest-get" | "blob" | "referrers" | "tags" | "token";
+  /** The HTTP status, or "error" when no response came. */
+  status: number | "error";
+  /** Until the response's headers. */
+  durationMs: number;
+  /** Content-Length of the response, when the upstream sent one. */
+  bytes?: number;
+}
+
 export interface UpstreamCredentials {
   username: string;
   password: string;
