@@ -14,7 +14,8 @@ import type { LastPulls } from "../core/proxy/last-pulls.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
-import { localSource } from "../core/resources/source.js";
+import { composePullSource } from "../core/proxy/compose.js";
+import { registryClient } from "../core/upstream/client.js";
 import { OriginHandoff } from "../core/proxy/errors.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
@@ -62,13 +63,19 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
   });
   const pull = { config: registry.config, sql: registry.sql, clock: registry.clock, cache };
+  const fields = registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey);
+  const client = registryClient({ upstream: registry.upstream, cache: registry.cache, clock: registry.clock });
   const services: AppServices = {
     registry,
     observability: options.observability ?? null,
     pullAudit: registry.config.auditPulls ? (options.pullAudit ?? null) : null,
     lastPulls: registry.config.proxyCache ? (options.lastPulls ?? null) : null,
     pull,
-    source: localSource(pull),
+    source: composePullSource(registry, pull, {
+      client,
+      fields,
+      onOutcome: metrics && ((upstream, result) => metrics.proxyLookups.inc({ upstream, result })),
+    }),
     uploads: {
       sql: registry.sql,
       blobs: registry.blobs,
@@ -90,7 +97,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     credentials: {
       sql: registry.sql,
       clock: registry.clock,
-      fields: registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey),
+      fields,
       loginsInFlight: new Map(),
       verifiedPasswords: new VerifiedPasswords(registry.clock),
     },

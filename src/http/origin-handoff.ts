@@ -8,7 +8,17 @@ import type { Context } from "hono";
 import { RegistryError } from "../core/errors/registry-error.js";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the next hop sets itself. */
-const NOT_FORWARDED = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length"];
+const NOT_FORWARDED = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+];
 
 export async function handOffToOrigin(c: Context, originUrl: string | null): Promise<Response> {
   if (originUrl === null) {

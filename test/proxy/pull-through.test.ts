@@ -17,7 +17,7 @@ import { hermeticClients, type HermeticClients } from "../support/hermetic-clien
 import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oci-layout.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, unique } from "../support/quay-seed.js";
-import { startUpstreamRegistry, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
+import { startPeerRegistry as startUpstreamRegistry, type PeerRegistry as UpstreamRegistryProcess } from "../../bench/peer.js";
 
 const EXPIRATION_S = 600;
 const clock = fakeClock(Date.now());
@@ -132,7 +132,8 @@ describe("pull-through proxy cache", () => {
     expect(blob.status).toBe(200);
     expect(sha256(new Uint8Array(await blob.arrayBuffer()))).toBe(layer.digest);
     expect(sentMatching(/blobs/)).toEqual([`GET /v2/library/app/blobs/${layer.digest}`]);
-    expect(await placed(layer.digest)).toBe(true);
+    // Committed once verified, just after the client's last byte.
+    await expect.poll(() => placed(layer.digest), { timeout: 10_000 }).toBe(true);
 
     // Later pulls: local (the blob by redirect to storage), no upstream request.
     sent.length = 0;
@@ -212,7 +213,12 @@ describe("pull-through proxy cache", () => {
       { image: arm, platform: { os: "linux", architecture: "arm64" } },
     ]);
     await layout.tag("multi", index);
-    await clients.skopeo("copy", ["--all", "--dest-tls-verify=false", `oci:${layout.dir}:multi`, `docker://${upstream.host}/library/multi:multi`]);
+    await clients.skopeo("copy", [
+      "--all",
+      "--dest-tls-verify=false",
+      `oci:${layout.dir}:multi`,
+      `docker://${upstream.host}/library/multi:multi`,
+    ]);
     const org = await cacheOrganization(upstream.host);
     const name = `${org}/library/multi`;
     const token = await origin.token("puller", { [name]: ["pull"] });
@@ -228,7 +234,11 @@ describe("pull-through proxy cache", () => {
       expect(again.status).toBe(200);
     }
     expect(sentMatching(/manifests/).sort()).toEqual(
-      [`GET /v2/library/multi/manifests/multi`, `GET /v2/library/multi/manifests/${amd.manifest.digest}`, `GET /v2/library/multi/manifests/${arm.manifest.digest}`].sort(),
+      [
+        `GET /v2/library/multi/manifests/multi`,
+        `GET /v2/library/multi/manifests/${amd.manifest.digest}`,
+        `GET /v2/library/multi/manifests/${arm.manifest.digest}`,
+      ].sort(),
     );
   });
 
@@ -242,11 +252,14 @@ describe("pull-through proxy cache", () => {
     const manifests = await Promise.all(Array.from({ length: 10 }, () => get(`/v2/${name}/manifests/v1`, token)));
     for (const response of manifests) expect(response.headers.get("docker-content-digest")).toBe(image.manifest.digest);
     const layer = image.layers[0]!;
-    const blobs = await Promise.all(Array.from({ length: 10 }, () => get(`/v2/${name}/blobs/${layer.digest}`, token)));
-    for (const response of blobs) {
-      expect(response.status).toBe(200);
-      expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(layer.digest);
-    }
+    // Read as clients do, all at once: the first reader paces the upstream (docs/proxy-cache.md).
+    const blobs = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const response = await get(`/v2/${name}/blobs/${layer.digest}`, token);
+        return { status: response.status, digest: sha256(new Uint8Array(await response.arrayBuffer())) };
+      }),
+    );
+    expect(blobs).toEqual(Array.from({ length: 10 }, () => ({ status: 200, digest: layer.digest })));
     expect(sentMatching(/manifests/)).toHaveLength(1);
     expect(sentMatching(/blobs/)).toHaveLength(1);
   });

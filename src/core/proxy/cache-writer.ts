@@ -123,7 +123,13 @@ async function storeManifestRows(
     await fillPlaceholderManifest(tx, existing.id, text, fields);
     manifestId = existing.id;
   } else {
-    const row = await insertManifest(tx, { repositoryId: repository.id, digest: manifest.digest, mediaType: manifest.mediaType, text, ...fields });
+    const row = await insertManifest(tx, {
+      repositoryId: repository.id,
+      digest: manifest.digest,
+      mediaType: manifest.mediaType,
+      text,
+      ...fields,
+    });
     manifestId = row.id;
   }
   const storages = await ensureStorages(tx, blobs);
@@ -141,7 +147,11 @@ export async function writeCachedManifest(deps: CacheWriteDeps, write: CacheWrit
     const lifetimeMs = write.expirationSeconds > 0 ? write.expirationSeconds * 1000 : undefined;
     // An immutable tag stays where it is, as Quay's proxy leaves it.
     if (write.tag !== null) await retargetTag(tx, deps.clock, repository.id, write.tag, manifestId, { lifetimeMs });
-    else await retargetTag(tx, deps.clock, repository.id, `${TEMP_TAG_PREFIX}${crypto.randomUUID()}`, manifestId, { hidden: true, lifetimeMs });
+    else
+      await retargetTag(tx, deps.clock, repository.id, `${TEMP_TAG_PREFIX}${crypto.randomUUID()}`, manifestId, {
+        hidden: true,
+        lifetimeMs,
+      });
     return { repositoryId: repository.id, manifestId, evicted };
   });
 }

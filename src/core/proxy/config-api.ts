@@ -15,6 +15,7 @@ import {
 import { audit } from "../management/audit.js";
 import { validateBody } from "../management/body.js";
 import type { ManagementDeps, RequestContext } from "../management/deps.js";
+import { proxyConfigCacheName } from "./organizations.js";
 import { ManagementError } from "../management/errors.js";
 import { requireOrganization } from "../management/organizations.js";
 import { parseUpstreamRegistry, UpstreamRegistryConfigError } from "./upstream-registry.js";
@@ -124,6 +125,7 @@ export async function createProxyCache(deps: ManagementDeps, ctx: RequestContext
     await saveProxyCacheOption(tx, org.id, (data.anonymous_pulls as boolean | null | undefined) ?? false);
     await audit(tx, deps, ctx, { kind: "create_proxy_cache_config", namespaceId: org.id, metadata: { upstream_registry: upstream } });
   });
+  await deps.cache.bump(proxyConfigCacheName(orgName));
 }
 
 /** `DELETE …/proxycache`: 404 when none, else 201 `"Deleted"`; cached repositories stay. */
@@ -135,6 +137,7 @@ export async function deleteProxyCache(deps: ManagementDeps, ctx: RequestContext
     if (!(await deleteProxyCacheConfig(tx, org.id))) throw ManagementError.notFound();
     await audit(tx, deps, ctx, { kind: "delete_proxy_cache_config", namespaceId: org.id });
   });
+  await deps.cache.bump(proxyConfigCacheName(orgName));
 }
 
 /**
@@ -155,5 +158,6 @@ export async function putProxyCacheOptions(
     if (!(await lockProxyCacheConfig(tx, org.id))) throw ManagementError.notFound();
     await saveProxyCacheOption(tx, org.id, data.anonymous_pulls as boolean);
   });
+  await deps.cache.bump(proxyConfigCacheName(orgName));
   return getProxyCache(deps, ctx, orgName);
 }

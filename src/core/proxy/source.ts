@@ -64,7 +64,11 @@ function staleServable(row: CurrentTagRow | null, nowMs: number): row is Current
 }
 
 function lookupOf(repository: RepositoryInfo, manifest: { digest: string; media_type: string; manifest_bytes: string }): ManifestLookup {
-  return { repository, manifest: { digest: manifest.digest, mediaType: manifest.media_type, text: manifest.manifest_bytes }, tagExpired: false };
+  return {
+    repository,
+    manifest: { digest: manifest.digest, mediaType: manifest.media_type, text: manifest.manifest_bytes },
+    tagExpired: false,
+  };
 }
 
 export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
@@ -82,7 +86,12 @@ export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
   }
 
   /** Fetches `reference` upstream and caches it; the lookup that now answers it. */
-  async function fetchAndStore(org: CacheOrganization, caller: Caller, name: RepositoryName, reference: Reference): Promise<ManifestLookup> {
+  async function fetchAndStore(
+    org: CacheOrganization,
+    caller: Caller,
+    name: RepositoryName,
+    reference: Reference,
+  ): Promise<ManifestLookup> {
     const ref = reference.kind === "tag" ? reference.tag : reference.digest.text;
     const upstreamRepo = upstreamRepository(org.target.registry, name.repository);
     const manifest = await deps.client.getManifest(org.target, upstreamRepo, ref, { purpose: "fill" });
@@ -154,7 +163,8 @@ export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
       } catch (error) {
         if (!(error instanceof UpstreamError)) throw error;
         // The tag moved upstream but the new manifest could not be fetched: the old one still beats an error.
-        const current = repositoryId !== null && reference.kind === "tag" ? await findCurrentTag(deps.sql, repositoryId, reference.tag) : null;
+        const current =
+          repositoryId !== null && reference.kind === "tag" ? await findCurrentTag(deps.sql, repositoryId, reference.tag) : null;
         if (error.kind !== "not_found" && staleServable(current, pull.clock.now())) {
           report(org, "stale");
           return lookupOf(await repositoryInfo(name), current);
@@ -214,7 +224,8 @@ export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
 
     async blob(caller, name, digest, options) {
       const lookup = await lookupBlob(pull, name, digest.text);
-      if (lookup.blob !== null || !lookup.repository?.proxyUpstream) return { kind: "stored", blob: answerBlob(pull, caller, name, digest, lookup) };
+      if (lookup.blob !== null || !lookup.repository?.proxyUpstream)
+        return { kind: "stored", blob: answerBlob(pull, caller, name, digest, lookup) };
       authorizeRead(pull.config, caller, name, lookup.repository);
       const row = await findManifestBlob(deps.sql, lookup.repository.id, digest.text);
       const org = row === null || row.size === null ? null : await cacheOrganization(deps, name.namespace);

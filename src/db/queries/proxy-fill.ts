@@ -41,13 +41,7 @@ export async function findCurrentTag(sql: Queryable, repositoryId: number, name:
  * revived in place when it had expired. Only while it is still the newest row of its
  * name (a push or fill may have moved the tag meanwhile); false otherwise.
  */
-export async function renewTag(
-  sql: Queryable,
-  repositoryId: number,
-  name: string,
-  tagId: number,
-  endMs: number | null,
-): Promise<boolean> {
+export async function renewTag(sql: Queryable, repositoryId: number, name: string, tagId: number, endMs: number | null): Promise<boolean> {
   await sql.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [repositoryId, name]);
   const { rowCount } = await sql.query(
     `UPDATE tag SET lifetime_end_ms = $3

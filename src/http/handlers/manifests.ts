@@ -36,7 +36,8 @@ export function getManifest(services: AppServices) {
       at: services.registry.clock.now(),
     });
     // Cached tags are evicted least recently pulled first.
-    if (repository.proxyUpstream !== null && reference.kind === "tag") services.lastPulls?.add(repository.id, reference.tag, services.registry.clock.now());
+    if (repository.proxyUpstream !== null && reference.kind === "tag")
+      services.lastPulls?.add(repository.id, reference.tag, services.registry.clock.now());
     const bytes = encoder.encode(manifest.text);
     const headers = {
       "Content-Type": manifest.mediaType,
