@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hono } from "hono";
+import { LastPulls } from "../../src/core/proxy/last-pulls.js";
 import { createApp } from "../../src/http/app.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
@@ -17,6 +18,7 @@ import { hermeticClients, type HermeticClients } from "../support/hermetic-clien
 import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oci-layout.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, unique } from "../support/quay-seed.js";
+import { setQuota } from "./cache-org.js";
 import { startPeerRegistry as startUpstreamRegistry, type PeerRegistry as UpstreamRegistryProcess } from "../../bench/peer.js";
 
 const EXPIRATION_S = 600;
@@ -30,16 +32,21 @@ let layout: OciLayout;
 let work: string;
 /** Requests that left Pier for the upstream: `METHOD /path`. */
 const sent: string[] = [];
+const lastPulls = new LastPulls(() => clock.now());
 
 /** An organization caching `upstreamHost` (through the fault proxy unless told otherwise). */
 async function cacheOrganization(upstreamHost: string, expirationSeconds = EXPIRATION_S): Promise<string> {
+  return (await cacheOrganizationWithId(upstreamHost, expirationSeconds)).org;
+}
+
+async function cacheOrganizationWithId(upstreamHost: string, expirationSeconds = EXPIRATION_S): Promise<{ org: string; id: number }> {
   const org = unique("cache");
   const id = await createNamespace(origin.registry, org, { organization: true });
   await origin.direct.query(
     `INSERT INTO proxycacheconfig (organization_id, creation_date, upstream_registry, expiration_s, insecure) VALUES ($1, now(), $2, $3, true)`,
     [id, upstreamHost, expirationSeconds],
   );
-  return org;
+  return { org, id };
 }
 
 async function pushUpstream(image: LayoutImage, repository: string, tag: string): Promise<void> {
@@ -68,7 +75,9 @@ beforeAll(async () => {
   upstream = await startUpstreamRegistry();
   const [host, port] = upstream.host.split(":");
   faulty = await startFaultProxy({ host: host!, port: Number(port) });
-  origin = await startOriginRegistry("proxy", clock, { env: { PIER_PROXY_CACHE: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1" } });
+  origin = await startOriginRegistry("proxy", clock, {
+    env: { PIER_PROXY_CACHE: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1", PIER_QUOTA_MANAGEMENT: "true" },
+  });
   const guarded = origin.registry.upstream;
   origin.registry.upstream = {
     fetch(request) {
@@ -76,7 +85,7 @@ beforeAll(async () => {
       return guarded.fetch(request);
     },
   };
-  app = createApp(origin.registry);
+  app = createApp(origin.registry, { lastPulls });
 }, 120_000);
 
 afterAll(async () => {
@@ -262,5 +271,37 @@ describe("pull-through proxy cache", () => {
     expect(blobs).toEqual(Array.from({ length: 10 }, () => ({ status: 200, digest: layer.digest })));
     expect(sentMatching(/manifests/)).toHaveLength(1);
     expect(sentMatching(/blobs/)).toHaveLength(1);
+  });
+
+  it("evicts the least recently pulled tag when a new image would pass the organization's quota", async () => {
+    const images = { a: await layout.addImage({ layerSizes: [100_000] }), b: await layout.addImage({ layerSizes: [100_000] }) };
+    const c = await layout.addImage({ layerSizes: [100_000] });
+    for (const [tag, image] of [...Object.entries(images), ["c", c] as const]) await pushUpstream(image, "library/quota", tag);
+    const bytes = (image: LayoutImage) => image.config.size + image.layers.reduce((sum, l) => sum + l.size, 0);
+    const { org, id } = await cacheOrganizationWithId(upstream.host);
+    await setQuota(origin.direct, id, bytes(images.a) + bytes(images.b) + bytes(c) - 1);
+    const name = `${org}/library/quota`;
+    const token = await origin.token("puller", { [name]: ["pull"] });
+    const pullAll = async (tag: string) => {
+      const manifest = await get(`/v2/${name}/manifests/${tag}`, token);
+      expect(manifest.status).toBe(200);
+      const image = tag === "c" ? c : images[tag as "a" | "b"];
+      for (const blob of [image.config, ...image.layers]) await (await get(`/v2/${name}/blobs/${blob.digest}`, token)).arrayBuffer();
+      clock.advance(1000);
+    };
+    await pullAll("a");
+    await pullAll("b");
+    await pullAll("a");
+    await lastPulls.flush(origin.direct, true);
+    await pullAll("c");
+    const { rows } = await origin.direct.query<{ name: string }>(
+      `SELECT t.name FROM tag t JOIN repository r ON r.id = t.repository_id
+       WHERE r.namespace_user_id = $1 AND t.hidden = false AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $2) ORDER BY t.name`,
+      [id, clock.now()],
+    );
+    expect(rows.map((r) => r.name)).toEqual(["a", "c"]);
+    sent.length = 0;
+    expect((await get(`/v2/${name}/manifests/b`, token)).status).toBe(200);
+    expect(sentMatching(/manifests/)).toEqual([`GET /v2/library/quota/manifests/b`]);
   });
 });
