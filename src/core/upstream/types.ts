@@ -13,8 +13,10 @@ export interface UpstreamExchange {
   status: number | "error";
   /** Until the response's headers. */
   durationMs: number;
-  /** Content-Length of the response, when the upstream sent one. */
+  /** Content-Length of the response, when the upstream sent one (not for HEAD). */
   bytes?: number;
+  /** The response's `ratelimit-remaining` count, when it sent one. */
+  rateLimitRemaining?: number;
 }
 
 export interface UpstreamCredentials {
