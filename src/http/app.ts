@@ -13,6 +13,8 @@ import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
+import { upstreamExchangeRecorder } from "../core/metrics/pier-metrics.js";
+import { registryClient } from "../core/upstream/client.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { plainRequestTarget } from "./api/request.js";
@@ -72,6 +74,12 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       onBytesReceived: metrics && ((bytes) => metrics.uploadBytes.inc({}, bytes)),
     },
     manifestWrites: { sql: registry.sql, clock: registry.clock, cache, quota: registry.config.quota },
+    registryClient: registryClient({
+      upstream: registry.upstream,
+      cache: registry.cache,
+      clock: registry.clock,
+      onExchange: metrics && upstreamExchangeRecorder(metrics),
+    }),
     credentials: {
       sql: registry.sql,
       clock: registry.clock,
