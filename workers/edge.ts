@@ -24,6 +24,7 @@ import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../src/core/audit-buffer.js";
+import { LastPulls } from "../src/core/proxy/last-pulls.js";
 import { edgeMetricsShipper } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
@@ -68,7 +69,7 @@ interface Built {
   env: EdgeEnv;
   registry: Registry;
   app: Hono;
-  /** Work for after the response: the metrics batch and the pull audit batch, each when due. */
+  /** Work for after the response: the metrics batch, the pull audit batch and the last pulls, each when due. */
   afterResponse: () => Promise<void>;
 }
 
@@ -78,9 +79,11 @@ function build(env: EdgeEnv): Built {
   if (built?.env === env) return built;
   const { registry, observability } = observed(edgeRegistry(env), "edge", asyncLocalScope());
   const pullAudit = new PullAuditBuffer(() => Date.now());
+  const lastPulls = new LastPulls(() => Date.now());
   const app = createApp(registry, {
     observability,
     pullAudit,
+    lastPulls,
     // workerd resets keep-alive connections whose request body a response left unread.
     drainUnreadBodyBytes: readInteger(env, "PIER_EDGE_DRAIN_BYTES", 64 * 1024 * 1024),
     clientAddressFrom: "platform",
@@ -91,6 +94,7 @@ function build(env: EdgeEnv): Built {
     await Promise.all([
       shipMetrics(),
       pullAudit.flush(registry.sql).catch((error: unknown) => console.error("pull audit flush failed:", error)),
+      lastPulls.flush(registry.sql).catch((error: unknown) => console.error("last pull flush failed:", error)),
     ]);
   };
   built = { env, registry, app, afterResponse };

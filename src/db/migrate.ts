@@ -3,13 +3,16 @@
  *
  *   no alembic_version        → create Quay's schema at head, seed it, stamp the head
  *   a revision Pier knows     → apply the revisions that follow it (none at the head)
- *   any other revision(s)     → a database Quay manages: leave it exactly as it is
+ *   any other revision(s)     → a database Quay manages: leave Quay's tables as they are
  *
+ * Then, whatever the revision, Pier's own schema `pier` is brought up to date
+ * (pier-schema.ts): Quay never reads it, so this is safe on a database Quay manages.
  * Everything runs in one transaction under a transaction-scoped advisory lock, so two
  * processes starting together serialise and the second finds the work done.
  */
 import type { Queryable, Sql } from "../core/ports/sql.js";
 import { MIGRATIONS } from "./migrations/index.js";
+import { ensurePierSchema } from "./pier-schema.js";
 import type { Migration } from "./migrations/migration.js";
 
 export { QUAY_HEAD_REVISION } from "./migrations/quay/index.js";
@@ -54,6 +57,7 @@ export async function migrate(sql: Sql): Promise<{ applied: string[] }> {
       previous = migration.revision;
       applied.push(migration.revision);
     }
+    await ensurePierSchema(tx);
     return { applied };
   });
 }

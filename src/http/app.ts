@@ -10,11 +10,14 @@ import { isDependencyUnavailable, unavailableDependency } from "../core/errors/d
 import type { Registry } from "../core/registry.js";
 import { isRejectedValue } from "../core/ports/sql.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
+import type { LastPulls } from "../core/proxy/last-pulls.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
 import { upstreamExchangeRecorder } from "../core/metrics/pier-metrics.js";
+import { composePullSource } from "../core/proxy/compose.js";
 import { registryClient } from "../core/upstream/client.js";
+import { OriginHandoff } from "../core/proxy/errors.js";
 import { apiAuth } from "./api/auth.js";
 import { apiError, apiErrorResponse } from "./api/errors.js";
 import { plainRequestTarget } from "./api/request.js";
@@ -23,6 +26,7 @@ import { bearerAuth } from "./middleware/bearer.js";
 import { drainUnreadBody } from "./middleware/drain-body.js";
 import type { AppServices, Observability } from "./context.js";
 import { observe } from "./middleware/observe.js";
+import { handOffToOrigin } from "./origin-handoff.js";
 import { routeFamily, routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
 
@@ -33,6 +37,8 @@ export interface AppOptions {
   observability?: Observability;
   /** Where pulls are audited (flushed by the runtime); absent: pulls are not audited. */
   pullAudit?: PullAuditBuffer;
+  /** Where tag pulls of cache organizations are recorded (flushed by the runtime); absent: not recorded. */
+  lastPulls?: LastPulls;
   /**
    * Read and discard request bodies a response left unread, up to this many bytes
    * (the edge: workerd resets such keep-alive connections); absent: left to the server.
@@ -43,7 +49,7 @@ export interface AppOptions {
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
-  const headers: Record<string, string> = { "Docker-Distribution-API-Version": "registry/2.0" };
+  const headers: Record<string, string> = { ...error.headers, "Docker-Distribution-API-Version": "registry/2.0" };
   if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(registry.config, c.req.url, error.scope);
   return c.json(error.toJSON(), error.status as 400, headers);
 }
@@ -57,11 +63,25 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     maxAgeMs: registry.config.sharedCacheMaxAgeMs,
     onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
   });
+  const pull = { config: registry.config, sql: registry.sql, clock: registry.clock, cache };
+  const fields = registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey);
+  const client = registryClient({
+    upstream: registry.upstream,
+    cache: registry.cache,
+    clock: registry.clock,
+    onExchange: metrics && upstreamExchangeRecorder(metrics),
+  });
   const services: AppServices = {
     registry,
     observability: options.observability ?? null,
     pullAudit: registry.config.auditPulls ? (options.pullAudit ?? null) : null,
-    pull: { config: registry.config, sql: registry.sql, clock: registry.clock, cache },
+    lastPulls: registry.config.proxyCache ? (options.lastPulls ?? null) : null,
+    pull,
+    source: composePullSource(registry, pull, {
+      client,
+      fields,
+      onOutcome: metrics && ((upstream, result) => metrics.proxyLookups.inc({ upstream, result })),
+    }),
     uploads: {
       sql: registry.sql,
       blobs: registry.blobs,
@@ -73,17 +93,18 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       quota: registry.config.quota,
       onBytesReceived: metrics && ((bytes) => metrics.uploadBytes.inc({}, bytes)),
     },
-    manifestWrites: { sql: registry.sql, clock: registry.clock, cache, quota: registry.config.quota },
-    registryClient: registryClient({
-      upstream: registry.upstream,
-      cache: registry.cache,
+    manifestWrites: {
+      sql: registry.sql,
       clock: registry.clock,
-      onExchange: metrics && upstreamExchangeRecorder(metrics),
-    }),
+      cache,
+      quota: registry.config.quota,
+      proxyCache: registry.config.proxyCache,
+    },
+    registryClient: client,
     credentials: {
       sql: registry.sql,
       clock: registry.clock,
-      fields: registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey),
+      fields,
       loginsInFlight: new Map(),
       verifiedPasswords: new VerifiedPasswords(registry.clock),
     },
@@ -116,6 +137,10 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   });
 
   app.onError((error, c) => {
+    // The edge hands what it cannot fill to the origin, which answers with the same app.
+    if (error instanceof OriginHandoff) {
+      return handOffToOrigin(c, registry.config.originUrl).catch((failure: RegistryError) => registryErrorResponse(registry, c, failure));
+    }
     if (c.req.path.startsWith("/api/")) return apiErrorResponse(registry.config, c, error, (e) => options.onUnexpectedError?.(e, c));
     if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);
     if (error instanceof HTTPException) return error.getResponse();

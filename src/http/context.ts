@@ -10,6 +10,7 @@ import { parseDistributionName, type RepositoryName } from "../core/model/names.
 import { hasControlCharacter } from "../core/model/text.js";
 import type { Registry } from "../core/registry.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
+import type { LastPulls } from "../core/proxy/last-pulls.js";
 import type { CredentialDeps } from "../core/auth/credentials.js";
 import type { PierMetrics, RequestStats } from "../core/metrics/pier-metrics.js";
 import type { RequestScope } from "../core/ports/request-scope.js";
@@ -18,6 +19,7 @@ import { resolvePushTarget, type PushTarget } from "../core/push/target.js";
 import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
 import type { RegistryClient } from "../core/upstream/types.js";
+import type { PullSource } from "../core/resources/source.js";
 
 /** What a runtime records about requests (see core/metrics). */
 export interface Observability {
@@ -36,7 +38,11 @@ export interface AppServices {
   observability: Observability | null;
   /** Collects pull_repo audit entries; null when pulls are not audited. */
   pullAudit: PullAuditBuffer | null;
+  /** Collects the last pull of each tag in cache organizations (eviction's order); null when the proxy cache is off. */
+  lastPulls: LastPulls | null;
   pull: PullDeps;
+  /** Where pulls are answered from: the local source, wrapped by the proxy cache when enabled. */
+  source: PullSource;
   credentials: CredentialDeps;
   uploads: UploadDeps;
   manifestWrites: ManifestWriteDeps;

@@ -7,6 +7,8 @@ import type { Context } from "hono";
 import type { AppServices } from "./context.js";
 import { getOrganizationDetails, postOrganization } from "./api/organizations.js";
 import { postValidateProxyCache } from "./api/proxy-cache-validate.js";
+import { deleteProxyCacheContents } from "./api/proxy-cache-purge.js";
+import { deleteProxyCacheConfig, getProxyCacheConfig, postProxyCacheConfig, putProxyCacheOptionsHandler } from "./api/proxy-cache.js";
 import {
   deleteTeamPermission,
   deleteUserPermission,
@@ -81,6 +83,11 @@ export const routes: readonly Route[] = [
   { name: "api-org-robot-create", method: "PUT", path: `${ORG}/robots/:shortname`, handler: putRobot },
   { name: "api-org-robot-delete", method: "DELETE", path: `${ORG}/robots/:shortname`, handler: deleteRobot },
   { name: "api-org-robot-regenerate", method: "POST", path: `${ORG}/robots/:shortname/regenerate`, handler: regenerateRobot },
+  { name: "api-org-proxycache-purge", method: "DELETE", path: `${ORG}/proxycache/cache`, handler: deleteProxyCacheContents },
+  { name: "api-org-proxycache", method: "GET", path: `${ORG}/proxycache`, handler: getProxyCacheConfig },
+  { name: "api-org-proxycache-create", method: "POST", path: `${ORG}/proxycache`, handler: postProxyCacheConfig },
+  { name: "api-org-proxycache-delete", method: "DELETE", path: `${ORG}/proxycache`, handler: deleteProxyCacheConfig },
+  { name: "api-org-proxycache-options", method: "PUT", path: `${ORG}/proxycache/options`, handler: putProxyCacheOptionsHandler },
   { name: "api-team-put", method: "PUT", path: `${ORG}/team/:teamname`, handler: putOrganizationTeam },
   { name: "api-team-delete", method: "DELETE", path: `${ORG}/team/:teamname`, handler: deleteOrganizationTeam },
   { name: "api-team-members", method: "GET", path: `${ORG}/team/:teamname/members`, handler: getTeamMembers },

@@ -1,9 +1,13 @@
-/** The Node runtimes' schedule for batched pull audit entries: every few seconds, and once more at shutdown. */
-import type { PullAuditBuffer } from "../core/audit-buffer.js";
+/** The Node runtimes' schedule for batched writes (pull audit, last pulls): every few seconds, and once more at shutdown. */
 import type { Queryable } from "../core/ports/sql.js";
 
+/** A buffer written in batches: `flush` writes when due, or at once with `force`. */
+export interface BatchedWrites {
+  flush(sql: Queryable, force?: boolean): Promise<void>;
+}
+
 export function startAuditFlusher(
-  buffer: PullAuditBuffer,
+  buffer: BatchedWrites,
   sql: Queryable,
   onError: (error: unknown) => void,
   everyMs = 1_000,

@@ -1,11 +1,12 @@
 /**
  * Serving a registry from a Node runtime (origin, embedded): the ports instrumented for
- * metrics, the app on a socket, the job timer and the pull-audit flusher — and on
- * SIGINT/SIGTERM everything stopped in order, the last audit batch written after the
+ * metrics, the app on a socket, the job timer and the flushers of pull audit entries and
+ * last pulls — and on SIGINT/SIGTERM everything stopped in order, the last batches written after the
  * server stopped taking requests, then `release` (connections, locks).
  */
 import { asyncLocalScope } from "../adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../core/audit-buffer.js";
+import { LastPulls } from "../core/proxy/last-pulls.js";
 import type { Registry } from "../core/registry.js";
 import { createApp } from "../http/app.js";
 import { observed } from "../http/observability.js";
@@ -28,18 +29,21 @@ const report = (what: string) => (error: unknown) => console.error(`${what} fail
 export async function serveNodeRegistry(base: Registry, options: NodeRegistryOptions): Promise<{ port: number }> {
   const { registry, observability } = observed(base, options.runtime, asyncLocalScope());
   const pullAudit = new PullAuditBuffer(() => Date.now());
+  const lastPulls = new LastPulls(() => Date.now());
   const app = createApp(registry, {
     observability,
     pullAudit,
+    lastPulls,
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
   const server = await listen(app, { hostname: options.hostname, port: options.port, limits: options.limits });
   const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
   const stopAudit = startAuditFlusher(pullAudit, registry.sql, report("pull audit flush"));
+  const stopLastPulls = startAuditFlusher(lastPulls, registry.sql, report("last pull flush"));
   onShutdownSignal(async () => {
     stopJobs();
     await server.close();
-    await stopAudit();
+    await Promise.all([stopAudit(), stopLastPulls()]);
     await options.release();
   });
   return { port: server.port };

@@ -20,6 +20,18 @@ async function tables(sql: Queryable): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+/** Schemas other than PostgreSQL's own, and the tables of schema `pier`. */
+async function pierState(sql: Queryable): Promise<{ schemas: string[]; pierTables: string[] }> {
+  const schemas = await sql.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace
+     WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname`,
+  );
+  const pier = await sql.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'pier' ORDER BY tablename`);
+  return { schemas: schemas.rows.map((r) => r.name), pierTables: pier.rows.map((r) => r.name) };
+}
+
+const PIER_STATE = { schemas: ["pier", "public"], pierTables: ["proxy_cache_option", "proxy_tag_pull"] };
+
 async function stamped(sql: Queryable): Promise<string[]> {
   const { rows } = await sql.query<{ version_num: string }>(`SELECT version_num FROM alembic_version`);
   return rows.map((r) => r.version_num);
@@ -51,6 +63,7 @@ describe("migrate on PostgreSQL", () => {
     expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
     expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
     expect(await tables(sql)).toEqual(expect.arrayContaining(["alembic_version", "user", "repository", "manifest", "tag", "logentry3"]));
+    expect(await pierState(sql)).toEqual(PIER_STATE);
   });
 
   it("applies nothing the second time and keeps the data", async () => {
@@ -65,15 +78,31 @@ describe("migrate on PostgreSQL", () => {
     expect((await sql.query(`SELECT username FROM "user"`)).rows).toEqual([{ username: "alice" }]);
     expect((await sql.query(`SELECT count(*)::int AS n FROM logentrykind`)).rows).toEqual(kinds.rows);
     expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+    expect(await pierState(sql)).toEqual(PIER_STATE);
   });
 
-  it("leaves a database Quay manages at another revision exactly as it is", async () => {
+  it("leaves Quay's tables and stamp of a database Quay manages as they are, adding only schema pier", async () => {
     const { sql } = await database("mig-quay");
     await sql.query(`CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)`);
     await sql.query(`INSERT INTO alembic_version VALUES ('3f8d7acdf7f9')`);
+    await sql.query(`CREATE TABLE "user" (id SERIAL PRIMARY KEY, username VARCHAR(255) NOT NULL)`);
+    await sql.query(`INSERT INTO "user" (username) VALUES ('quay-admin')`);
+    await sql.query(`CREATE TABLE repository (id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL)`);
+    const columns = `SELECT table_name, column_name, data_type FROM information_schema.columns
+                     WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`;
+    const before = (await sql.query(columns)).rows;
     expect(await migrate(sql)).toEqual({ applied: [] });
-    expect(await tables(sql)).toEqual(["alembic_version"]);
+    expect(await tables(sql)).toEqual(["alembic_version", "repository", "user"]);
+    expect((await sql.query(columns)).rows).toEqual(before);
+    expect((await sql.query(`SELECT id, username FROM "user"`)).rows).toEqual([{ id: 1, username: "quay-admin" }]);
     expect(await stamped(sql)).toEqual(["3f8d7acdf7f9"]);
+    expect(await pierState(sql)).toEqual(PIER_STATE);
+    // Pier's row follows Quay's: deleting the organization deletes it.
+    await sql.query(`INSERT INTO pier.proxy_cache_option (organization_id, anonymous_pulls) VALUES (1, true)`);
+    await sql.query(`DELETE FROM "user" WHERE id = 1`);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM pier.proxy_cache_option`)).rows).toEqual([{ n: 0 }]);
+    expect(await migrate(sql)).toEqual({ applied: [] });
+    expect(await pierState(sql)).toEqual(PIER_STATE);
   });
 
   it("rolls everything back when the database is not empty", async () => {
@@ -81,6 +110,7 @@ describe("migrate on PostgreSQL", () => {
     await sql.query(`CREATE TABLE tag (id SERIAL PRIMARY KEY)`);
     await expect(migrate(sql)).rejects.toThrow(/already exists/);
     expect(await tables(sql)).toEqual(["tag"]);
+    expect((await pierState(sql)).schemas).toEqual(["public"]);
   });
 
   it("serialises two processes starting together: both succeed, the schema is created once", async () => {
@@ -122,6 +152,7 @@ describe("migrate on PGlite", () => {
       expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
       expect(await migrate(sql)).toEqual({ applied: [] });
       expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+      expect(await pierState(sql)).toEqual(PIER_STATE);
     } finally {
       await sql.close();
     }
@@ -136,6 +167,7 @@ describe("migrate through Neon's driver (WebSocket transaction via the local gat
       expect(await migrate(sql)).toEqual({ applied: [QUAY_HEAD_REVISION] });
       expect(await migrate(sql)).toEqual({ applied: [] });
       expect(await stamped(sql)).toEqual([QUAY_HEAD_REVISION]);
+      expect(await pierState(sql)).toEqual(PIER_STATE);
     } finally {
       await close();
       await db.drop();

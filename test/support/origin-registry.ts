@@ -44,6 +44,8 @@ export interface OriginOptions {
   /** Reach PostgreSQL, Redis and S3 through fault proxies (test/support/fault-proxy.ts). */
   faultProxies?: boolean;
   timeouts?: Partial<DependencyTimeouts>;
+  /** More settings, as environment variables (e.g. PIER_PROXY_CACHE, PIER_SSRF_ALLOWED_HOSTS). */
+  env?: Record<string, string>;
 }
 
 async function proxyFor(url: string): Promise<FaultProxy> {
@@ -65,7 +67,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   const direct = nodePostgresSql(database.url, { max: 2, timeouts: null });
   await migrate(direct);
   const sql = nodePostgresSql(faults ? faults.database.urlFor(database.url) : database.url, { timeouts });
-  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https" });
+  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https", ...options.env });
   await ensureStorageLocation(sql, config.storageLocation);
   const blobs = s3BlobStore(faults ? { ...s3, endpoint: faults.storage.urlFor(server.endpoint) } : s3, { timeoutMs: timeouts.storageMs });
   const cache = redisCache({ url: faults ? faults.cache.urlFor(REDIS_URL) : REDIS_URL, commandTimeoutMs: timeouts.cacheMs });
@@ -79,7 +81,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
     clock,
     keys: serviceKeys({ sql, clock }),
     signingKey: key.signing,
-    upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
     hashing: nodeHashing,
   };
   return {

@@ -27,6 +27,8 @@ export interface RepositoryInfo {
   id: number;
   namespaceId: number;
   isPublic: boolean;
+  /** When its namespace is a proxy-cache organization: the upstream's host (`docker.io`, `ghcr.io`); else null. */
+  proxyUpstream: string | null;
   kind: string;
   state: number;
   namespaceEnabled: boolean;

@@ -6,10 +6,16 @@
  * those who would read it once anyone created it (its namespace's owner, the org's
  * admins) also get pull, so /v2 answers them NAME_UNKNOWN, not 401. Creator teams get no
  * pull: the token would outlive another member creating that repository privately.
+ *
+ * Cache organizations (proxycacheconfig row, PIER_PROXY_CACHE on): every member gets
+ * pull on any repository name, existing or not, as in Quay, so a pull can fill the
+ * cache; anyone gets pull when the organization allows anonymous pulls (Pier's option);
+ * nobody gets push or `*` — Pier keeps a cache's content the upstream's.
  */
 import { RegistryError } from "../errors/registry-error.js";
 import type { Queryable } from "../ports/sql.js";
 import { findRepositoryAccess, type RepositoryAccessRow } from "../../db/queries/accounts.js";
+import { proxyCacheAllowsAnonymous } from "../../db/queries/proxy-cache.js";
 import type { Action } from "./access.js";
 import type { Entity } from "./credentials.js";
 import type { AccessEntry } from "./registry-tokens.js";
@@ -79,11 +85,39 @@ function decide(row: RepositoryAccessRow, entity: Entity | null, scope: Reposito
   return scope.actions.filter((a) => granted.has(a));
 }
 
-export async function grantScopes(sql: Queryable, entity: Entity | null, scopes: readonly RepositoryScope[]): Promise<AccessEntry[]> {
+/** A member of the organization whose credential may read: not a legacy repository token, an OAuth token only with a repo scope. */
+function readsAsMember(row: RepositoryAccessRow, entity: Entity | null): boolean {
+  if (entity === null || entity.kind === "token" || !row.org_member) return false;
+  return entity.kind !== "oauthtoken" || [...entity.scopes].some((s) => (SCOPE_CEILING[s] ?? 0) >= READ);
+}
+
+/** The grants in a cache organization: pull for members (and for anyone when it allows anonymous pulls), never more. */
+async function decideInCache(sql: Queryable, row: RepositoryAccessRow, entity: Entity | null, scope: RepositoryScope): Promise<Action[]> {
+  const actions = decide(row, entity, scope).filter((a) => a === "pull");
+  if (!scope.actions.includes("pull") || actions.includes("pull")) return actions;
+  if (readsAsMember(row, entity) || (await proxyCacheAllowsAnonymous(sql, row.namespace_id!))) return ["pull"];
+  return actions;
+}
+
+/** Settings that change what `/v2/auth` grants. */
+export interface GrantOptions {
+  /** PIER_PROXY_CACHE: whether proxycacheconfig rows make cache organizations. */
+  proxyCache: boolean;
+}
+
+/** The token's `access` claim: per requested scope, the actions granted (in the order asked). */
+export async function grantScopes(
+  sql: Queryable,
+  entity: Entity | null,
+  scopes: readonly RepositoryScope[],
+  options: GrantOptions,
+): Promise<AccessEntry[]> {
   const entries: AccessEntry[] = [];
   for (const scope of scopes) {
     const row = await findRepositoryAccess(sql, scope.name.namespace, scope.name.repository, entity?.id ?? null);
-    entries.push({ type: "repository", name: scope.requestedName, actions: decide(row, entity, scope) });
+    const cache = options.proxyCache && row.proxy_cache && row.namespace_enabled !== false;
+    const actions = cache ? await decideInCache(sql, row, entity, scope) : decide(row, entity, scope);
+    entries.push({ type: "repository", name: scope.requestedName, actions });
   }
   return entries;
 }

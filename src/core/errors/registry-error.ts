@@ -5,6 +5,8 @@ export class RegistryError extends Error {
   readonly status: number;
   /** For 401s: the scope the request needed, echoed in the bearer challenge. */
   scope?: string;
+  /** Extra response headers (e.g. Retry-After on 429). */
+  headers?: Record<string, string>;
 
   constructor(
     readonly code: RegistryErrorCode,

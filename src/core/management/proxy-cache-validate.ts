@@ -3,7 +3,7 @@
  * checks a proxy-cache configuration against its upstream without saving it.
  */
 import { parseUpstreamRegistry, UpstreamRegistryConfigError } from "../proxy/upstream-registry.js";
-import { hasProxyCacheConfig } from "../../db/queries/proxy-cache.js";
+import { findProxyCacheConfig } from "../../db/queries/proxy-cache.js";
 import { UpstreamError, type RegistryClient } from "../upstream/types.js";
 import { validateBody, type ObjectSchema } from "./body.js";
 import type { ManagementDeps, RequestContext } from "./deps.js";
@@ -36,9 +36,9 @@ export async function validateProxyCacheConfig(
   if (!deps.config.proxyCache) throw ManagementError.notFound();
   ctx.access.requireCaller();
   if (!ctx.access.isSuperuser() && !(await ctx.access.isOrgAdmin(orgname))) throw ManagementError.unauthorized();
-  const org = await requireOrganization(deps, orgname);
+  await requireOrganization(deps, orgname);
   const body = validateBody(input, SCHEMA);
-  if (await hasProxyCacheConfig(deps.sql, org.id)) throw ManagementError.invalid("Proxy Cache Configuration already exists");
+  if ((await findProxyCacheConfig(deps.sql, orgname)) !== null) throw ManagementError.invalid("Proxy Cache Configuration already exists");
   let registry;
   try {
     registry = parseUpstreamRegistry(body.upstream_registry as string, body.insecure === true, {

@@ -61,6 +61,10 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
       "Bytes upstream registries announced (Content-Length), by upstream.",
     ),
     proxyRateLimitRemaining: registry.gauge("pier_proxy_rate_limit_remaining", "The last ratelimit-remaining an upstream registry sent."),
+    proxyLookups: registry.counter(
+      "pier_proxy_lookups_total",
+      "Proxy-cache reads by upstream and result (hit, miss, revalidated, stale, error).",
+    ),
   };
 }
 

@@ -34,6 +34,8 @@ export interface ManifestWriteDeps {
   clock: Clock;
   cache: PullCache;
   quota: QuotaSettings;
+  /** PIER_PROXY_CACHE: writes into cache organizations are refused. */
+  proxyCache: boolean;
 }
 
 export interface PushedManifest {

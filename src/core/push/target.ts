@@ -2,7 +2,8 @@
  * The repository a write goes to. The caller's token must grant push on it. A token
  * granting push on a repository that does not exist yet was only minted for a caller
  * who may create it (see auth/token-service.ts): Quay creates it when it mints the token,
- * Pier at the first write — private, with the creator as admin, as Quay does.
+ * Pier at the first write — private, with the creator as admin, as Quay does. A cache
+ * organization takes no writes, whatever an older token grants: its content is the upstream's.
  */
 import { authorizeWrite, type Caller } from "../auth/access.js";
 import { recordAudit } from "../audit.js";
@@ -14,6 +15,7 @@ import type { Sql } from "../ports/sql.js";
 import type { PullCache } from "../resources/pull-cache.js";
 import { findNamespace } from "../../db/queries/management-accounts.js";
 import { findRepository } from "../../db/queries/pull.js";
+import { findProxyCacheUpstream } from "../../db/queries/proxy-cache.js";
 
 /** Who writes, for the audit log. */
 export interface Actor {
@@ -36,6 +38,8 @@ export interface TargetDeps {
   sql: Sql;
   clock: Clock;
   cache: PullCache;
+  /** PIER_PROXY_CACHE: when on, writes into cache organizations are refused. */
+  proxyCache: boolean;
 }
 
 export interface WriteRequest {
@@ -50,6 +54,12 @@ export interface WriteRequest {
 export async function resolvePushTarget(deps: TargetDeps, request: WriteRequest): Promise<PushTarget> {
   const { caller, name } = request;
   authorizeWrite(caller, name, request.mountFrom);
+  if (deps.proxyCache) {
+    const upstream = await findProxyCacheUpstream(deps.sql, name.namespace);
+    if (upstream !== null) {
+      throw new RegistryError("DENIED", `cache organization ${name.namespace} is read-only: its content comes from ${upstream}`, {}, 403);
+    }
+  }
   const performer = caller.subject === null ? null : await findNamespace(deps.sql, caller.subject);
   const actor: Actor = {
     performer: performer && { id: performer.id, username: performer.username },

@@ -20,12 +20,13 @@ export interface BlobInfo {
   key: string;
 }
 
-interface BlobLookup {
+export interface BlobLookup {
   repository: RepositoryInfo | null;
   blob: BlobInfo | null;
 }
 
-function lookupBlob(deps: PullDeps, name: RepositoryName, digest: string): Promise<BlobLookup> {
+/** The repository and its placed blob `digest` (Quay's membership rule), from the read-through cache; no authorization. */
+export function lookupBlob(deps: PullDeps, name: RepositoryName, digest: string): Promise<BlobLookup> {
   return deps.cache.read(name.full, PullCache.key(name.full, "blob", digest), async () => {
     const row = await findRepositoryBlob(deps.sql, name.namespace, name.repository, digest);
     const repository = row && toRepositoryInfo(row);
@@ -37,7 +38,11 @@ function lookupBlob(deps: PullDeps, name: RepositoryName, digest: string): Promi
 
 /** The blob `digest` of `name` if `caller` may read it, else the error Quay answers. */
 export async function readBlob(deps: PullDeps, caller: Caller, name: RepositoryName, digest: Digest): Promise<BlobInfo> {
-  const lookup = await lookupBlob(deps, name, digest.text);
+  return answerBlob(deps, caller, name, digest, await lookupBlob(deps, name, digest.text));
+}
+
+/** `readBlob` with the lookup already done. */
+export function answerBlob(deps: PullDeps, caller: Caller, name: RepositoryName, digest: Digest, lookup: BlobLookup): BlobInfo {
   authorizeRead(deps.config, caller, name, lookup.repository);
   if (lookup.repository === null) throw new RegistryError("NAME_UNKNOWN", undefined, "repository not found");
   if (lookup.blob === null) throw new RegistryError("BLOB_UNKNOWN", undefined, { digest: digest.text });

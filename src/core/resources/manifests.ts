@@ -19,8 +19,8 @@ export interface Manifest {
   text: string;
 }
 
-/** One cached answer: the repository (null: unknown) and the manifest (null: unknown or expired). */
-interface ManifestLookup {
+/** One cached answer: the repository (null: unknown) and the manifest (null: unknown, expired or a proxy-cache placeholder). */
+export interface ManifestLookup {
   repository: RepositoryInfo | null;
   manifest: Manifest | null;
   tagExpired: boolean;
@@ -35,7 +35,7 @@ function lookupByTag(deps: PullDeps, name: RepositoryName, tag: string): Promise
     const row = await findTaggedManifest(deps.sql, name.namespace, name.repository, tag, deps.clock.now());
     if (row === null) return answer({ repository: null, manifest: null, tagExpired: false }, null);
     const repository = toRepositoryInfo(row);
-    if (row.digest === null) return answer({ repository, manifest: null, tagExpired: row.expired }, null);
+    if (row.digest === null || row.manifest_bytes === "") return answer({ repository, manifest: null, tagExpired: row.expired }, null);
     const manifest = { digest: row.digest, mediaType: row.media_type!, text: row.manifest_bytes! };
     return answer({ repository, manifest, tagExpired: false }, row.lifetime_end_ms === null ? null : Number(row.lifetime_end_ms));
   });
@@ -48,7 +48,8 @@ function lookupByDigest(deps: PullDeps, name: RepositoryName, digest: string): P
     const repository = toRepositoryInfo(row);
     // Visible while an alive tag reaches it; a referrer (it has a subject) for as long
     // as it exists, since the referrers API lists it.
-    const visible = row.digest !== null && (row.visible_until !== null || row.subject !== null);
+    // A proxy cache's placeholder (no bytes yet, Quay's manifest_bytes = "") is not servable.
+    const visible = row.digest !== null && row.manifest_bytes !== "" && (row.visible_until !== null || row.subject !== null);
     if (!visible) return answer({ repository, manifest: null, tagExpired: false }, null);
     const manifest = { digest: row.digest!, mediaType: row.media_type!, text: row.manifest_bytes! };
     const until = row.visible_until === null || row.visible_until === NO_END_MS ? null : Number(row.visible_until);
@@ -89,20 +90,20 @@ export interface ManifestRead {
   manifest: Manifest;
 }
 
-/**
- * The manifest `reference` names in `name`, for `caller`, in a form the `Accept` list
- * takes: as stored; for a tag of a list the client cannot take, the list's linux/amd64
- * image; otherwise MANIFEST_UNKNOWN (Pier does not synthesize schema1 as Quay does).
- */
-export async function readManifest(
+/** What the repository holds under `reference`, from the read-through cache; no authorization. */
+export function lookupManifest(deps: PullDeps, name: RepositoryName, reference: Reference): Promise<ManifestLookup> {
+  return reference.kind === "tag" ? lookupByTag(deps, name, reference.tag) : lookupByDigest(deps, name, reference.digest.text);
+}
+
+/** `readManifest` with the lookup already done (the proxy cache looks first, then answers the same way). */
+export async function answerManifest(
   deps: PullDeps,
   caller: Caller,
   name: RepositoryName,
   reference: Reference,
+  lookup: ManifestLookup,
   accepted: readonly string[],
 ): Promise<ManifestRead> {
-  const lookup =
-    reference.kind === "tag" ? await lookupByTag(deps, name, reference.tag) : await lookupByDigest(deps, name, reference.digest.text);
   authorizeRead(deps.config, caller, name, lookup.repository);
   const repository = lookup.repository;
   if (repository === null) throw new RegistryError("NAME_UNKNOWN", undefined, "repository not found");
@@ -123,4 +124,19 @@ export async function readManifest(
   throw new RegistryError("MANIFEST_UNKNOWN", undefined, {
     message: `manifest is ${lookup.manifest.mediaType}, which the request's Accept header does not allow`,
   });
+}
+
+/**
+ * The manifest `reference` names in `name`, for `caller`, in a form the `Accept` list
+ * takes: as stored; for a tag of a list the client cannot take, the list's linux/amd64
+ * image; otherwise MANIFEST_UNKNOWN (Pier does not synthesize schema1 as Quay does).
+ */
+export async function readManifest(
+  deps: PullDeps,
+  caller: Caller,
+  name: RepositoryName,
+  reference: Reference,
+  accepted: readonly string[],
+): Promise<ManifestRead> {
+  return answerManifest(deps, caller, name, reference, await lookupManifest(deps, name, reference), accepted);
 }

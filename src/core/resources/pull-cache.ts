@@ -151,11 +151,19 @@ export class PullCache {
    * retried with the next cache call (until then `maxAgeMs` bounds what others serve).
    */
   async bump(repository: string): Promise<void> {
-    const prefix = `${repository}\u0000`;
-    for (const key of this.isolate.keys()) if (key.startsWith(prefix)) this.isolate.delete(key);
+    this.forget(repository);
     this.pendingBumps.add(repository);
     // Unlike reads, a bump tries the shared cache during a read's cooldown: coherence is worth a timeout.
     if (this.options.clock.now() >= this.bumpsDownUntil) await this.flushBumps();
+  }
+
+  /**
+   * Drops this isolate's answers for `repository`, so the next read asks the shared cache:
+   * for a caller that knows another instance just wrote (and bumped) it.
+   */
+  forget(repository: string): void {
+    const prefix = `${repository}\u0000`;
+    for (const key of this.isolate.keys()) if (key.startsWith(prefix)) this.isolate.delete(key);
   }
 
   /** Key of an entry: the repository first, so `bump` finds the isolate's copies. */

@@ -14,6 +14,7 @@ export function toRepositoryInfo(row: RepositoryRow): RepositoryInfo {
     kind: row.kind,
     state: row.state,
     namespaceEnabled: row.namespace_enabled,
+    proxyUpstream: row.proxy_upstream,
   };
 }
 

@@ -109,6 +109,10 @@ export interface RepositoryAccessRow {
   org_admin: boolean;
   /** The entity is in a team of the namespace organization with the creator team role. */
   org_creator: boolean;
+  /** The entity is in any team of the namespace organization. */
+  org_member: boolean;
+  /** The namespace has a proxycacheconfig row (a cache organization when the feature is on). */
+  proxy_cache: boolean;
 }
 
 /**
@@ -141,7 +145,9 @@ export async function findRepositoryAccess(
                    WHERE rp.repository_id = repo.id AND tm.user_id = $3::int) p
              JOIN role ro ON ro.id = p.role_id) AS repository_role,
             EXISTS (SELECT 1 FROM org_roles WHERE name = 'admin') AS org_admin,
-            EXISTS (SELECT 1 FROM org_roles WHERE name = 'creator') AS org_creator
+            EXISTS (SELECT 1 FROM org_roles WHERE name = 'creator') AS org_creator,
+            EXISTS (SELECT 1 FROM org_roles) AS org_member,
+            EXISTS (SELECT 1 FROM proxycacheconfig p WHERE p.organization_id = ns.id) AS proxy_cache
      FROM (SELECT 1) one LEFT JOIN ns ON true LEFT JOIN repo ON true`,
     [namespace, name, entityId],
   );

@@ -122,7 +122,7 @@ const TICK_WAITS = 20;
  * lags a little) waits for the clock to pass it, so that row keeps a non-empty span in
  * history; only a clock stuck or stepped back further folds it (see endAliveRows).
  */
-async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name: string): Promise<number> {
+export async function lockTag(sql: Queryable, clock: Clock, repositoryId: number, name: string): Promise<number> {
   await sql.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [repositoryId, name]);
   const { rows } = await sql.query<{ latest: string | null }>(
     `SELECT max(lifetime_start_ms)::text AS latest FROM tag WHERE repository_id = $1 AND name = $2`,

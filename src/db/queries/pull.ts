@@ -17,13 +17,16 @@ export interface RepositoryRow {
   kind: string;
   state: number;
   namespace_enabled: boolean;
+  proxy_upstream: string | null;
 }
 
 /** The repository CTE every lookup starts from ($1 namespace, $2 repository name). */
 const REPOSITORY = `
   repo AS (
     SELECT r.id AS repository_id, r.namespace_user_id AS namespace_id, v.name AS visibility, k.name AS kind,
-           r.state, u.enabled AS namespace_enabled
+           r.state, u.enabled AS namespace_enabled,
+           (SELECT split_part(p.upstream_registry, '/', 1) FROM proxycacheconfig p WHERE p.organization_id = u.id
+            ORDER BY p.id LIMIT 1) AS proxy_upstream
     FROM repository r
     JOIN "user" u ON u.id = r.namespace_user_id
     JOIN visibility v ON v.id = r.visibility_id

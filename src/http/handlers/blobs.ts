@@ -6,13 +6,13 @@
 import type { Context } from "hono";
 import { authorizeWrite } from "../../core/auth/access.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
-import { readBlob, type BlobInfo } from "../../core/resources/blobs.js";
+import type { BlobInfo } from "../../core/resources/blobs.js";
 import { callerOf, digestParam, repositoryParam, type AppServices, clientIp } from "../context.js";
 import { parseRange } from "../range.js";
 
 const IMMUTABLE = "max-age=31536000";
 
-function metadataHeaders(blob: BlobInfo): Record<string, string> {
+function metadataHeaders(blob: { digest: string }): Record<string, string> {
   return {
     "Docker-Content-Digest": blob.digest,
     "Content-Type": "application/octet-stream",
@@ -47,10 +47,18 @@ export function getBlob(services: AppServices) {
   return async function getBlob(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
     const digest = digestParam(c, "digest");
-    const blob = await readBlob(services.pull, callerOf(c), name, digest);
-    if (c.req.method === "HEAD") {
-      return new Response(null, { status: 200, headers: { ...metadataHeaders(blob), "Content-Length": String(blob.size) } });
+    const head = c.req.method === "HEAD";
+    const answer = await services.source.blob(callerOf(c), name, digest, { head });
+    if (head) {
+      const size = answer.kind === "stored" ? answer.blob.size : answer.size;
+      return new Response(null, { status: 200, headers: { ...metadataHeaders({ digest: digest.text }), "Content-Length": String(size) } });
     }
+    if (answer.kind === "streamed") {
+      // Arriving from elsewhere as it is read (a proxy cache fill): whole, whatever the Range.
+      const headers = { ...metadataHeaders(answer), "Content-Length": String(answer.size) };
+      return new Response(answer.body, { status: 200, headers });
+    }
+    const blob = answer.blob;
     const { registry } = services;
     const location = registry.signer
       ? await registry.signer.sign({

@@ -9,7 +9,7 @@ import { RegistryError } from "../../core/errors/registry-error.js";
 import { MAX_MANIFEST_BYTES } from "../../core/manifests/parse.js";
 import { parseReference, type Reference } from "../../core/model/reference.js";
 import { deleteManifest as removeManifest, deleteTag as removeTag, putManifest as writeManifest } from "../../core/push/manifests.js";
-import { parseAccept, readManifest } from "../../core/resources/manifests.js";
+import { parseAccept } from "../../core/resources/manifests.js";
 import { BodyTooLargeError, readBoundedBody } from "../body.js";
 import { callerOf, clientIp, repositoryParam, type AppServices, writeTarget } from "../context.js";
 
@@ -21,7 +21,7 @@ export function getManifest(services: AppServices) {
     // No manifest can exist under an invalid tag: a read of one is simply unknown.
     const reference = referenceParam(c, "MANIFEST_UNKNOWN");
     const caller = callerOf(c);
-    const { repository, manifest } = await readManifest(services.pull, caller, name, reference, parseAccept(c.req.header("accept")));
+    const { repository, manifest } = await services.source.manifest(caller, name, reference, parseAccept(c.req.header("accept")));
     // Quay logs HEADs too: its HEAD runs the GET view.
     services.pullAudit?.add({
       namespaceId: repository.namespaceId,
@@ -35,6 +35,9 @@ export function getManifest(services: AppServices) {
       digest: reference.kind === "digest" ? reference.digest.text : null,
       at: services.registry.clock.now(),
     });
+    // Cached tags are evicted least recently pulled first.
+    if (repository.proxyUpstream !== null && reference.kind === "tag")
+      services.lastPulls?.add(repository.id, reference.tag, services.registry.clock.now());
     const bytes = encoder.encode(manifest.text);
     const headers = {
       "Content-Type": manifest.mediaType,

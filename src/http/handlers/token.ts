@@ -47,7 +47,7 @@ export function issueToken(services: AppServices) {
     const token = await issueRegistryToken(registry.signingKey, registry.clock, {
       audience: c.req.query("service") || host,
       subject: tokenSubject(entity),
-      access: await grantScopes(registry.sql, entity, scopes).catch((error: unknown) => {
+      access: await grantScopes(registry.sql, entity, scopes, { proxyCache: registry.config.proxyCache }).catch((error: unknown) => {
         // Database unreachable: an anonymous token without grants still reads the public content the pull cache holds.
         if (entity === null && isDependencyUnavailable(error) && unavailableDependency(error) === "database") return [];
         throw error;

@@ -1,0 +1,29 @@
+/**
+ * Pier's own state, kept out of Quay's schema: a Quay sharing the database never reads
+ * schema `pier`, and its alembic_version stays Quay's. Every statement is idempotent, so
+ * migrate() runs the whole list on every start, on databases Pier created and on those
+ * Quay manages alike. Add a table by appending its statements; never edit a shipped one.
+ */
+import type { Queryable } from "../core/ports/sql.js";
+
+/** The schema's statements, in order; each may run any number of times. */
+export const PIER_SCHEMA_STATEMENTS: readonly string[] = [
+  `CREATE SCHEMA IF NOT EXISTS pier`,
+  // Pier's settings of a cache organization beside Quay's proxycacheconfig row.
+  `CREATE TABLE IF NOT EXISTS pier.proxy_cache_option (
+    organization_id INTEGER PRIMARY KEY REFERENCES "user" (id) ON DELETE CASCADE,
+    anonymous_pulls BOOLEAN NOT NULL DEFAULT false
+  )`,
+  // The last pull of each cached tag: what eviction orders by (least recently pulled first).
+  `CREATE TABLE IF NOT EXISTS pier.proxy_tag_pull (
+    repository_id INTEGER NOT NULL REFERENCES repository (id) ON DELETE CASCADE,
+    tag_name VARCHAR(255) NOT NULL,
+    last_pull_ms BIGINT NOT NULL,
+    PRIMARY KEY (repository_id, tag_name)
+  )`,
+];
+
+/** Creates whatever of schema `pier` is missing; run inside migrate()'s transaction. */
+export async function ensurePierSchema(tx: Queryable): Promise<void> {
+  for (const statement of PIER_SCHEMA_STATEMENTS) await tx.query(statement);
+}
