@@ -14,6 +14,7 @@ import type { LastPulls } from "../core/proxy/last-pulls.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
+import { upstreamExchangeRecorder } from "../core/metrics/pier-metrics.js";
 import { composePullSource } from "../core/proxy/compose.js";
 import { registryClient } from "../core/upstream/client.js";
 import { OriginHandoff } from "../core/proxy/errors.js";
@@ -64,7 +65,12 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   });
   const pull = { config: registry.config, sql: registry.sql, clock: registry.clock, cache };
   const fields = registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey);
-  const client = registryClient({ upstream: registry.upstream, cache: registry.cache, clock: registry.clock });
+  const client = registryClient({
+    upstream: registry.upstream,
+    cache: registry.cache,
+    clock: registry.clock,
+    onExchange: metrics && upstreamExchangeRecorder(metrics),
+  });
   const services: AppServices = {
     registry,
     observability: options.observability ?? null,
@@ -94,6 +100,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       quota: registry.config.quota,
       proxyCache: registry.config.proxyCache,
     },
+    registryClient: client,
     credentials: {
       sql: registry.sql,
       clock: registry.clock,

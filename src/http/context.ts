@@ -18,6 +18,7 @@ import type { ManifestWriteDeps } from "../core/push/manifests.js";
 import { resolvePushTarget, type PushTarget } from "../core/push/target.js";
 import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
+import type { RegistryClient } from "../core/upstream/types.js";
 import type { PullSource } from "../core/resources/source.js";
 
 /** What a runtime records about requests (see core/metrics). */
@@ -45,6 +46,8 @@ export interface AppServices {
   credentials: CredentialDeps;
   uploads: UploadDeps;
   manifestWrites: ManifestWriteDeps;
+  /** Requests to upstream registries (proxy cache): over registry.upstream, tokens and budgets in registry.cache. */
+  registryClient: RegistryClient;
 }
 
 /** The authenticated caller, or anonymous. */

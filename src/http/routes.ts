@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import type { AppServices } from "./context.js";
 import { getOrganizationDetails, postOrganization } from "./api/organizations.js";
+import { postValidateProxyCache } from "./api/proxy-cache-validate.js";
 import { deleteProxyCacheContents } from "./api/proxy-cache-purge.js";
 import { deleteProxyCacheConfig, getProxyCacheConfig, postProxyCacheConfig, putProxyCacheOptionsHandler } from "./api/proxy-cache.js";
 import {
@@ -76,6 +77,7 @@ export const routes: readonly Route[] = [
   { name: "api-org-create", method: "POST", path: "/api/v1/organization/", handler: postOrganization },
   { name: "api-org-create-noslash", method: "POST", path: "/api/v1/organization", handler: postOrganization },
   { name: "api-org", method: "GET", path: ORG, handler: getOrganizationDetails },
+  { name: "api-org-proxycache-validate", method: "POST", path: `${ORG}/validateproxycache`, handler: postValidateProxyCache },
   { name: "api-org-robots", method: "GET", path: `${ORG}/robots`, handler: listRobots },
   { name: "api-org-robot", method: "GET", path: `${ORG}/robots/:shortname`, handler: getRobot },
   { name: "api-org-robot-create", method: "PUT", path: `${ORG}/robots/:shortname`, handler: putRobot },

@@ -90,7 +90,7 @@ export async function startApiHarness(label: string, env: ConfigSource = {}, clo
     clock,
     keys: serviceKeys({ sql, clock }),
     signingKey: key.signing,
-    upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
+    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
     hashing: null,
   };
   const app = createApp(registry, { onUnexpectedError: (error) => console.error("unexpected API error:", error) });

@@ -8,6 +8,7 @@ import type { RedirectSigner } from "../ports/redirect-signer.js";
 import type { RequestScope } from "../ports/request-scope.js";
 import type { Sql } from "../ports/sql.js";
 import type { Upstream } from "../ports/upstream.js";
+import type { UpstreamExchange } from "../upstream/types.js";
 import { observedCache, observedSql } from "./observed-ports.js";
 import { MetricsRegistry } from "./registry.js";
 
@@ -46,10 +47,43 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
     authFailures: registry.counter("pier_auth_failures_total", "Refused credentials and tokens, by reason."),
     uploadsInFlight: registry.gauge("pier_uploads_in_flight", "Upload requests streaming bytes right now."),
     uploadBytes: registry.counter("pier_upload_bytes_total", "Blob bytes received."),
+    proxyUpstreamRequests: registry.counter(
+      "pier_proxy_upstream_requests_total",
+      "Proxy-cache requests to upstream registries by upstream, operation and HTTP status (or error).",
+    ),
+    proxyUpstreamSeconds: registry.histogram(
+      "pier_proxy_upstream_seconds",
+      "Time to an upstream registry's response headers, by upstream and operation.",
+      LATENCY_BUCKETS,
+    ),
+    proxyUpstreamBytes: registry.counter(
+      "pier_proxy_upstream_bytes_total",
+      "Bytes upstream registries announced (Content-Length), by upstream.",
+    ),
+    proxyRateLimitRemaining: registry.gauge("pier_proxy_rate_limit_remaining", "The last ratelimit-remaining an upstream registry sent."),
     proxyLookups: registry.counter(
       "pier_proxy_lookups_total",
       "Proxy-cache reads by upstream and result (hit, miss, revalidated, stale, error).",
     ),
+  };
+}
+
+/**
+ * Turns the registry client's exchanges into the pier_proxy_upstream_* metrics. The
+ * rate-limit gauge holds the last value each upstream sent (the registry's gauges only add,
+ * so the difference to the previous value is added).
+ */
+export function upstreamExchangeRecorder(metrics: PierMetrics): (event: UpstreamExchange) => void {
+  const lastRemaining = new Map<string, number>();
+  return function recordUpstreamExchange(event) {
+    const upstream = event.upstream;
+    metrics.proxyUpstreamRequests.inc({ upstream, operation: event.operation, status: String(event.status) });
+    metrics.proxyUpstreamSeconds.observe({ upstream, operation: event.operation }, event.durationMs / 1000);
+    if (event.bytes !== undefined) metrics.proxyUpstreamBytes.inc({ upstream }, event.bytes);
+    if (event.rateLimitRemaining !== undefined) {
+      metrics.proxyRateLimitRemaining.add({ upstream }, event.rateLimitRemaining - (lastRemaining.get(upstream) ?? 0));
+      lastRemaining.set(upstream, event.rateLimitRemaining);
+    }
   };
 }
 

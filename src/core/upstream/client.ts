@@ -11,7 +11,7 @@ import { MediaType, isManifestMediaType } from "../model/media-types.js";
 import { UpstreamAuth, credentialIdentity, schemeOf, type UpstreamScheme } from "./auth.js";
 import { MAX_DOCUMENT_BYTES, readBounded } from "./bounded-read.js";
 import { statusFailure, transportFailure } from "./failures.js";
-import { RateBudgets } from "./rate-budget.js";
+import { parseRateLimitHeader, RateBudgets } from "./rate-budget.js";
 import {
   UpstreamError,
   type RegistryClient,
@@ -92,17 +92,25 @@ export function registryClient(deps: RegistryClientDeps): RegistryClient {
   /** One request through the port, reported to onExchange; port failures become UpstreamErrors. */
   async function exchange(target: UpstreamTarget, operation: UpstreamExchange["operation"], request: Request, what: string) {
     const started = now();
-    const report = (status: number | "error", length: string | null) => {
-      const event: UpstreamExchange = { upstream: target.registry.host, operation, status, durationMs: now() - started };
+    const report = (response: Response | null) => {
+      const event: UpstreamExchange = {
+        upstream: target.registry.host,
+        operation,
+        status: response?.status ?? "error",
+        durationMs: now() - started,
+      };
+      const length = request.method === "HEAD" ? null : (response?.headers.get("content-length") ?? null);
       if (length !== null && /^\d+$/.test(length)) event.bytes = Number(length);
+      const remaining = parseRateLimitHeader(response?.headers.get("ratelimit-remaining") ?? null);
+      if (remaining !== null) event.rateLimitRemaining = remaining.count;
       deps.onExchange?.(event);
     };
     try {
       const response = await deps.upstream.fetch(request);
-      report(response.status, request.method === "HEAD" ? null : response.headers.get("content-length"));
+      report(response);
       return response;
     } catch (error) {
-      report("error", null);
+      report(null);
       throw transportFailure(error, target.registry.host, what);
     }
   }
@@ -185,17 +193,16 @@ export function registryClient(deps: RegistryClientDeps): RegistryClient {
     async ping(target) {
       const host = target.registry.host;
       const scheme = await auth.discover(target);
-      if (scheme.scheme === "none") return target.credentials ? "authenticated" : "anonymous";
-      if (scheme.scheme === "basic" && !target.credentials) throw new UpstreamError("auth", `${host} requires credentials`, 401);
+      // Without credentials nothing is verified (Quay's "Anonymous"): the upstream answered.
+      if (!target.credentials) return "anonymous";
+      if (scheme.scheme === "none") return "authenticated";
       const identity = await credentialIdentity(target.credentials);
       const authorization = await auth.authorization(target, scheme, identity, null, { fresh: true });
       const headers = new Headers(authorization === null ? {} : { authorization });
       const response = await exchange(target, "ping", new Request(url(target, "/v2/"), { headers }), "the registry API (/v2/)");
       await response.body?.cancel();
       await budgets.record(host, identity, response, null);
-      if (response.ok) return target.credentials ? "authenticated" : "anonymous";
-      // Token servers hand out anonymous tokens that may not open /v2/ itself: anonymous pulls still work.
-      if (response.status === 401 && !target.credentials) return "anonymous";
+      if (response.ok) return "authenticated";
       throw statusFailure(response, host, "the registry API (/v2/)", now());
     },
 

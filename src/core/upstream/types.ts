@@ -13,8 +13,10 @@ export interface UpstreamExchange {
   status: number | "error";
   /** Until the response's headers. */
   durationMs: number;
-  /** Content-Length of the response, when the upstream sent one. */
+  /** Content-Length of the response, when the upstream sent one (not for HEAD). */
   bytes?: number;
+  /** The response's `ratelimit-remaining` count, when it sent one. */
+  rateLimitRemaining?: number;
 }
 
 export interface UpstreamCredentials {
@@ -88,8 +90,16 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * `repository` is always the name at the upstream: callers apply upstreamRepository()
+ * (the configured namespace) first. Tokens are requested with `repository:<repository>:pull`.
+ */
 export interface RegistryClient {
-  /** GET /v2/ with the target's credentials: "authenticated" on 200 with them, "anonymous" when it answers without. */
+  /**
+   * Asks GET /v2/ afresh (and re-learns the upstream's scheme). With credentials: "authenticated" once
+   * the upstream accepted them (or needs none), else UpstreamError "auth". Without: "anonymous" whenever
+   * the upstream answers (nothing to verify, Quay's "Anonymous"). Unreachable and other answers throw.
+   */
   ping(target: UpstreamTarget): Promise<"authenticated" | "anonymous">;
   /** HEAD of a manifest (follows redirects); the digest from Docker-Content-Digest, or by GET when absent. */
   headManifest(target: UpstreamTarget, repository: string, reference: string, options?: RequestOptions): Promise<UpstreamManifestHead>;
