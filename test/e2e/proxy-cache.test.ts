@@ -10,7 +10,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPeerRegistry as startUpstreamRegistry, type PeerRegistry as UpstreamRegistryProcess } from "../../bench/peer.js";
+import { startUpstreamRegistry, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
 import { createInstanceKey } from "../../src/core/auth/service-keys.js";
 import { systemClock } from "../../src/core/ports/clock.js";

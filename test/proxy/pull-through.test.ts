@@ -19,7 +19,7 @@ import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oc
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, unique } from "../support/quay-seed.js";
 import { setQuota } from "./cache-org.js";
-import { startPeerRegistry as startUpstreamRegistry, type PeerRegistry as UpstreamRegistryProcess } from "../../bench/peer.js";
+import { startUpstreamRegistry, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
 
 const EXPIRATION_S = 600;
 const clock = fakeClock(Date.now());
