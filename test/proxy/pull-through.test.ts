@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hono } from "hono";
+import { FieldEncrypter } from "../../src/core/auth/field-encryption.js";
 import { LastPulls } from "../../src/core/proxy/last-pulls.js";
 import { createApp } from "../../src/http/app.js";
 import { fakeClock } from "../support/fake-clock.js";
@@ -19,9 +20,11 @@ import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oc
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, unique } from "../support/quay-seed.js";
 import { setQuota } from "./cache-org.js";
-import { startUpstreamRegistry, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
+import { startPierUpstream } from "../support/pier-upstream.js";
+import { pushImage, startUpstreamRegistry, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
 
 const EXPIRATION_S = 600;
+const SECRET_KEY = "proxy-test-database-secret";
 const clock = fakeClock(Date.now());
 let upstream: UpstreamRegistryProcess;
 let faulty: FaultProxy;
@@ -35,16 +38,33 @@ const sent: string[] = [];
 const lastPulls = new LastPulls(() => clock.now());
 
 /** An organization caching `upstreamHost` (through the fault proxy unless told otherwise). */
-async function cacheOrganization(upstreamHost: string, expirationSeconds = EXPIRATION_S): Promise<string> {
-  return (await cacheOrganizationWithId(upstreamHost, expirationSeconds)).org;
+async function cacheOrganization(
+  upstreamHost: string,
+  expirationSeconds = EXPIRATION_S,
+  credentials: { username: string; password: string } | null = null,
+): Promise<string> {
+  return (await cacheOrganizationWithId(upstreamHost, expirationSeconds, credentials)).org;
 }
 
-async function cacheOrganizationWithId(upstreamHost: string, expirationSeconds = EXPIRATION_S): Promise<{ org: string; id: number }> {
+async function cacheOrganizationWithId(
+  upstreamHost: string,
+  expirationSeconds = EXPIRATION_S,
+  credentials: { username: string; password: string } | null = null,
+): Promise<{ org: string; id: number }> {
   const org = unique("cache");
   const id = await createNamespace(origin.registry, org, { organization: true });
+  // Encrypted as Quay stores them (v0$$…), with the registry's DATABASE_SECRET_KEY.
+  const fields = new FieldEncrypter(SECRET_KEY);
   await origin.direct.query(
-    `INSERT INTO proxycacheconfig (organization_id, creation_date, upstream_registry, expiration_s, insecure) VALUES ($1, now(), $2, $3, true)`,
-    [id, upstreamHost, expirationSeconds],
+    `INSERT INTO proxycacheconfig (organization_id, creation_date, upstream_registry, upstream_registry_username, upstream_registry_password, expiration_s, insecure)
+     VALUES ($1, now(), $2, $3, $4, $5, true)`,
+    [
+      id,
+      upstreamHost,
+      credentials && (await fields.encrypt(credentials.username)),
+      credentials && (await fields.encrypt(credentials.password)),
+      expirationSeconds,
+    ],
   );
   return { org, id };
 }
@@ -76,7 +96,12 @@ beforeAll(async () => {
   const [host, port] = upstream.host.split(":");
   faulty = await startFaultProxy({ host: host!, port: Number(port) });
   origin = await startOriginRegistry("proxy", clock, {
-    env: { PIER_PROXY_CACHE: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1", PIER_QUOTA_MANAGEMENT: "true" },
+    env: {
+      PIER_PROXY_CACHE: "true",
+      PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1",
+      PIER_QUOTA_MANAGEMENT: "true",
+      PIER_DATABASE_SECRET_KEY: SECRET_KEY,
+    },
   });
   const guarded = origin.registry.upstream;
   origin.registry.upstream = {
@@ -303,5 +328,52 @@ describe("pull-through proxy cache", () => {
     sent.length = 0;
     expect((await get(`/v2/${name}/manifests/b`, token)).status).toBe(200);
     expect(sentMatching(/manifests/)).toEqual([`GET /v2/library/quota/manifests/b`]);
+  });
+
+  it("pulls through an upstream behind Basic auth (htpasswd) with the organization's stored credentials", async () => {
+    const credentials = { username: "cacher", password: `pw-${crypto.randomUUID()}` };
+    const guarded = await startUpstreamRegistry({ basicAuth: credentials });
+    try {
+      const basic = `Basic ${btoa(`${credentials.username}:${credentials.password}`)}`;
+      const pushed = await pushImage(guarded.url, "team/tool", "v1", { layerSizes: [5000], authorization: basic });
+      const good = await cacheOrganization(guarded.host, EXPIRATION_S, credentials);
+      const token = await origin.token("puller", { [`${good}/team/tool`]: ["pull"] });
+      const manifest = await get(`/v2/${good}/team/tool/manifests/v1`, token);
+      expect(manifest.status).toBe(200);
+      expect(new Uint8Array(await manifest.arrayBuffer())).toEqual(pushed.bytes);
+      const layer = await get(`/v2/${good}/team/tool/blobs/${pushed.layers[0]!.digest}`, token);
+      expect(sha256(new Uint8Array(await layer.arrayBuffer()))).toBe(pushed.layers[0]!.digest);
+
+      const wrong = await cacheOrganization(guarded.host, EXPIRATION_S, { ...credentials, password: "not-it" });
+      const refused = await get(`/v2/${wrong}/team/tool/manifests/v1`, await origin.token("puller", { [`${wrong}/team/tool`]: ["pull"] }));
+      expect(refused.status).toBe(502);
+      const body = (await refused.json()) as { errors: { code: string; message: string }[] };
+      expect(body.errors[0]!.code).toBe("DENIED");
+      expect(body.errors[0]!.message).toContain(guarded.host);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it("pulls through a second Pier, doing its bearer-token dance with the organization's credentials", async () => {
+    const upstreamPier = await startPierUpstream("proxy-bearer");
+    try {
+      const org = await cacheOrganization(upstreamPier.host, EXPIRATION_S, {
+        username: upstreamPier.username,
+        password: upstreamPier.password,
+      });
+      const name = `${org}/${upstreamPier.repository}`;
+      const token = await origin.token("puller", { [name]: ["pull"] });
+      const manifest = await get(`/v2/${name}/manifests/latest`, token);
+      expect(manifest.status).toBe(200);
+      expect(manifest.headers.get("docker-content-digest")).toBe(upstreamPier.image.manifest.digest);
+      for (const blob of [upstreamPier.image.config, ...upstreamPier.image.layers]) {
+        const response = await get(`/v2/${name}/blobs/${blob.digest}`, token);
+        expect(response.status).toBe(200);
+        expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(blob.digest);
+      }
+    } finally {
+      await upstreamPier.close();
+    }
   });
 });
