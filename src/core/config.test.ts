@@ -23,6 +23,7 @@ describe("configuration", () => {
       auditPulls: true,
       metricsToken: null,
       trustedProxies: [],
+      proxyCache: false,
     });
   });
 
