@@ -2,9 +2,20 @@
  * The job table: which bounded job runs on which cron trigger. The edge Worker's
  * scheduled handler and the Node runtimes' timer both call into this.
  */
+import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
+
+/** What a job run is told and tells back, besides the registry. */
+export interface JobContext {
+  /** Report what would be removed, change nothing (`npm run job -- <name> --dry-run`). */
+  dryRun: boolean;
+  /** One line per item removed (or, in a dry run, that would be removed), for the operator. */
+  report(line: string): void;
+  /** Bytes of storage the run reclaimed (metrics). */
+  reclaimed(bytes: number): void;
+}
 
 export interface Job {
   name: string;
@@ -12,8 +23,14 @@ export interface Job {
   everyMinutes: number;
   /** Also run once when a Node runtime starts (leftovers of a killed process). */
   atStart?: boolean;
-  run(registry: Registry): Promise<number>;
+  /** Whether the configuration enables it (a feature flag); always when absent. */
+  enabled?(config: RegistryConfig): boolean;
+  /** One bounded batch; how many items it processed (0: nothing left to do). */
+  run(registry: Registry, context: JobContext): Promise<number>;
 }
+
+/** The context of a scheduled run: real, reporting nowhere. */
+export const scheduledContext: JobContext = { dryRun: false, report: () => {}, reclaimed: () => {} };
 
 export const jobs: readonly Job[] = [
   {
@@ -43,16 +60,18 @@ export interface JobOutcome {
   error?: string;
 }
 
-/** Runs `due` concurrently; one job's failure does not stop the others. */
+/** Runs `due` concurrently; one job's failure does not stop the others. Jobs the configuration disables are skipped. */
 export async function runJobs(registry: Registry, due: readonly Job[]): Promise<JobOutcome[]> {
   return Promise.all(
-    due.map(async (job): Promise<JobOutcome> => {
-      try {
-        return { name: job.name, processed: await job.run(registry) };
-      } catch (error) {
-        return { name: job.name, error: error instanceof Error ? error.message : String(error) };
-      }
-    }),
+    due
+      .filter((job) => job.enabled?.(registry.config) ?? true)
+      .map(async (job): Promise<JobOutcome> => {
+        try {
+          return { name: job.name, processed: await job.run(registry, scheduledContext) };
+        } catch (error) {
+          return { name: job.name, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
   );
 }
 
