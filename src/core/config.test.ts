@@ -24,6 +24,8 @@ describe("configuration", () => {
       metricsToken: null,
       trustedProxies: [],
       proxyCache: false,
+      garbageCollection: true,
+      autoPrune: false,
     });
   });
 

@@ -45,6 +45,10 @@ export interface RegistryConfig {
   trustedProxies: readonly string[];
   /** Quay's FEATURE_PROXY_CACHE: organizations may act as pull-through caches of an upstream registry. */
   proxyCache: boolean;
+  /** Quay's FEATURE_GARBAGE_COLLECTION: the GC and purge jobs run. */
+  garbageCollection: boolean;
+  /** Quay's FEATURE_AUTO_PRUNE: auto-prune policies (REST API and worker). */
+  autoPrune: boolean;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -123,6 +127,8 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     metricsToken: readString(source, "PIER_METRICS_TOKEN"),
     trustedProxies: readCidrList(source, "PIER_TRUSTED_PROXIES"),
     proxyCache: readBoolean(source, "PIER_PROXY_CACHE", false),
+    garbageCollection: readBoolean(source, "PIER_GARBAGE_COLLECTION", true),
+    autoPrune: readBoolean(source, "PIER_AUTO_PRUNE", false),
   };
 }
 
