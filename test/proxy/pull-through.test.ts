@@ -74,10 +74,10 @@ async function pushUpstream(image: LayoutImage, repository: string, tag: string)
   await clients.skopeo("copy", ["--dest-tls-verify=false", `oci:${layout.dir}:${tag}`, `docker://${upstream.host}/${repository}:${tag}`]);
 }
 
-async function get(path: string, token: string | null, method = "GET"): Promise<Response> {
+async function get(path: string, token: string | null, method = "GET", instance: Hono = app): Promise<Response> {
   const headers: Record<string, string> = { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json" };
   if (token) headers.authorization = `Bearer ${token}`;
-  return app.request(`https://${TEST_HOST}${path}`, { method, headers });
+  return instance.request(`https://${TEST_HOST}${path}`, { method, headers });
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -276,20 +276,23 @@ describe("pull-through proxy cache", () => {
     );
   });
 
-  it("collapses 10 concurrent first pulls into one upstream request per object", async () => {
+  it("collapses 10 concurrent first pulls on two instances into one upstream request per object", async () => {
+    // A second instance: its own isolate cache and in-process state, the same PostgreSQL, Redis and bucket.
+    const other = createApp(origin.registry);
+    const instance = (i: number) => (i % 2 === 0 ? app : other);
     const image = await layout.addImage({ layerSizes: [4 * 1024 * 1024] });
     await pushUpstream(image, "library/crowd", "v1");
     const org = await cacheOrganization(upstream.host);
     const name = `${org}/library/crowd`;
     const token = await origin.token("puller", { [name]: ["pull"] });
     sent.length = 0;
-    const manifests = await Promise.all(Array.from({ length: 10 }, () => get(`/v2/${name}/manifests/v1`, token)));
+    const manifests = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`/v2/${name}/manifests/v1`, token, "GET", instance(i))));
     for (const response of manifests) expect(response.headers.get("docker-content-digest")).toBe(image.manifest.digest);
     const layer = image.layers[0]!;
     // Read as clients do, all at once: the first reader paces the upstream (docs/proxy-cache.md).
     const blobs = await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        const response = await get(`/v2/${name}/blobs/${layer.digest}`, token);
+      Array.from({ length: 10 }, async (_, i) => {
+        const response = await get(`/v2/${name}/blobs/${layer.digest}`, token, "GET", instance(i));
         return { status: response.status, digest: sha256(new Uint8Array(await response.arrayBuffer())) };
       }),
     );
