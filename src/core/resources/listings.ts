@@ -4,7 +4,7 @@
  */
 import type { Caller } from "../auth/access.js";
 import type { RepositoryName } from "../model/names.js";
-import { listPublicRepositories, listTags } from "../../db/queries/pull.js";
+import { listCatalog, listTags } from "../../db/queries/pull.js";
 import type { PullDeps } from "./deps.js";
 import { readableRepository } from "./repositories.js";
 
@@ -43,10 +43,12 @@ export async function readTags(deps: PullDeps, caller: Caller, name: RepositoryN
 }
 
 /**
- * The catalog as `caller` may see it. Anonymous callers see public repositories only
- * where the catalog is public (Quay's FEATURE_PUBLIC_CATALOG), else nothing.
+ * The catalog as `caller` may see it (Quay's get_visible_repositories): what it owns or
+ * has a role on, plus public repositories where the catalog is public (Quay's
+ * FEATURE_PUBLIC_CATALOG). Anonymous callers see only those, or nothing.
  */
 export async function readCatalog(deps: PullDeps, caller: Caller, limit: number, last: string | null): Promise<Page> {
   if (caller.subject === null && !deps.config.publicCatalog) return { items: [], limit, next: null };
-  return page(limit, (n) => listPublicRepositories(deps.sql, last, n));
+  const viewer = { username: caller.subject, includePublic: deps.config.publicCatalog };
+  return page(limit, (n) => listCatalog(deps.sql, viewer, last, n));
 }

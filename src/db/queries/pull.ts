@@ -170,19 +170,38 @@ export async function listTags(sql: Queryable, repositoryId: number, last: strin
   return rows.map((r) => r.name);
 }
 
-/** Full names (`ns/repo`) of public image repositories after `last`, in byte order. */
-export async function listPublicRepositories(sql: Queryable, last: string | null, limit: number): Promise<string[]> {
+/**
+ * Full names (`ns/repo`) of the image repositories a caller sees in `_catalog`, after
+ * `last`, in byte order — one statement per page. `username` (null: anonymous) sees its
+ * own namespace, repositories it or one of its teams has a role on, and every repository
+ * of organizations it administers; `includePublic` adds the public ones. A disabled
+ * caller sees nothing of its own.
+ */
+export async function listCatalog(
+  sql: Queryable,
+  viewer: { username: string | null; includePublic: boolean },
+  last: string | null,
+  limit: number,
+): Promise<string[]> {
   const { rows } = await sql.query<{ full_name: string }>(
-    `SELECT u.username || '/' || r.name AS full_name
+    `WITH me AS (SELECT id FROM "user" WHERE username = $3 AND enabled)
+     SELECT u.username || '/' || r.name AS full_name
      FROM repository r
      JOIN "user" u ON u.id = r.namespace_user_id
      JOIN visibility v ON v.id = r.visibility_id
      JOIN repositorykind k ON k.id = r.kind_id
-     WHERE v.name = 'public' AND k.name = 'image' AND r.state <> ${MARKED_FOR_DELETION} AND u.enabled
+     WHERE k.name = 'image' AND r.state <> ${MARKED_FOR_DELETION} AND u.enabled
+       AND (($4 AND v.name = 'public')
+         OR u.id = (SELECT id FROM me)
+         OR EXISTS (SELECT 1 FROM repositorypermission rp WHERE rp.repository_id = r.id AND rp.user_id = (SELECT id FROM me))
+         OR EXISTS (SELECT 1 FROM repositorypermission rp JOIN teammember tm ON tm.team_id = rp.team_id
+                    WHERE rp.repository_id = r.id AND tm.user_id = (SELECT id FROM me))
+         OR EXISTS (SELECT 1 FROM team t JOIN teamrole tr ON tr.id = t.role_id JOIN teammember tm ON tm.team_id = t.id
+                    WHERE t.organization_id = u.id AND tr.name = 'admin' AND tm.user_id = (SELECT id FROM me)))
        AND ($1::varchar IS NULL OR (u.username || '/' || r.name) COLLATE "C" > $1::varchar COLLATE "C")
      ORDER BY (u.username || '/' || r.name) COLLATE "C"
      LIMIT $2`,
-    [last, limit],
+    [last, limit, viewer.username, viewer.includePublic],
   );
   return rows.map((r) => r.full_name);
 }
