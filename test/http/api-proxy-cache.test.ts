@@ -9,7 +9,7 @@ import { FieldEncrypter } from "../../src/core/auth/field-encryption.js";
 import { upstreamTargetOf } from "../../src/core/proxy/config.js";
 import { findProxyCacheByHost, findProxyCacheConfig } from "../../src/db/queries/proxy-cache.js";
 import { createRepository, storeManifest, tagManifest, unique, type SeedTarget } from "../support/quay-seed.js";
-import { API_HOST, SECRET_KEY, startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
+import { API_HOST, SECRET_KEY, startApiHarness, type ApiHarness, type TestUser, organizationWithMembers } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let owner: TestUser;
@@ -47,13 +47,7 @@ function problem(status: number, errorType: string, detail: string): Record<stri
 
 beforeAll(async () => {
   api = await startApiHarness("apiproxy", { PIER_PROXY_CACHE: "true", PIER_SSRF_ALLOWED_HOSTS: "allowed.internal" });
-  owner = await api.user("owner");
-  member = await api.user("member");
-  outsider = await api.user("outsider");
-  expect((await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: org } })).status).toBe(201);
-  const team = `/api/v1/organization/${org}/team/readers`;
-  expect((await api.call("PUT", team, { auth: owner.basic, body: { role: "member" } })).status).toBe(200);
-  expect((await api.call("PUT", `${team}/members/${member.username}`, { auth: owner.basic })).status).toBe(200);
+  ({ owner, member, outsider } = await organizationWithMembers(api, org));
 });
 afterAll(() => api?.close());
 

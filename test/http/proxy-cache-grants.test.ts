@@ -12,7 +12,7 @@ import { migrate } from "../../src/db/migrate.js";
 import { findProxyCacheConfig } from "../../src/db/queries/proxy-cache.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 import { createTestDatabase } from "../support/services.js";
-import { bearer, startApiHarness, tokenAccess, type ApiHarness, type TestUser } from "../support/api-harness.js";
+import { bearer, startApiHarness, tokenAccess, type ApiHarness, type TestUser, organizationWithMembers } from "../support/api-harness.js";
 
 let api: ApiHarness;
 let owner: TestUser;
@@ -44,13 +44,7 @@ async function setAnonymous(value: boolean): Promise<void> {
 
 beforeAll(async () => {
   api = await startApiHarness("proxygrants", { PIER_PROXY_CACHE: "true", PIER_ORIGIN_URL: ORIGIN });
-  owner = await api.user("owner");
-  member = await api.user("member");
-  outsider = await api.user("outsider");
-  expect((await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: org } })).status).toBe(201);
-  const team = `/api/v1/organization/${org}/team/readers`;
-  expect((await api.call("PUT", team, { auth: owner.basic, body: { role: "member" } })).status).toBe(200);
-  expect((await api.call("PUT", `${team}/members/${member.username}`, { auth: owner.basic })).status).toBe(200);
+  ({ owner, member, outsider } = await organizationWithMembers(api, org));
 });
 afterAll(() => api?.close());
 

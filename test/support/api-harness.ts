@@ -63,6 +63,22 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
+/** Three users around organization `org`: its owner (creator, admin), a member of its `readers` team, and an outsider. */
+export async function organizationWithMembers(
+  api: ApiHarness,
+  org: string,
+): Promise<{ owner: TestUser; member: TestUser; outsider: TestUser }> {
+  const [owner, member, outsider] = [await api.user("owner"), await api.user("member"), await api.user("outsider")];
+  const created = await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: org } });
+  if (created.status !== 201) throw new Error(`creating organization ${org}: ${created.status}`);
+  const team = `/api/v1/organization/${org}/team/readers`;
+  if ((await api.call("PUT", team, { auth: owner.basic, body: { role: "member" } })).status !== 200)
+    throw new Error("creating team readers");
+  if ((await api.call("PUT", `${team}/members/${member.username}`, { auth: owner.basic })).status !== 200)
+    throw new Error("adding a member");
+  return { owner, member, outsider };
+}
+
 export function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
