@@ -26,6 +26,7 @@ describe("configuration", () => {
       proxyCache: false,
       garbageCollection: true,
       autoPrune: false,
+      defaultNamespaceAutoPrunePolicy: null,
     });
   });
 
@@ -52,6 +53,39 @@ describe("configuration", () => {
       new ConfigError('PIER_TRUSTED_PROXIES must list IP addresses or CIDRs, got "proxy.local"'),
     );
     expect(() => loadS3Settings({ S3_ENDPOINT: "http://s3" })).toThrow(new ConfigError("S3_BUCKET is required"));
+  });
+
+  it("reads Quay's DEFAULT_NAMESPACE_AUTOPRUNE_POLICY as PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY", () => {
+    const name = "PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY";
+    expect(loadRegistryConfig({ [name]: '{"method": "number_of_tags", "value": 10}' }).defaultNamespaceAutoPrunePolicy).toEqual({
+      method: "number_of_tags",
+      value: 10,
+      tag_pattern: null,
+      tag_pattern_matches: true,
+    });
+    const byDate = '{"method": "creation_date", "value": "2w", "tag_pattern": "^dev-", "tag_pattern_matches": false}';
+    expect(loadRegistryConfig({ [name]: byDate }).defaultNamespaceAutoPrunePolicy).toEqual({
+      method: "creation_date",
+      value: "2w",
+      tag_pattern: "^dev-",
+      tag_pattern_matches: false,
+    });
+    expect(() => loadRegistryConfig({ [name]: "number_of_tags" })).toThrow(
+      new ConfigError(`${name} must be a JSON object, got "number_of_tags"`),
+    );
+    expect(() => loadRegistryConfig({ [name]: "[1]" })).toThrow(new ConfigError(`${name} must be a JSON object, got "[1]"`));
+    expect(() => loadRegistryConfig({ [name]: '{"method": "newest", "value": 1}' })).toThrow(
+      new ConfigError(`${name}: Invalid method provided`),
+    );
+    expect(() => loadRegistryConfig({ [name]: '{"method": "creation_date", "value": "2 weeks"}' })).toThrow(
+      new ConfigError(`${name}: Invalid value given for method type`),
+    );
+    expect(() => loadRegistryConfig({ [name]: '{"method": "number_of_tags", "value": 0}' })).toThrow(
+      new ConfigError(`${name}: Invalid value given for method type`),
+    );
+    expect(() => loadRegistryConfig({ [name]: '{"method": "number_of_tags", "value": 3, "tag_pattern": ""}' })).toThrow(
+      new ConfigError(`${name}: tag_pattern cannot be empty`),
+    );
   });
 
   it("bounds every dependency call, with defaults and overrides", () => {

@@ -2,6 +2,7 @@
  * Typed configuration, read from a string map (Worker bindings or process.env) in
  * one place. Names follow Quay's settings where one exists (SERVER_HOSTNAME, …).
  */
+import { assertValidPolicy, InvalidAutoPrunePolicy, policyConfigOf, type AutoPrunePolicyConfig } from "./autoprune/policy.js";
 import { parseCidr } from "./upstream-guard.js";
 
 export interface RegistryConfig {
@@ -49,6 +50,8 @@ export interface RegistryConfig {
   garbageCollection: boolean;
   /** Quay's FEATURE_AUTO_PRUNE: auto-prune policies (REST API and worker). */
   autoPrune: boolean;
+  /** Quay's DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: applied to every enabled namespace daily; null for none. */
+  defaultNamespaceAutoPrunePolicy: AutoPrunePolicyConfig | null;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -99,6 +102,26 @@ export function requireString(source: ConfigSource, name: string): string {
   return value;
 }
 
+/** PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: Quay's policy JSON (`{"method", "value", "tag_pattern"?, "tag_pattern_matches"?}`). */
+function readAutoPrunePolicy(source: ConfigSource, name: string): AutoPrunePolicyConfig | null {
+  const text = readString(source, name);
+  if (text === null) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`${name} must be a JSON object, got "${text}"`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${name} must be a JSON object, got "${text}"`);
+  try {
+    assertValidPolicy(raw as Record<string, unknown>);
+  } catch (error) {
+    if (error instanceof InvalidAutoPrunePolicy) throw new ConfigError(`${name}: ${error.message}`);
+    throw error;
+  }
+  return policyConfigOf(raw as Record<string, unknown>);
+}
+
 export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
   const scheme = readString(source, "PIER_URL_SCHEME");
   if (scheme !== null && scheme !== "http" && scheme !== "https")
@@ -129,6 +152,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     proxyCache: readBoolean(source, "PIER_PROXY_CACHE", false),
     garbageCollection: readBoolean(source, "PIER_GARBAGE_COLLECTION", true),
     autoPrune: readBoolean(source, "PIER_AUTO_PRUNE", false),
+    defaultNamespaceAutoPrunePolicy: readAutoPrunePolicy(source, "PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY"),
   };
 }
 

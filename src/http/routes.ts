@@ -5,6 +5,13 @@
  */
 import type { Context } from "hono";
 import type { AppServices } from "./context.js";
+import {
+  createAutoPrunePolicyHandler,
+  deleteAutoPrunePolicyHandler,
+  getAutoPrunePolicyHandler,
+  listAutoPrunePoliciesHandler,
+  updateAutoPrunePolicyHandler,
+} from "./api/autoprune.js";
 import { getOrganizationDetails, postOrganization } from "./api/organizations.js";
 import { postValidateProxyCache } from "./api/proxy-cache-validate.js";
 import { deleteProxyCacheContents } from "./api/proxy-cache-purge.js";
@@ -47,6 +54,20 @@ const NAME = ":name{.+}";
 const REPO = ":repository{.+}";
 const ORG = "/api/v1/organization/:orgname";
 
+/** Quay's five auto-prune policy routes under `base`, with and without the trailing slash on the collection. */
+function autoPruneRoutes(family: string, base: string): Route[] {
+  const list = `${base}/autoprunepolicy`;
+  return [
+    { name: `api-${family}-autoprune-list`, method: "GET", path: `${list}/`, handler: listAutoPrunePoliciesHandler },
+    { name: `api-${family}-autoprune-list-noslash`, method: "GET", path: list, handler: listAutoPrunePoliciesHandler },
+    { name: `api-${family}-autoprune-create`, method: "POST", path: `${list}/`, handler: createAutoPrunePolicyHandler },
+    { name: `api-${family}-autoprune-create-noslash`, method: "POST", path: list, handler: createAutoPrunePolicyHandler },
+    { name: `api-${family}-autoprune`, method: "GET", path: `${list}/:uuid`, handler: getAutoPrunePolicyHandler },
+    { name: `api-${family}-autoprune-update`, method: "PUT", path: `${list}/:uuid`, handler: updateAutoPrunePolicyHandler },
+    { name: `api-${family}-autoprune-delete`, method: "DELETE", path: `${list}/:uuid`, handler: deleteAutoPrunePolicyHandler },
+  ];
+}
+
 export const routes: readonly Route[] = [
   { name: "base", method: "GET", path: "/v2/", handler: apiVersionCheck },
   { name: "token", method: "GET", path: "/v2/auth", handler: issueToken },
@@ -74,6 +95,7 @@ export const routes: readonly Route[] = [
   { name: "api-user-robot-create", method: "PUT", path: "/api/v1/user/robots/:shortname", handler: putRobot },
   { name: "api-user-robot-delete", method: "DELETE", path: "/api/v1/user/robots/:shortname", handler: deleteRobot },
   { name: "api-user-robot-regenerate", method: "POST", path: "/api/v1/user/robots/:shortname/regenerate", handler: regenerateRobot },
+  ...autoPruneRoutes("user", "/api/v1/user"),
   { name: "api-org-create", method: "POST", path: "/api/v1/organization/", handler: postOrganization },
   { name: "api-org-create-noslash", method: "POST", path: "/api/v1/organization", handler: postOrganization },
   { name: "api-org", method: "GET", path: ORG, handler: getOrganizationDetails },
@@ -88,6 +110,7 @@ export const routes: readonly Route[] = [
   { name: "api-org-proxycache-create", method: "POST", path: `${ORG}/proxycache`, handler: postProxyCacheConfig },
   { name: "api-org-proxycache-delete", method: "DELETE", path: `${ORG}/proxycache`, handler: deleteProxyCacheConfig },
   { name: "api-org-proxycache-options", method: "PUT", path: `${ORG}/proxycache/options`, handler: putProxyCacheOptionsHandler },
+  ...autoPruneRoutes("org", ORG),
   { name: "api-team-put", method: "PUT", path: `${ORG}/team/:teamname`, handler: putOrganizationTeam },
   { name: "api-team-delete", method: "DELETE", path: `${ORG}/team/:teamname`, handler: deleteOrganizationTeam },
   { name: "api-team-members", method: "GET", path: `${ORG}/team/:teamname/members`, handler: getTeamMembers },
@@ -116,6 +139,7 @@ export const routes: readonly Route[] = [
     path: `/api/v1/repository/${REPO}/permissions/team/:teamname`,
     handler: deleteTeamPermission,
   },
+  ...autoPruneRoutes("repo", `/api/v1/repository/${REPO}`),
   { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
 ];

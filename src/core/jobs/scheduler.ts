@@ -4,6 +4,7 @@
  */
 import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
+import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAutoPrune } from "./autoprune.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
 
@@ -46,6 +47,14 @@ export const jobs: readonly Job[] = [
       const options = { graceMinutes: 60, batchSize: 1000 };
       return (await sweepOrphanedUploadObjects(registry, options)) + (await sweepAbandonedWrites(registry, options));
     },
+  },
+  { name: "autoprune", everyMinutes: 1, enabled: autoPruneEnabled, run: (registry, context) => runAutoPrune(registry, context) },
+  {
+    // Ticks often but starts a pass only once a day (the shared cache remembers); each tick does one page.
+    name: "autoprune-default",
+    everyMinutes: 5,
+    enabled: defaultAutoPruneEnabled,
+    run: (registry, context) => runDefaultAutoPrune(registry, context),
   },
 ];
 
