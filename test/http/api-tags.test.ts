@@ -220,6 +220,10 @@ describe("PUT …/tag/<tag>", () => {
     const soon = Math.floor(clock.now() / 1000) + 60;
     await later(() => api.call("PUT", `${repo.base}/rel`, { auth: owner.basic, body: { expiration: soon } }));
     expect((await tagRows(repo.id, "rel"))[0]!.end).toBe(String(startMs + HOUR));
+    // Fractions of a second (Quay takes a float) end on the millisecond.
+    const fraction = Math.floor(clock.now() / 1000) + 86_400 + 0.25;
+    await later(() => api.call("PUT", `${repo.base}/rel`, { auth: owner.basic, body: { expiration: fraction } }));
+    expect((await tagRows(repo.id, "rel"))[0]!.end).toBe(String(fraction * 1000));
     const cleared = await later(() => api.call("PUT", `${repo.base}/rel`, { auth: owner.basic, body: { expiration: null } }));
     expect(cleared.status).toBe(201);
     expect((await tagRows(repo.id, "rel"))[0]!.end).toBeNull();
@@ -229,7 +233,8 @@ describe("PUT …/tag/<tag>", () => {
     expect(await auditEntries(repo.id, "change_tag_expiration")).toEqual([
       { ...base, expiration_date: expiration, old_expiration_date: null },
       { ...base, expiration_date: soon, old_expiration_date: expiration * 1000 },
-      { ...base, expiration_date: null, old_expiration_date: startMs + HOUR },
+      { ...base, expiration_date: fraction, old_expiration_date: startMs + HOUR },
+      { ...base, expiration_date: null, old_expiration_date: fraction * 1000 },
     ]);
     expect(await pull(repo.full, "rel")).toBe(m.digest);
   });
@@ -339,8 +344,15 @@ describe("DELETE …/tag/<tag> and POST …/tag/<tag>/restore", () => {
     await insertManifestLabel(api.sql, repo.id, m.id, EXPIRES_AFTER, "1w");
     await tagManifest(seed, repo.id, "prod", m.id, { startMs: clock.now() - HOUR });
     await tagManifest(seed, repo.id, `${m.digest.replace(":", "-")}.sig`, sig.id, { startMs: clock.now() - HOUR });
+    await api.sql.query(
+      `INSERT INTO tagpullstatistics (repository_id, tag_name, tag_pull_count, last_tag_pull_date, current_manifest_digest)
+       VALUES ($1, 'prod', 3, now(), $2), ($1, 'other', 1, now(), $2)`,
+      [repo.id, m.digest],
+    );
     const deleted = await later(() => api.call("DELETE", `${repo.base}/prod`, { auth: owner.basic }));
     expect(deleted.status).toBe(204);
+    const stats = await api.sql.query<{ tag_name: string }>(`SELECT tag_name FROM tagpullstatistics WHERE repository_id = $1`, [repo.id]);
+    expect(stats.rows).toEqual([{ tag_name: "other" }]);
     expect(await pull(repo.full, "prod")).toBe("TAG_EXPIRED");
     expect((await tagRows(repo.id, `${m.digest.replace(":", "-")}.sig`))[0]!.end).toBe(String(clock.now()));
     expect((await api.call("DELETE", `${repo.base}/prod`, { auth: owner.basic })).status).toBe(404);

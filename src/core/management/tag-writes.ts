@@ -7,7 +7,12 @@
  */
 import { changeTagEnd, endTag, findManifestDigest, retargetTag } from "../../db/queries/manifests.js";
 import { findExpiresAfter } from "../../db/queries/manifest-labels.js";
-import { aliveVisibleTagNames, findRestorableManifest, findTaggedManifest } from "../../db/queries/management-tags.js";
+import {
+  aliveVisibleTagNames,
+  clearTagPullStatistics,
+  findRestorableManifest,
+  findTaggedManifest,
+} from "../../db/queries/management-tags.js";
 import type { RepositoryRecord } from "../../db/queries/management-repositories.js";
 import type { RepositoryName } from "../model/names.js";
 import { isValidTag } from "../model/names.js";
@@ -81,7 +86,7 @@ async function changeExpiration(deps: ManagementDeps, ctx: RequestContext, targe
     throw ManagementError.invalid("Cannot set an expiration date in the past");
   await deps.sql.transaction(async (tx) => {
     const change = await changeTagEnd(tx, deps.clock, target.record.id, tag, (startMs, atMs) =>
-      expiration === null ? null : boundedEnd(expiration * 1000, startMs, atMs),
+      expiration === null ? null : boundedEnd(Math.floor(expiration * 1000), startMs, atMs),
     );
     if (change === null) throw ManagementError.notFound();
     if (change === "immutable") throw ManagementError.invalidMessage(`Cannot set expiration on immutable tag '${tag}'`);
@@ -135,6 +140,7 @@ export async function deleteRepositoryTag(deps: ManagementDeps, ctx: RequestCont
     if (outcome === null) throw ManagementError.notFound();
     if (outcome === "immutable") throw new ManagementError("tag_immutable", `Cannot delete immutable tag '${tag}'`);
     await endCosignSiblings(deps, tx, target.record.id, outcome.manifestId);
+    await clearTagPullStatistics(tx, target.record.id, tag);
     await tagAudit(tx, deps, ctx, target, "delete_tag", {
       username: username(ctx),
       repo: target.name.repository,

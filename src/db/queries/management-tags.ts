@@ -5,6 +5,7 @@
  * queries/manifests.ts (per-tag lock, one alive row per name).
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { tableExists } from "./optional-tables.js";
 
 export interface TagHistoryRow {
   name: string;
@@ -106,4 +107,10 @@ export async function aliveVisibleTagNames(sql: Queryable, repositoryId: number,
     [repositoryId, manifestId, nowMs],
   );
   return rows.map((r) => r.name);
+}
+
+/** Quay clears a deleted tag's pull statistics; the table exists only on databases at Quay's newer revisions. */
+export async function clearTagPullStatistics(sql: Queryable, repositoryId: number, name: string): Promise<void> {
+  if (!(await tableExists(sql, "tagpullstatistics"))) return;
+  await sql.query(`DELETE FROM tagpullstatistics WHERE repository_id = $1 AND tag_name = $2`, [repositoryId, name]);
 }
