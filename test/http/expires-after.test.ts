@@ -37,11 +37,11 @@ async function blob(content: string, mediaType: string) {
 }
 
 /** Pushes an image whose config carries `label` (and the manifest `annotation`) to `tag`; returns its digest. */
-async function pushImage(tag: string, options: { label?: string; annotation?: string; docker?: boolean; seed?: string }) {
+async function pushImage(tag: string, options: { label?: string; annotation?: string; docker?: boolean; seed?: string; padding?: string }) {
   const seed = options.seed ?? crypto.randomUUID();
   const labels = options.label === undefined ? {} : { "quay.expires-after": options.label };
   const config = await blob(
-    JSON.stringify({ architecture: "amd64", os: "linux", config: { Labels: { ...labels, other: "x" } }, seed }),
+    JSON.stringify({ architecture: "amd64", os: "linux", config: { Labels: { ...labels, other: "x" } }, seed, padding: options.padding }),
     options.docker ? "application/vnd.docker.container.image.v1+json" : "application/vnd.oci.image.config.v1+json",
   );
   const layer = await blob(
@@ -151,6 +151,15 @@ describe("quay.expires-after", () => {
       [scene.repoId],
     );
     expect(rows.map((r) => r.value)).toEqual(["soon", "0s", "-1h", "2H"]);
+  });
+});
+
+describe("config size", () => {
+  it("does not read a config above 1 MiB for its label", async () => {
+    await pushImage("huge", { label: "2h", padding: "x".repeat(1024 * 1024) });
+    expect(await lifetime("huge")).toBeNull();
+    await pushImage("small", { label: "2h", padding: "x".repeat(1000) });
+    expect(await lifetime("small")).toBe(2 * HOUR);
   });
 });
 

@@ -8,6 +8,7 @@ import type { ParsedManifest } from "../manifests/parse.js";
 import { MediaType } from "../model/media-types.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import { blobKey, legacyBlobKey } from "../storage-layout.js";
+import { collectAtMost } from "../bounded-collect.js";
 
 /** Image configs are a few KiB; a larger one is not read for its labels. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -81,27 +82,5 @@ function configLabel(bytes: Uint8Array): string | null {
 /** The object's bytes, or null when it is missing or longer than `limit` (reading stops there). */
 async function readBounded(blobs: BlobStore, key: string, limit: number): Promise<Uint8Array | null> {
   const read = await blobs.get(key);
-  if (read === null) return null;
-  if (read.size > limit) {
-    await read.body.cancel();
-    return null;
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = read.body.getReader();
-  for (let next = await reader.read(); !next.done; next = await reader.read()) {
-    total += next.value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(next.value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return read === null ? null : collectAtMost(read.body, read.size, limit);
 }
