@@ -97,6 +97,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       sql: registry.sql,
       clock: registry.clock,
       cache,
+      blobs: registry.blobs,
       quota: registry.config.quota,
       proxyCache: registry.config.proxyCache,
     },

@@ -30,6 +30,7 @@ import { deleteRepositoryByName, getRepositories, getRepositoryDetails, postChan
 import { deleteRobot, getRobot, listRobots, putRobot, regenerateRobot } from "./api/robots.js";
 import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizationTeam, putTeamMember } from "./api/teams.js";
 import { getUser } from "./api/users.js";
+import { deleteRepositoryTagHandler, getRepositoryTags, postRestoreTag, putRepositoryTag } from "./api/tags.js";
 import { apiVersionCheck } from "./handlers/base.js";
 import { deleteBlob, getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
@@ -140,6 +141,11 @@ export const routes: readonly Route[] = [
     handler: deleteTeamPermission,
   },
   ...autoPruneRoutes("repo", `/api/v1/repository/${REPO}`),
+  { name: "api-tags", method: "GET", path: `/api/v1/repository/${REPO}/tag/`, handler: getRepositoryTags },
+  { name: "api-tags-noslash", method: "GET", path: `/api/v1/repository/${REPO}/tag`, handler: getRepositoryTags },
+  { name: "api-tag-restore", method: "POST", path: `/api/v1/repository/${REPO}/tag/:tag/restore`, handler: postRestoreTag },
+  { name: "api-tag-put", method: "PUT", path: `/api/v1/repository/${REPO}/tag/:tag`, handler: putRepositoryTag },
+  { name: "api-tag-delete", method: "DELETE", path: `/api/v1/repository/${REPO}/tag/:tag`, handler: deleteRepositoryTagHandler },
   { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
 ];

@@ -4,7 +4,7 @@
  */
 import { ManagementError } from "./errors.js";
 
-type JsonType = "string" | "object" | "boolean" | "integer" | "null";
+type JsonType = "string" | "object" | "boolean" | "integer" | "number" | "null";
 
 export interface FieldSchema {
   type: JsonType | readonly JsonType[];
@@ -38,6 +38,8 @@ function hasType(value: unknown, type: JsonType): boolean {
       return typeof value === "boolean";
     case "integer":
       return typeof value === "number" && Number.isInteger(value);
+    case "number":
+      return typeof value === "number";
     case "null":
       return value === null;
     case "object":

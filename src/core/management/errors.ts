@@ -6,7 +6,8 @@
  */
 import { SqlError, SqlState } from "../ports/sql.js";
 
-export type ManagementErrorKind = "invalid_request" | "not_found" | "unauthorized" | "invalid_token" | "request_too_large";
+export type ManagementErrorKind =
+  "invalid_request" | "not_found" | "unauthorized" | "invalid_token" | "request_too_large" | "tag_immutable" | "repository_read_only";
 
 export class ManagementError extends Error {
   override name = "ManagementError";
@@ -28,6 +29,14 @@ export class ManagementError extends Error {
   /** 404 `not_found`; `detail` replaces Quay's generic "Not Found" where Quay names the thing. */
   static notFound(detail = "Not Found"): ManagementError {
     return new ManagementError("not_found", detail);
+  }
+
+  /**
+   * 400 for what Quay answers with a Flask-RESTful `{"message": …}` body: the message also
+   * sits in `message`, so clients reading either shape find it.
+   */
+  static invalidMessage(message: string): ManagementError {
+    return new ManagementError("invalid_request", message, { message });
   }
 
   /** Quay's `Unauthorized`: 401 or 403 depending on who asks. */

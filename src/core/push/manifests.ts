@@ -25,6 +25,9 @@ import { quotaExceeded, quotaVerdict, quotaWarning, type QuotaSettings } from ".
 import { trackedMetadata, type PushTarget } from "./target.js";
 import { recordAudit } from "../audit.js";
 import { addManifestToTotals } from "../../db/queries/quota.js";
+import { EXPIRES_AFTER, findExpiresAfter, findStorageObject, insertManifestLabel } from "../../db/queries/manifest-labels.js";
+import type { BlobStore } from "../ports/blob-store.js";
+import { expiresAfterLabel, parseExpiresAfter } from "./expires-after.js";
 
 /** Quay's hidden tag keeping a manifest pushed by digest alive for a while (PUSH_TEMP_TAG_EXPIRATION_SEC). */
 const TEMP_TAG_LIFETIME_MS = 3600_000;
@@ -33,6 +36,8 @@ export interface ManifestWriteDeps {
   sql: Sql;
   clock: Clock;
   cache: PullCache;
+  /** Read for the image config's `quay.expires-after` label. */
+  blobs: BlobStore;
   quota: QuotaSettings;
   /** PIER_PROXY_CACHE: writes into cache organizations are refused. */
   proxyCache: boolean;
@@ -117,6 +122,7 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
   for (const tag of tags) if (!isValidTag(tag)) throw new RegistryError("MANIFEST_INVALID", undefined, { message: `invalid tag ${tag}` });
 
   const text = new TextDecoder().decode(put.bytes);
+  const label = await newManifestLabel(deps, target, manifest, digest, text);
   const now = deps.clock.now();
   let warning: string | null = null;
   await deps.sql.transaction(async (tx) => {
@@ -137,10 +143,13 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
       const verdict = deps.quota.enabled ? await countTowardsQuota(tx, deps.quota, target, row.id) : null;
       if (verdict?.severity === "Reject") throw quotaExceeded();
       if (verdict?.severity === "Warning") warning = quotaWarning(verdict);
+      if (label !== null) await insertManifestLabel(tx, target.id, row.id, EXPIRES_AFTER, label);
     }
+    // Quay re-reads the label from the rows on every push, so a re-pushed manifest keeps it.
+    const lifetimeMs = tags.length > 0 ? parseExpiresAfter((await findExpiresAfter(tx, row.id)) ?? "") : null;
     // Tag locks in one order, so two pushes with the same `?tag=` set cannot deadlock.
     for (const tag of [...tags].sort()) {
-      const outcome = await retargetTag(tx, deps.clock, target.id, tag, row.id);
+      const outcome = await retargetTag(tx, deps.clock, target.id, tag, row.id, lifetimeMs === null ? {} : { lifetimeMs });
       if (outcome.kind === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
     }
     // Pushed by digest with no tag: a hidden temporary tag keeps it from GC for a while.
@@ -154,6 +163,23 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
   });
   await deps.cache.bump(target.full);
   return { digest, tags, subject: manifest.subject?.digest ?? null, quotaWarning: warning };
+}
+
+/**
+ * The `quay.expires-after` label of an image manifest the repository does not hold yet,
+ * read from its config blob before the transaction (storage is not read under locks).
+ */
+async function newManifestLabel(
+  deps: ManifestWriteDeps,
+  target: PushTarget,
+  manifest: ParsedManifest,
+  digest: string,
+  text: string,
+): Promise<string | null> {
+  if (manifest.kind !== "image" || (await findRepositoryManifests(deps.sql, target.id, [digest])).size > 0) return null;
+  const storage = (await findRepositoryStorages(deps.sql, target.id, [manifest.config.digest])).get(manifest.config.digest);
+  const object = storage ? await findStorageObject(deps.sql, storage.id) : null;
+  return expiresAfterLabel(deps.blobs, manifest, text, object);
 }
 
 /** `DELETE /manifests/<digest>`: every alive tag on it ends (Quay's soft delete); bytes stay for GC. */

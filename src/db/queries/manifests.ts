@@ -174,7 +174,8 @@ export type TagOutcome =
 
 /**
  * Points tag `name` at the manifest: the alive row (if any) ends, a new one starts at
- * that instant (returned); `lifetimeMs` gives the new row an expiry.
+ * that instant (returned); `lifetimeMs` (positive) gives the new row an expiry, and
+ * `reversion` marks a restore from the time machine.
  */
 export async function retargetTag(
   sql: Queryable,
@@ -182,7 +183,7 @@ export async function retargetTag(
   repositoryId: number,
   name: string,
   manifestId: number,
-  options: { hidden?: boolean; lifetimeMs?: number } = {},
+  options: { hidden?: boolean; lifetimeMs?: number; reversion?: boolean } = {},
 ): Promise<TagOutcome> {
   const atMs = await lockTag(sql, clock, repositoryId, name);
   const alive = await aliveRows(sql, repositoryId, name, atMs);
@@ -190,8 +191,16 @@ export async function retargetTag(
   await endAliveRows(sql, repositoryId, name, atMs);
   await sql.query(
     `INSERT INTO tag (name, repository_id, manifest_id, lifetime_start_ms, lifetime_end_ms, immutable, hidden, reversion, tag_kind_id)
-     SELECT $1, $2, $3, $4, $5, false, $6, false, k.id FROM tagkind k WHERE k.name = 'tag'`,
-    [name, repositoryId, manifestId, atMs, options.lifetimeMs === undefined ? null : atMs + options.lifetimeMs, options.hidden ?? false],
+     SELECT $1, $2, $3, $4, $5, false, $6, $7, k.id FROM tagkind k WHERE k.name = 'tag'`,
+    [
+      name,
+      repositoryId,
+      manifestId,
+      atMs,
+      options.lifetimeMs === undefined ? null : atMs + Math.max(1, options.lifetimeMs),
+      options.hidden ?? false,
+      options.reversion ?? false,
+    ],
   );
   return alive[0] ? { kind: "moved", atMs, previousManifestId: alive[0].manifest_id } : { kind: "created", atMs };
 }
@@ -215,6 +224,37 @@ export async function endTag(
   if (alive.some((row) => row.immutable)) return "immutable";
   await endAliveRows(sql, repositoryId, name, atMs);
   return { manifestId: current.manifest_id, atMs };
+}
+
+export type EndChange = { startMs: number; previousEndMs: number | null; endMs: number | null } | "immutable" | null;
+
+/**
+ * Sets (or clears, with null) the end of the alive tag `name` under its lock; `chooseEnd`
+ * gets the row's start and the instant and must answer an end after both (or null).
+ * The previous and new end, "immutable", or null when there is no alive tag.
+ */
+export async function changeTagEnd(
+  sql: Queryable,
+  clock: Clock,
+  repositoryId: number,
+  name: string,
+  chooseEnd: (startMs: number, atMs: number) => number | null,
+): Promise<EndChange> {
+  const atMs = await lockTag(sql, clock, repositoryId, name);
+  const { rows } = await sql.query<{ id: number; immutable: boolean; start_ms: string; end_ms: string | null }>(
+    `SELECT id, immutable, lifetime_start_ms::text AS start_ms, lifetime_end_ms::text AS end_ms FROM tag
+     WHERE repository_id = $1 AND name = $2 AND (lifetime_end_ms IS NULL OR lifetime_end_ms > $3)
+     ORDER BY lifetime_start_ms DESC, id DESC LIMIT 1`,
+    [repositoryId, name, atMs],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  if (row.immutable) return "immutable";
+  const startMs = Number(row.start_ms);
+  const endMs = chooseEnd(startMs, atMs);
+  if (endMs !== null && (endMs <= startMs || endMs <= atMs)) throw new RangeError("a tag's new end must follow its start and now");
+  await sql.query(`UPDATE tag SET lifetime_end_ms = $2 WHERE id = $1`, [row.id, endMs]);
+  return { startMs, previousEndMs: row.end_ms === null ? null : Number(row.end_ms), endMs };
 }
 
 /** Names of the alive tags (hidden ones too) on a manifest. */

@@ -10,7 +10,14 @@ import { isDependencyUnavailable, unavailableDependency } from "../../core/error
 import { isRejectedValue } from "../../core/ports/sql.js";
 import { publicOrigin } from "../urls.js";
 
-const STATUS = { invalid_request: 400, not_found: 404, invalid_token: 401, request_too_large: 413 } as const;
+const STATUS = {
+  invalid_request: 400,
+  not_found: 404,
+  invalid_token: 401,
+  request_too_large: 413,
+  tag_immutable: 409,
+  repository_read_only: 503,
+} as const;
 
 /** A problem body of `errorType` with `status`, as Quay renders ApiException. */
 export function apiError(
