@@ -23,6 +23,7 @@ import { deleteRepositoryByName, getRepositories, getRepositoryDetails, postChan
 import { deleteRobot, getRobot, listRobots, putRobot, regenerateRobot } from "./api/robots.js";
 import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizationTeam, putTeamMember } from "./api/teams.js";
 import { getUser } from "./api/users.js";
+import { postRunJob } from "./api/jobs.js";
 import { apiVersionCheck } from "./handlers/base.js";
 import { deleteBlob, getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
@@ -118,6 +119,8 @@ export const routes: readonly Route[] = [
   },
   { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
+  // Pier extension: run a job now (npm run job against an embedded registry).
+  { name: "api-superuser-job-run", method: "POST", path: "/api/v1/superuser/jobs/:job", handler: postRunJob },
 ];
 
 /** The family a route's metrics are kept under: base, token, catalog, manifest, blob, upload, tags, referrers, health, metrics, api. */
