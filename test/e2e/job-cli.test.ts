@@ -54,7 +54,8 @@ describe("npm run job against the origin's database and storage", () => {
     sql = nodePostgresSql(db.url);
     await migrate(sql);
     storageDir = await mkdtemp(join(tmpdir(), "pier-job-cli-"));
-    env = { DATABASE_URL: db.url, REDIS_URL, PIER_STORAGE_DIR: storageDir };
+    // A Redis database of its own: the job leases of the suite's other runners never collide with these runs.
+    env = { DATABASE_URL: db.url, REDIS_URL: `${REDIS_URL.replace(/\/\d*$/, "")}/7`, PIER_STORAGE_DIR: storageDir };
     const target = { sql, blobs: blobs() };
     const repositoryId = await createRepository(target, await createNamespace(target, unique("jobcli")), "app");
     const location = await sql.query<{ id: number }>(`SELECT id FROM imagestoragelocation ORDER BY id LIMIT 1`);
