@@ -5,13 +5,14 @@
  */
 import { serve } from "@hono/node-server";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fsBlobStore } from "../../src/adapters/blob/fs.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
+import { pgliteSql } from "../../src/adapters/sql/pglite.js";
 import type { Sql } from "../../src/core/ports/sql.js";
 import { jobs } from "../../src/core/jobs/scheduler.js";
 import { uploadKey } from "../../src/core/storage-layout.js";
@@ -23,6 +24,24 @@ import { createTestDatabase, REDIS_URL, type TestDatabase } from "../support/ser
 interface CliResult {
   code: number | null;
   output: string;
+}
+
+/** A stale (3 days) and a fresh (1 minute) upload session with 3 bytes each, in a new repository. */
+async function seedUploads(sql: Sql, root: string, stale: string, fresh: string): Promise<void> {
+  const target = { sql, blobs: fsBlobStore({ root }) };
+  const repositoryId = await createRepository(target, await createNamespace(target, unique("jobcli")), "app");
+  const location = await sql.query<{ id: number }>(`SELECT id FROM imagestoragelocation ORDER BY id LIMIT 1`);
+  for (const [uuid, age] of [
+    [stale, 3 * 24 * 3600_000],
+    [fresh, 60_000],
+  ] as const) {
+    await sql.query(
+      `INSERT INTO blobupload (repository_id, uuid, byte_count, location_id, storage_metadata, chunk_count, created)
+       VALUES ($1, $2, 3, $3, '{}', 1, $4)`,
+      [repositoryId, uuid, location.rows[0]!.id, new Date(Date.now() - age)],
+    );
+    await target.blobs.put(uploadKey(uuid), new Blob(["abc"]).stream(), 3);
+  }
 }
 
 /** `npm run job -- <args>` with `env` on top of this process's, without DATABASE_URL unless given. */
@@ -56,20 +75,7 @@ describe("npm run job against the origin's database and storage", () => {
     storageDir = await mkdtemp(join(tmpdir(), "pier-job-cli-"));
     // A Redis database of its own: the job leases of the suite's other runners never collide with these runs.
     env = { DATABASE_URL: db.url, REDIS_URL: `${REDIS_URL.replace(/\/\d*$/, "")}/7`, PIER_STORAGE_DIR: storageDir };
-    const target = { sql, blobs: blobs() };
-    const repositoryId = await createRepository(target, await createNamespace(target, unique("jobcli")), "app");
-    const location = await sql.query<{ id: number }>(`SELECT id FROM imagestoragelocation ORDER BY id LIMIT 1`);
-    for (const [uuid, age] of [
-      [stale, 3 * 24 * 3600_000],
-      [fresh, 60_000],
-    ] as const) {
-      await sql.query(
-        `INSERT INTO blobupload (repository_id, uuid, byte_count, location_id, storage_metadata, chunk_count, created)
-         VALUES ($1, $2, 3, $3, '{}', 1, $4)`,
-        [repositoryId, uuid, location.rows[0]!.id, new Date(Date.now() - age)],
-      );
-      await blobs().put(uploadKey(uuid), new Blob(["abc"]).stream(), 3);
-    }
+    await seedUploads(sql, storageDir, stale, fresh);
   });
   afterAll(async () => {
     await sql.close();
@@ -112,6 +118,32 @@ describe("npm run job against the origin's database and storage", () => {
     expect(output).toContain(`jobs: ${jobs.map((job) => job.name).join(", ")}`);
     expect(output).toContain("upload-cleanup");
   }, 60_000);
+});
+
+describe("npm run job on an embedded data directory no registry holds", () => {
+  it("opens the directory itself and releases its lock afterwards", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "pier-job-cli-embedded-"));
+    try {
+      const stale = crypto.randomUUID();
+      const fresh = crypto.randomUUID();
+      const sql = await pgliteSql(join(dataDir, "postgres"));
+      await migrate(sql);
+      await seedUploads(sql, join(dataDir, "storage"), stale, fresh);
+      await sql.close();
+      const { code, output } = await runJobCli(["upload-cleanup"], { PIER_DATA_DIR: dataDir });
+      expect(code).toBe(0);
+      expect(output).toContain(`upload-cleanup: upload ${stale} (started `);
+      expect(output).toContain("upload-cleanup: processed 1");
+      expect(await readdir(join(dataDir, "storage", "uploads"))).toEqual([fresh]);
+      expect(await readdir(dataDir)).not.toContain("pier.pid");
+      const reopened = await pgliteSql(join(dataDir, "postgres"));
+      const left = await reopened.query<{ uuid: string }>(`SELECT uuid FROM blobupload`);
+      await reopened.close();
+      expect(left.rows.map((row) => row.uuid)).toEqual([fresh]);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe("npm run job where a running embedded registry holds the data directory", () => {
