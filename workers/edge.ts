@@ -19,13 +19,13 @@ import {
   requireString,
   type ConfigSource,
 } from "../src/core/config.js";
-import { runScheduledJobs } from "../src/core/jobs/scheduler.js";
+import { runScheduledJobs } from "../src/core/jobs/runner.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../src/core/audit-buffer.js";
 import { LastPulls } from "../src/core/proxy/last-pulls.js";
-import { edgeMetricsShipper } from "../src/core/metrics/pier-metrics.js";
+import { edgeMetricsShipper, type PierMetrics } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
 import { s3Storage } from "./s3-storage.js";
@@ -69,6 +69,9 @@ interface Built {
   env: EdgeEnv;
   registry: Registry;
   app: Hono;
+  metrics: PierMetrics;
+  /** Ships the isolate's metrics to Redis; `force` even when the last shipment was recent. */
+  shipMetrics: (force?: boolean) => Promise<void>;
   /** Work for after the response: the metrics batch, the pull audit batch and the last pulls, each when due. */
   afterResponse: () => Promise<void>;
 }
@@ -97,7 +100,7 @@ function build(env: EdgeEnv): Built {
       lastPulls.flush(registry.sql).catch((error: unknown) => console.error("last pull flush failed:", error)),
     ]);
   };
-  built = { env, registry, app, afterResponse };
+  built = { env, registry, app, metrics: observability.metrics, shipMetrics, afterResponse };
   return built;
 }
 
@@ -110,6 +113,14 @@ export default {
     return response;
   },
   async scheduled(controller: ScheduledController, env: EdgeEnv, ctx: ExecutionContext): Promise<void> {
-    ctx.waitUntil(runScheduledJobs(build(env).registry, controller.cron));
+    const { registry, metrics, shipMetrics } = build(env);
+    ctx.waitUntil(
+      (async () => {
+        const outcomes = await runScheduledJobs(registry, controller.cron, metrics);
+        for (const outcome of outcomes) if (outcome.error) console.error(`job ${outcome.name} failed: ${outcome.error}`);
+        // The isolate may not serve a request before it is evicted: ship the job metrics now.
+        await shipMetrics(true);
+      })(),
+    );
   },
 };

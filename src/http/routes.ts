@@ -31,6 +31,7 @@ import { deleteRobot, getRobot, listRobots, putRobot, regenerateRobot } from "./
 import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizationTeam, putTeamMember } from "./api/teams.js";
 import { getUser } from "./api/users.js";
 import { deleteRepositoryTagHandler, getRepositoryTags, postRestoreTag, putRepositoryTag } from "./api/tags.js";
+import { postRunJob } from "./api/jobs.js";
 import { apiVersionCheck } from "./handlers/base.js";
 import { deleteBlob, getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
@@ -148,6 +149,8 @@ export const routes: readonly Route[] = [
   { name: "api-tag-delete", method: "DELETE", path: `/api/v1/repository/${REPO}/tag/:tag`, handler: deleteRepositoryTagHandler },
   { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
+  // Pier extension: run a job now (npm run job against an embedded registry).
+  { name: "api-superuser-job-run", method: "POST", path: "/api/v1/superuser/jobs/:job", handler: postRunJob },
 ];
 
 /** The family a route's metrics are kept under: base, token, catalog, manifest, blob, upload, tags, referrers, health, metrics, api. */

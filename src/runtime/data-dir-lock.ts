@@ -14,6 +14,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The pid of the live process holding `dataDir`, or null when none does. */
+export async function dataDirHolder(dataDir: string): Promise<number | null> {
+  const holder = Number((await readFile(join(dataDir, "pier.pid"), "utf8").catch(() => "")).trim());
+  return holder && alive(holder) ? holder : null;
+}
+
 /** Takes the lock or throws naming the holder; returns the release function. */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const path = join(dataDir, "pier.pid");

@@ -37,7 +37,9 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
   const server = await listen(app, { hostname: options.hostname, port: options.port, limits: options.limits });
-  const stopJobs = startJobTimer(registry, (outcome) => outcome.error && console.error(`job ${outcome.name} failed: ${outcome.error}`));
+  const stopJobs = startJobTimer(registry, observability.metrics, (outcome) => {
+    if (outcome.error) console.error(`job ${outcome.name} failed: ${outcome.error}`);
+  });
   const stopAudit = startAuditFlusher(pullAudit, registry.sql, report("pull audit flush"));
   const stopLastPulls = startAuditFlusher(lastPulls, registry.sql, report("last pull flush"));
   onShutdownSignal(async () => {

@@ -12,7 +12,7 @@ import { serviceKeys } from "../../src/core/auth/service-keys.js";
 import { pythonJson } from "../../src/core/audit.js";
 import { loadRegistryConfig, type ConfigSource } from "../../src/core/config.js";
 import { runAutoPrune, runDefaultAutoPrune, AUTOPRUNE_DEFAULTS, DEFAULT_PRUNE_DEFAULTS } from "../../src/core/jobs/autoprune.js";
-import { scheduledContext, type JobContext } from "../../src/core/jobs/scheduler.js";
+import type { JobContext } from "../../src/core/jobs/scheduler.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
 import type { Cache } from "../../src/core/ports/cache.js";
@@ -24,6 +24,9 @@ import { ensureTask, insertPolicy } from "../../src/db/queries/autoprune.js";
 import { fakeClock, type FakeClock } from "../support/fake-clock.js";
 import { createNamespace, createRepository, storeManifest, tagManifest, unique } from "../support/quay-seed.js";
 import { createTestDatabase, REDIS_URL, type TestDatabase } from "../support/services.js";
+
+/** A real (not dry) run that reports nowhere. */
+const scheduledContext: JobContext = { dryRun: false, report: () => {}, reclaimed: () => {} };
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { fsBlobStore } from "../../src/adapters/blob/fs.js";
-import type { JobOutcome } from "../../src/core/jobs/scheduler.js";
+import type { JobOutcome } from "../../src/core/jobs/runner.js";
 import { systemClock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
 import { startJobTimer } from "../../src/runtime/job-timer.js";
@@ -24,7 +24,7 @@ it("sweeps a killed process's temp files when the runtime starts", async () => {
   const outcomes: JobOutcome[] = [];
   let reported!: () => void;
   const done = new Promise<void>((resolve) => (reported = resolve));
-  const stop = startJobTimer(registry, (outcome) => {
+  const stop = startJobTimer(registry, null, (outcome) => {
     outcomes.push(outcome);
     reported();
   });

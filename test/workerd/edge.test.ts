@@ -7,9 +7,10 @@ import { describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { neonSql } from "../../src/adapters/sql/neon.js";
 import { loadS3Settings } from "../../src/core/config.js";
+import { EDGE_METRICS_KEY } from "../../src/core/metrics/pier-metrics.js";
 import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { uploadKey } from "../../src/core/storage-layout.js";
-import worker from "../../workers/edge.js";
+import worker, { edgeRegistry } from "../../workers/edge.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 
 const edge = (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
@@ -58,6 +59,9 @@ describe("edge Worker", () => {
     }
 
     const job = jobs.find((j) => j.name === "upload-cleanup")!;
+    const cache = edgeRegistry(env).cache;
+    const successes = `pier_job_runs_total{runtime="edge",job="upload-cleanup",result="success"}`;
+    const before = (await cache.readFields(EDGE_METRICS_KEY))[successes] ?? 0;
     const controller = { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} };
     const pending: Promise<unknown>[] = [];
     await worker.scheduled(
@@ -71,5 +75,7 @@ describe("edge Worker", () => {
     expect(left.rows.map((r) => r.uuid)).toEqual([fresh]);
     expect(await blobs.stat(uploadKey(stale))).toBeNull();
     expect(await blobs.stat(uploadKey(fresh))).toEqual({ size: 3 });
+    // The run's metrics left the isolate with the scheduled event, not with some later request.
+    expect((await cache.readFields(EDGE_METRICS_KEY))[successes]).toBe(before + 1);
   });
 });

@@ -26,18 +26,20 @@ export interface Job {
   atStart?: boolean;
   /** Whether the configuration enables it (a feature flag); always when absent. */
   enabled?(config: RegistryConfig): boolean;
+  /** It honours `context.dryRun`; a dry run skips jobs without it, so a dry run never changes anything. */
+  supportsDryRun?: boolean;
+  /** How long its lease (src/core/jobs/runner.ts) holds; longer than a batch ever takes. Default 300. */
+  leaseSeconds?: number;
   /** One bounded batch; how many items it processed (0: nothing left to do). */
   run(registry: Registry, context: JobContext): Promise<number>;
 }
-
-/** The context of a scheduled run: real, reporting nowhere. */
-export const scheduledContext: JobContext = { dryRun: false, report: () => {}, reclaimed: () => {} };
 
 export const jobs: readonly Job[] = [
   {
     name: "upload-cleanup",
     everyMinutes: 15,
-    run: (registry) => cleanupStaleUploads(registry, { olderThanMinutes: 2880, batchSize: 100 }),
+    supportsDryRun: true,
+    run: (registry, context) => cleanupStaleUploads(registry, { olderThanMinutes: 2880, batchSize: 100 }, context),
   },
   {
     name: "upload-orphans",
@@ -48,46 +50,33 @@ export const jobs: readonly Job[] = [
       return (await sweepOrphanedUploadObjects(registry, options)) + (await sweepAbandonedWrites(registry, options));
     },
   },
-  { name: "autoprune", everyMinutes: 1, enabled: autoPruneEnabled, run: (registry, context) => runAutoPrune(registry, context) },
+  {
+    name: "autoprune",
+    everyMinutes: 1,
+    enabled: autoPruneEnabled,
+    supportsDryRun: true,
+    run: (registry, context) => runAutoPrune(registry, context),
+  },
   {
     // Ticks often but starts a pass only once a day (the shared cache remembers); each tick does one page.
     name: "autoprune-default",
     everyMinutes: 5,
     enabled: defaultAutoPruneEnabled,
+    supportsDryRun: true,
     run: (registry, context) => runDefaultAutoPrune(registry, context),
   },
 ];
 
-/** The cron expression that triggers a job on the edge. */
+/**
+ * The cron expression that triggers a job on the edge: every N minutes within the hour
+ * (N divides 60), every H hours (H divides 24), or daily at midnight UTC. Other
+ * intervals have no exact cron form and are refused.
+ */
 export function cronOf(job: Job): string {
-  return `*/${job.everyMinutes} * * * *`;
-}
-
-export interface JobOutcome {
-  name: string;
-  processed?: number;
-  error?: string;
-}
-
-/** Runs `due` concurrently; one job's failure does not stop the others. Jobs the configuration disables are skipped. */
-export async function runJobs(registry: Registry, due: readonly Job[]): Promise<JobOutcome[]> {
-  return Promise.all(
-    due
-      .filter((job) => job.enabled?.(registry.config) ?? true)
-      .map(async (job): Promise<JobOutcome> => {
-        try {
-          return { name: job.name, processed: await job.run(registry, scheduledContext) };
-        } catch (error) {
-          return { name: job.name, error: error instanceof Error ? error.message : String(error) };
-        }
-      }),
-  );
-}
-
-/** The edge's scheduled handler: every job bound to the cron trigger that fired. */
-export function runScheduledJobs(registry: Registry, cron: string): Promise<JobOutcome[]> {
-  return runJobs(
-    registry,
-    jobs.filter((job) => cronOf(job) === cron),
-  );
+  const minutes = job.everyMinutes;
+  if (Number.isInteger(minutes) && minutes >= 1 && minutes < 60 && 60 % minutes === 0) return `*/${minutes} * * * *`;
+  const hours = minutes / 60;
+  if (Number.isInteger(hours) && hours >= 1 && hours < 24 && 24 % hours === 0) return `0 */${hours} * * *`;
+  if (minutes === 1440) return "0 0 * * *";
+  throw new Error(`job ${job.name}: everyMinutes ${minutes} has no cron form (use a divisor of 60, whole hours dividing 24, or 1440)`);
 }

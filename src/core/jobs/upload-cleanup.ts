@@ -5,6 +5,7 @@
  * concurrent runs split the work, and a crash mid-batch is retried next run.
  */
 import type { Registry } from "../registry.js";
+import type { JobContext } from "./scheduler.js";
 import { uploadKey } from "../storage-layout.js";
 import { intArray } from "../../db/queries/arrays.js";
 
@@ -18,6 +19,7 @@ interface StaleUpload {
   id: number;
   uuid: string;
   storage_metadata: string | null;
+  created: Date;
 }
 
 /** Object keys an upload session owns: its own key plus S3-style chunk objects. */
@@ -38,15 +40,20 @@ export function uploadObjectKeys(upload: { uuid: string; storage_metadata: strin
   return [...keys];
 }
 
-/** Removes one batch of stale uploads; returns how many sessions were removed. */
-export async function cleanupStaleUploads(registry: Registry, options: UploadCleanupOptions): Promise<number> {
+/**
+ * Removes one batch of stale uploads; returns how many sessions were removed. With
+ * `context` each one is reported; in a dry run nothing is locked or removed.
+ */
+export async function cleanupStaleUploads(registry: Registry, options: UploadCleanupOptions, context?: JobContext): Promise<number> {
   const threshold = new Date(registry.clock.now() - options.olderThanMinutes * 60_000);
+  const dryRun = context?.dryRun ?? false;
   return registry.sql.transaction(async (tx) => {
     const { rows } = await tx.query<StaleUpload>(
-      `SELECT id, uuid, storage_metadata FROM blobupload WHERE created < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      `SELECT id, uuid, storage_metadata, created FROM blobupload WHERE created < $1 ORDER BY id LIMIT $2 ${dryRun ? "" : "FOR UPDATE SKIP LOCKED"}`,
       [threshold, options.batchSize],
     );
-    if (rows.length === 0) return 0;
+    for (const upload of rows) context?.report(`upload ${upload.uuid} (started ${new Date(upload.created).toISOString()})`);
+    if (rows.length === 0 || dryRun) return rows.length;
     for (const upload of rows) {
       await Promise.all(uploadObjectKeys(upload).map((key) => registry.blobs.delete(key)));
     }

@@ -20,6 +20,7 @@ export interface RequestStats {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const COUNT_BUCKETS = [0, 1, 2, 3, 5, 10, 20];
+const JOB_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export type PierMetrics = ReturnType<typeof createPierMetrics>;
 
@@ -65,6 +66,11 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
       "pier_proxy_lookups_total",
       "Proxy-cache reads by upstream and result (hit, miss, revalidated, stale, error).",
     ),
+    jobRuns: registry.counter("pier_job_runs_total", "Job runs by job and result (success, error, locked: another runner held the lease)."),
+    jobItems: registry.counter("pier_job_items_total", "Items the job's runs processed."),
+    jobReclaimedBytes: registry.counter("pier_job_reclaimed_bytes_total", "Bytes of storage the job's runs reclaimed."),
+    jobDuration: registry.histogram("pier_job_duration_seconds", "Time one run (one batch) of the job took.", JOB_BUCKETS),
+    jobLastSuccess: registry.gauge("pier_job_last_success_timestamp_seconds", "When the job last ran without error (Unix seconds)."),
   };
 }
 
@@ -162,10 +168,16 @@ export const EDGE_METRICS_KEY = "pier:metrics:edge";
  * round trip, from the Worker's waitUntil — never once per request. Counts of an isolate
  * that is evicted before its next flush are lost (at most one interval's worth).
  */
-export function edgeMetricsShipper(metrics: PierMetrics, cache: Cache, now: () => number, intervalMs = 10_000): () => Promise<void> {
+export function edgeMetricsShipper(
+  metrics: PierMetrics,
+  cache: Cache,
+  now: () => number,
+  intervalMs = 10_000,
+): (force?: boolean) => Promise<void> {
   let last = now();
-  return async function shipIfDue() {
-    if (now() - last < intervalMs) return;
+  /** `force`: ship now (after a scheduled run, which may be the isolate's last act). */
+  return async function shipIfDue(force = false) {
+    if (!force && now() - last < intervalMs) return;
     last = now();
     const deltas = metrics.registry.takeDeltas();
     if (Object.keys(deltas).length > 0) await cache.addToFields(EDGE_METRICS_KEY, deltas).catch(() => {});

@@ -55,6 +55,8 @@ export interface Counter {
 
 export interface Gauge {
   add(labels: Labels, by: number): void;
+  /** Replaces the value (a timestamp, the last value seen). */
+  set(labels: Labels, value: number): void;
 }
 
 export interface Histogram {
@@ -75,7 +77,10 @@ export class MetricsRegistry {
 
   gauge(name: string, help: string): Gauge {
     const metric = this.define(name, "gauge", help, []);
-    return { add: (labels, by) => void (this.seriesOf(metric, labels).value += by) };
+    return {
+      add: (labels, by) => void (this.seriesOf(metric, labels).value += by),
+      set: (labels, value) => void (this.seriesOf(metric, labels).value = value),
+    };
   }
 
   histogram(name: string, help: string, bounds: readonly number[]): Histogram {
