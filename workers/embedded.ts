@@ -22,18 +22,12 @@ import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
+import { runStartup } from "../src/runtime/startup.js";
 
 const env = process.env;
 const startedAt = Date.now();
 const dataDir = resolve(readString(env, "PIER_DATA_DIR") ?? "data");
-const hostname = readString(env, "PIER_HOST") ?? "127.0.0.1";
-const port = readInteger(env, "PORT", 5000);
 const adminUser = readString(env, "PIER_ADMIN_USER") ?? "admin";
-
-await mkdir(dataDir, { recursive: true });
-const unlock = await lockDataDir(dataDir);
-const sql = await pgliteSql(join(dataDir, "postgres"));
-await migrate(sql);
 
 /**
  * Quay's DATABASE_SECRET_KEY for robot tokens: PIER_DATABASE_SECRET_KEY when set, else one
@@ -55,61 +49,75 @@ async function databaseSecretKey(): Promise<string> {
   return key;
 }
 
-const config = loadRegistryConfig({ PIER_SUPER_USERS: adminUser, ...env, PIER_DATABASE_SECRET_KEY: await databaseSecretKey() });
-await ensureStorageLocation(sql, config.storageLocation);
-const admin = await bootstrapAdmin(sql, systemClock, {
-  username: adminUser,
-  password: readString(env, "PIER_ADMIN_PASSWORD"),
-  email: readString(env, "PIER_ADMIN_EMAIL") ?? `${adminUser}@localhost`,
-  removedTagExpirationSeconds: config.defaultTagExpirationSeconds,
-});
+await runStartup("embedded", { host: env.PIER_HOST ?? "127.0.0.1", port: env.PORT ?? "5000" }, async (undo) => {
+  const hostname = readString(env, "PIER_HOST") ?? "127.0.0.1";
+  const port = readInteger(env, "PORT", 5000);
+  await mkdir(dataDir, { recursive: true });
+  const unlock = await lockDataDir(dataDir);
+  undo(unlock);
+  const sql = await pgliteSql(join(dataDir, "postgres"));
+  undo(() => sql.close());
+  await migrate(sql);
 
-const instanceKey = await startInstanceKey(sql, systemClock, {
-  name: `http://${hostname}:${port}`,
-  keyFile: join(dataDir, "instance-key.jwk"),
-  onRefreshError: (error) => console.error("instance key refresh failed:", error),
-});
-const server = await serveNodeRegistry(
-  {
-    config,
-    sql,
-    cache: memoryCache(),
-    blobs: fsBlobStore({ root: join(dataDir, "storage") }),
-    signer: null,
-    clock: systemClock,
-    keys: serviceKeys({ sql, clock: systemClock }),
-    signingKey: instanceKey.signing,
-    upstream: guardedUpstream({
-      policy: { allowedHosts: config.ssrfAllowedHosts },
-      resolve: resolveAll,
-      timeoutMs: loadDependencyTimeouts(env).upstreamMs,
-    }),
-    hashing: nodeHashing,
-  },
-  {
-    runtime: "embedded",
-    hostname,
-    port,
-    limits: loadServerLimits(env),
-    async release() {
-      instanceKey.stop();
-      await sql.close();
-      await unlock();
-      console.log("Pier stopped");
+  const config = loadRegistryConfig({ PIER_SUPER_USERS: adminUser, ...env, PIER_DATABASE_SECRET_KEY: await databaseSecretKey() });
+  await ensureStorageLocation(sql, config.storageLocation);
+  const admin = await bootstrapAdmin(sql, systemClock, {
+    username: adminUser,
+    password: readString(env, "PIER_ADMIN_PASSWORD"),
+    email: readString(env, "PIER_ADMIN_EMAIL") ?? `${adminUser}@localhost`,
+    removedTagExpirationSeconds: config.defaultTagExpirationSeconds,
+  });
+  // At once: a start that fails later (a busy port) must not lose the only copy of the password.
+  if (admin.generatedPassword) console.log(`Created admin user "${admin.username}" with password: ${admin.generatedPassword}`);
+
+  const instanceKey = await startInstanceKey(sql, systemClock, {
+    name: `http://${hostname}:${port}`,
+    keyFile: join(dataDir, "instance-key.jwk"),
+    onRefreshError: (error) => console.error("instance key refresh failed:", error),
+  });
+  const server = await serveNodeRegistry(
+    {
+      config,
+      sql,
+      cache: memoryCache(),
+      blobs: fsBlobStore({ root: join(dataDir, "storage") }),
+      signer: null,
+      clock: systemClock,
+      keys: serviceKeys({ sql, clock: systemClock }),
+      signingKey: instanceKey.signing,
+      upstream: guardedUpstream({
+        policy: { allowedHosts: config.ssrfAllowedHosts },
+        resolve: resolveAll,
+        timeoutMs: loadDependencyTimeouts(env).upstreamMs,
+      }),
+      hashing: nodeHashing,
     },
-  },
-);
-const address = `${hostname}:${server.port}`;
+    {
+      runtime: "embedded",
+      hostname,
+      port,
+      limits: loadServerLimits(env),
+      async release() {
+        instanceKey.stop();
+        await sql.close();
+        await unlock();
+        console.log("Pier stopped");
+      },
+    },
+  );
 
-// One write, after the signal handlers are in place: whoever reads "ready" may stop us.
-const adminLine = admin.generatedPassword
-  ? `Created admin user "${admin.username}" with password: ${admin.generatedPassword}`
-  : `Admin user "${admin.username}" ${admin.result === "created" ? "created" : "ready"} (password from PIER_ADMIN_PASSWORD or unchanged)`;
-console.log(
-  [
-    `Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
-    adminLine,
-    `Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`,
-    `         or: podman login --tls-verify=false -u ${admin.username} ${address}`,
-  ].join("\n"),
-);
+  const address = `${hostname}:${server.port}`;
+
+  // One write, after the signal handlers are in place: whoever reads "ready" may stop us.
+  const adminLine = admin.generatedPassword
+    ? `Admin user "${admin.username}" created (password above)`
+    : `Admin user "${admin.username}" ${admin.result === "created" ? "created" : "ready"} (password from PIER_ADMIN_PASSWORD or unchanged)`;
+  console.log(
+    [
+      `Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
+      adminLine,
+      `Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`,
+      `         or: podman login --tls-verify=false -u ${admin.username} ${address}`,
+    ].join("\n"),
+  );
+});

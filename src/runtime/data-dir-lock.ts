@@ -4,6 +4,7 @@
  */
 import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { StartupError } from "./startup.js";
 
 function alive(pid: number): boolean {
   try {
@@ -33,7 +34,7 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number((await readFile(path, "utf8").catch(() => "")).trim());
       if (holder && holder !== process.pid && alive(holder)) {
-        throw new Error(`${dataDir} is in use by another Pier process (pid ${holder}); stop it or choose another PIER_DATA_DIR`);
+        throw new StartupError(`${dataDir} is in use by another Pier process (pid ${holder}); stop it or choose another PIER_DATA_DIR`);
       }
       await rm(path, { force: true });
     }

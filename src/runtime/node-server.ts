@@ -24,6 +24,8 @@ export interface ServerLimits {
   keepAliveTimeoutMs: number;
   /** Open connections one remote address may hold; more are closed at once. */
   maxConnectionsPerIp: number;
+  /** At shutdown, requests still running after this are cut off. */
+  shutdownGraceMs: number;
 }
 
 export function loadServerLimits(source: ConfigSource): ServerLimits {
@@ -32,6 +34,7 @@ export function loadServerLimits(source: ConfigSource): ServerLimits {
     idleTimeoutMs: readInteger(source, "PIER_IDLE_TIMEOUT_MS", 60_000, 1),
     keepAliveTimeoutMs: readInteger(source, "PIER_KEEPALIVE_TIMEOUT_MS", 5_000, 1),
     maxConnectionsPerIp: readInteger(source, "PIER_MAX_CONNECTIONS_PER_IP", 256, 1),
+    shutdownGraceMs: readInteger(source, "PIER_SHUTDOWN_GRACE_MS", 10_000),
   };
 }
 
@@ -72,8 +75,9 @@ export function listen(app: Hono, options: { hostname: string; port: number; lim
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
-            // Idle keep-alive sockets would hold close() open forever.
+            // Idle keep-alive sockets would hold close() open forever; busy ones get the grace period.
             server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), limits.shutdownGraceMs).unref();
           }),
       });
     }) as Server;

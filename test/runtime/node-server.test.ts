@@ -56,7 +56,13 @@ function closedWithin(socket: Socket, withinMs: number): Promise<number> {
   });
 }
 
-const limits: ServerLimits = { headersTimeoutMs: 500, idleTimeoutMs: 1_000, keepAliveTimeoutMs: 500, maxConnectionsPerIp: 3 };
+const limits: ServerLimits = {
+  headersTimeoutMs: 500,
+  idleTimeoutMs: 1_000,
+  keepAliveTimeoutMs: 500,
+  maxConnectionsPerIp: 3,
+  shutdownGraceMs: 1_000,
+};
 
 describe("node listener limits", () => {
   it("closes a connection that sends part of a header line and stalls", async () => {
@@ -98,5 +104,24 @@ describe("node listener limits", () => {
     await closedWithin(socket, 3_000);
     expect(response).toMatch(/^HTTP\/1\.1 200/);
     expect(response.endsWith(`\r\n\r\n${7 * chunks}`)).toBe(true);
+  });
+
+  it("lets a request in flight finish at shutdown, and cuts off one that outlives the grace period", async () => {
+    const server = await listen(app(), { hostname: "127.0.0.1", port: 0, limits });
+    const quick = await open(server.port);
+    quick.write("PUT /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n");
+    const stuck = await open(server.port);
+    stuck.write("PUT /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    await new Promise((r) => setTimeout(r, 100));
+    let answer = "";
+    quick.on("data", (data: Buffer) => (answer += data.toString()));
+    const started = Date.now();
+    const closing = server.close();
+    quick.write("0\r\n\r\n");
+    await closedWithin(quick, 3_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(await closedWithin(stuck, 3_000)).toBeGreaterThanOrEqual(limits.shutdownGraceMs - 100);
+    await closing;
+    expect(Date.now() - started).toBeLessThan(limits.shutdownGraceMs + 1_500);
   });
 });

@@ -41,7 +41,7 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
  */
 async function originNodeFlags(): Promise<string[]> {
   const { scripts } = JSON.parse(await readFile("package.json", "utf8")) as { scripts: Record<string, string> };
-  const match = /&& node ((?:--\S+ )*)dist\/origin\.mjs$/.exec(scripts.origin ?? "");
+  const match = /&& (?:exec )?node ((?:--\S+ )*)dist\/origin\.mjs$/.exec(scripts.origin ?? "");
   if (!match) throw new Error(`package.json's origin script does not end in "node [flags] dist/origin.mjs": ${scripts.origin}`);
   return match[1]!.trim().split(" ").filter(Boolean);
 }
