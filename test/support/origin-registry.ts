@@ -32,6 +32,8 @@ export interface OriginFixture {
   registry: Registry;
   /** The test database without proxy or time limits, for seeding and checking rows during a fault. */
   direct: Sql;
+  /** Its connection string, for commands run against it. */
+  databaseUrl: string;
   s3: S3Settings;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
@@ -96,6 +98,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
       }),
     faults,
     direct,
+    databaseUrl: database.url,
     async close() {
       await Promise.all([sql.close(), direct.close(), cache.close(), server.close()]);
       if (faults) await Promise.all([faults.database.close(), faults.cache.close(), faults.storage.close()]);
