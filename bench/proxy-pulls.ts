@@ -17,6 +17,8 @@ export interface ColdPullRow {
   name: string;
   /** What is measured (transport, where the fill happens). */
   note: string;
+  /** A first pull of content never cached (false: the second pull of it, from the cache; or the peer). */
+  cold: boolean;
   timesMs: number[];
   medianMs: number;
   /** One line per failed run. */
@@ -56,8 +58,9 @@ export async function pushFreshImage(
 
 /**
  * `runs` rounds; in each, every Pier target pulls its own fresh ~200 MB image (a cold
- * first pull through the cache) and the peer pulls the first of them straight.
- * Resolves with the rows (peer first) and the first cached image (for the accounting).
+ * first pull through the cache, then a second one from the cache) and the peer pulls
+ * the first of them straight. Resolves with the rows (peer first, then the cold pulls,
+ * then the second pulls) and the first cached image (for the accounting).
  */
 export async function timeColdPulls(
   skopeo: Skopeo,
@@ -68,17 +71,27 @@ export async function timeColdPulls(
   log: (line: string) => void,
 ): Promise<{ rows: ColdPullRow[]; cached: { repository: string; image: LayoutImage } | null }> {
   const sizes = Array.from({ length: BIG_LAYERS }, () => BIG_LAYER_BYTES);
-  const rows = [peer, ...pier].map((t): ColdPullRow => ({ name: t.name, note: t.note, timesMs: [], medianMs: Number.NaN, errors: [] }));
+  const row = (name: string, note: string, cold: boolean): ColdPullRow => ({
+    name,
+    note,
+    cold,
+    timesMs: [],
+    medianMs: Number.NaN,
+    errors: [],
+  });
+  const peerRow = row(peer.name, peer.note, false);
+  const coldRows = pier.map((t) => row(t.name, t.note, true));
+  const warmRows = pier.map((t) => row(`${t.name}, second pull`, "from the cache: content stored, tag fresh", false));
   let cached: { repository: string; image: LayoutImage } | null = null;
-  const time = async (row: ColdPullRow, target: ProxyTarget, repository: string, round: number): Promise<boolean> => {
+  const time = async (into: ColdPullRow, target: ProxyTarget, repository: string, round: number): Promise<boolean> => {
     try {
       const ms = await skopeo.timedPull(`docker://${target.host}/${target.prefix}${repository}:v1`);
-      row.timesMs.push(ms);
-      log(`cold pull ${round}/${runs} · ${row.name}: ${(ms / 1000).toFixed(2)} s`);
+      into.timesMs.push(ms);
+      log(`proxy pull ${round}/${runs} · ${into.name}: ${(ms / 1000).toFixed(2)} s`);
       return true;
     } catch (error) {
-      row.errors.push(`run ${round}: ${errorLine(error)}`);
-      log(`cold pull ${round}/${runs} · ${row.name} failed: ${errorLine(error)}`);
+      into.errors.push(`run ${round}: ${errorLine(error)}`);
+      log(`proxy pull ${round}/${runs} · ${into.name} failed: ${errorLine(error)}`);
       return false;
     }
   };
@@ -87,12 +100,14 @@ export async function timeColdPulls(
       const repository = `${namespace}/cold-${index}-${round}`;
       const image = await pushFreshImage(skopeo, peer.host, repository, sizes);
       // The same bytes straight from the peer, just before the first Pier target pulls them (both read a warm page cache).
-      if (index === 0) await time(rows[0]!, peer, repository, round);
-      const ok = await time(rows[index + 1]!, target, repository, round);
-      if (ok && cached === null && index === 0) cached = { repository: `${target.prefix}${repository}`, image };
+      if (index === 0) await time(peerRow, peer, repository, round);
+      if (!(await time(coldRows[index]!, target, repository, round))) continue;
+      if (cached === null && index === 0) cached = { repository: `${target.prefix}${repository}`, image };
+      await time(warmRows[index]!, target, repository, round);
     }
   }
-  for (const row of rows) if (row.timesMs.length > 0) row.medianMs = median(row.timesMs);
+  const rows = [peerRow, ...coldRows, ...warmRows];
+  for (const r of rows) if (r.timesMs.length > 0) r.medianMs = median(r.timesMs);
   return { rows, cached };
 }
 

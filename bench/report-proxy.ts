@@ -28,16 +28,18 @@ interface Target {
 const isWarm = (row: AccountingRow) => row.scenario !== "cold";
 
 function coldTargets(proxy: ProxyResults): Target[] {
-  const [peer, ...pier] = proxy.cold;
-  return pier.map((row) => {
-    const target = `First pull through the cache within 1.1× of pulling straight from the upstream (${row.name})`;
-    if (!peer || peer.timesMs.length === 0 || row.timesMs.length === 0)
-      return { target, measured: `not measured: ${[...(peer?.errors ?? []), ...row.errors].join("; ") || "no runs"}`, met: false };
-    const r = row.medianMs / peer.medianMs;
-    const failed = row.errors.length > 0 ? `; ${row.errors.length} failed run(s): ${row.errors.join("; ")}` : "";
-    const measured = `median ${fixed(row.medianMs / 1000, 2)} vs ${fixed(peer.medianMs / 1000, 2)} s (${ratio(r)})${failed}`;
-    return { target, measured, met: r <= 1.1 && row.errors.length === 0 };
-  });
+  const peer = proxy.cold[0];
+  return proxy.cold
+    .filter((row) => row.cold)
+    .map((row) => {
+      const target = `First pull through the cache within 1.1× of pulling straight from the upstream (${row.name})`;
+      if (!peer || peer.timesMs.length === 0 || row.timesMs.length === 0)
+        return { target, measured: `not measured: ${[...(peer?.errors ?? []), ...row.errors].join("; ") || "no runs"}`, met: false };
+      const r = row.medianMs / peer.medianMs;
+      const failed = row.errors.length > 0 ? `; ${row.errors.length} failed run(s): ${row.errors.join("; ")}` : "";
+      const measured = `median ${fixed(row.medianMs / 1000, 2)} vs ${fixed(peer.medianMs / 1000, 2)} s (${ratio(r)})${failed}`;
+      return { target, measured, met: r <= 1.1 && row.errors.length === 0 };
+    });
 }
 
 function accountingTargets(rows: readonly AccountingRow[]): Target[] {
@@ -151,12 +153,12 @@ export function renderProxySection(proxy: ProxyResults, accounting: readonly Acc
       targets.map((t) => [t.target, t.measured, t.met ? "met" : "**missed**"]),
     ),
     "",
-    `### Cold first pull of the ~${fixed(proxy.bigImageBytes / 1e6, 0)} MB image through the cache (median of ${proxy.runs} runs)`,
+    `### First pull of the ~${fixed(proxy.bigImageBytes / 1e6, 0)} MB image through the cache (cold), and a second one (median of ${proxy.runs} run${proxy.runs === 1 ? "" : "s"})`,
     "",
     "Every Pier run pulls its own freshly written image (4 random 50 MB layers), pushed to the peer just before: Pier dedupes blobs by digest",
     "across organizations, so a cold pull needs content it has never stored. The peer row pulls the same image as the Node origin row of its",
     "round, straight from the peer, just before it; both read the peer's files from a warm page cache. A cold pull through Pier streams each",
-    "blob from the upstream to the client while writing it to S3.",
+    "blob from the upstream to the client while writing it to S3. The second-pull rows pull the same image again right after its cold pull.",
     "",
     coldTable(proxy),
     "",
