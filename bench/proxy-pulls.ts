@@ -34,7 +34,14 @@ export interface ProxyTarget {
   prefix: string;
 }
 
-const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+/** One line for the report: a failed skopeo's own message (its first stderr line), else the error's first line. */
+function errorLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const failed = /failed \(([^)]*)\):\n([\s\S]*)/.exec(text);
+  if (!failed) return text.split("\n")[0]!;
+  const detail = failed[2]!.split("\n").find((line) => line.trim() !== "") ?? "no output";
+  return `skopeo ${failed[1]}: ${detail.replace(/^time="[^"]*" /, "")}`.slice(0, 500);
+}
 
 /** Writes a fresh image (random layers of `layerSizes`) in a scratch layout, pushes it to the peer as `<repository>:v1`, removes the layout. */
 export async function pushFreshImage(
@@ -91,7 +98,7 @@ export async function timeColdPulls(
       return true;
     } catch (error) {
       into.errors.push(`run ${round}: ${errorLine(error)}`);
-      log(`proxy pull ${round}/${runs} · ${into.name} failed: ${errorLine(error)}`);
+      log(`proxy pull ${round}/${runs} · ${into.name} failed: ${error instanceof Error ? error.message : String(error)}`);
       return false;
     }
   };
