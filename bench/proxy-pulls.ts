@@ -38,9 +38,10 @@ export interface ProxyTarget {
 function errorLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const failed = /failed \(([^)]*)\):\n([\s\S]*)/.exec(text);
-  if (!failed) return text.split("\n")[0]!;
+  if (!failed) return text.split("\n")[0]!.replaceAll("|", "/");
   const detail = failed[2]!.split("\n").find((line) => line.trim() !== "") ?? "no output";
-  return `skopeo ${failed[1]}: ${detail.replace(/^time="[^"]*" /, "")}`.slice(0, 500);
+  // A table cell: no pipes.
+  return `skopeo ${failed[1]}: ${detail.replace(/^time="[^"]*" /, "")}`.replaceAll("|", "/").slice(0, 500);
 }
 
 /** Writes a fresh image (random layers of `layerSizes`) in a scratch layout, pushes it to the peer as `<repository>:v1`, removes the layout. */

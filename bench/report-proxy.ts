@@ -5,6 +5,7 @@
  */
 import { CACHED_PREFIX, MANIFEST_PULL, PUSHED_PREFIX, type AccountingRow } from "./accounting.js";
 import type { ColdPullRow, FanoutResult } from "./proxy-pulls.js";
+import type { PullRow } from "./pulls.js";
 import { accountingTable, fixed, ratio, table } from "./report-table.js";
 
 export interface ProxyResults {
@@ -136,7 +137,7 @@ function fanoutSummary(fanout: readonly FanoutResult[]): string {
 }
 
 /** The whole section, Markdown. */
-export function renderProxySection(proxy: ProxyResults, accounting: readonly AccountingRow[]): string {
+export function renderProxySection(proxy: ProxyResults, accounting: readonly AccountingRow[], localPulls: readonly PullRow[]): string {
   const targets = [...coldTargets(proxy), ...accountingTargets(accounting), ...fanoutTargets(proxy.fanout)];
   const cachedRows = accounting.filter((row) => row.pull.startsWith(CACHED_PREFIX) || row.pull.startsWith(PUSHED_PREFIX));
   const layers = proxy.fanoutLayerSizes.map((b) => fixed(b / 1e6, 0)).join(" + ");
@@ -161,6 +162,13 @@ export function renderProxySection(proxy: ProxyResults, accounting: readonly Acc
     "blob from the upstream to the client while writing it to S3. The second-pull rows pull the same image again right after its cold pull.",
     "",
     coldTable(proxy),
+    "",
+    `For comparison, the pushed ~200 MB image pulled from the same kinds of runtime without the proxy cache (section above, medians): ${
+      localPulls
+        .filter((p) => p.target.kind === "pier")
+        .map((p) => `${p.target.name} ${fixed(p.medianMs / 1000, 2)} s`)
+        .join(", ") || "not measured"
+    }.`,
     "",
     `### Upstream requests with ${proxy.fanout[0]?.clients ?? 10} concurrent first pulls`,
     "",

@@ -238,7 +238,7 @@ export function renderReport(results: BenchResults): string {
     "",
     accountingTable(results.accounting.filter((row) => !row.pull.startsWith(CACHED_PREFIX) && !row.pull.startsWith(PUSHED_PREFIX))),
     "",
-    renderProxySection(results.proxy, results.accounting),
+    renderProxySection(results.proxy, results.accounting, results.pulls),
     "## Pushes (setup, for information)",
     "",
     table(["server", "small image s", "~200 MB image s"], pushRows),
