@@ -15,7 +15,8 @@ export interface BenchImages {
 }
 
 export const BIG_LAYER_BYTES = 50_000_000;
-const BIG_LAYERS = 4;
+/** Layers of the ~200 MB image (each BIG_LAYER_BYTES before its tar and gzip framing). */
+export const BIG_LAYERS = 4;
 
 export async function writeBenchImages(dir: string): Promise<BenchImages> {
   const layout = await createOciLayout(join(dir, "layout"));

@@ -29,6 +29,8 @@ export interface Served {
 
 export interface PierSetup {
   bindings: EdgeBindings;
+  /** The edge's token signing key (a JWK registered in servicekey), for more edges on the same database. */
+  signingKey: string;
   /** The organization holding `small` and `big`. */
   namespace: string;
   /** `user:password` with write permission on both repositories. */
@@ -93,6 +95,7 @@ export async function startPier(cleanup: Cleanup): Promise<PierSetup> {
   const httpsEdge = await startEdge(cleanup, edgeBindings, true);
   return {
     bindings: stack.bindings,
+    signingKey,
     namespace,
     pushCredentials: `${user}:${password}`,
     origin: { url: origin.url, host: new URL(origin.url).host, pid: origin.pid },

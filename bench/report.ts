@@ -1,11 +1,14 @@
 /**
  * docs/benchmarks.md from one run's measurements: the setting, one Markdown table per
- * section with the Pier/peer ratio, and issue 6's targets marked met or missed.
+ * section with the Pier/peer ratio, issue 6's targets marked met or missed, and the
+ * proxy-cache section (bench/report-proxy.ts) with issue 10's.
  */
-import { MANIFEST_PULL, type AccountingRow, type Scenario } from "./accounting.js";
+import { CACHED_PREFIX, MANIFEST_PULL, PUSHED_PREFIX, type AccountingRow, type Scenario } from "./accounting.js";
 import type { Environment } from "./environment.js";
 import type { LoadResult, LoadSettings } from "./load.js";
 import type { PullRow } from "./pulls.js";
+import { renderProxySection, type ProxyResults } from "./report-proxy.js";
+import { accountingTable, fixed, ratio, table } from "./report-table.js";
 import { MANIFEST_BY_TAG, SERVER, type RequestRow } from "./requests.js";
 
 export interface BenchResults {
@@ -16,17 +19,11 @@ export interface BenchResults {
   pulls: PullRow[];
   bigImageBytes: number;
   accounting: AccountingRow[];
+  proxy: ProxyResults;
   runSeconds: number;
 }
 
 const MiB = 1024 * 1024;
-const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
-const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "—");
-
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
 
 function requestTable(rows: readonly RequestRow[]): string {
   const peerOf = (row: RequestRow) => rows.find((r) => r.endpoint === row.endpoint && r.server.kind === "peer")?.result;
@@ -73,13 +70,6 @@ function pullTable(rows: readonly PullRow[], bytes: number): string {
       fixed(bytes / 1e6 / (row.medianMs / 1000), 0),
       row.target.kind === "pier" && peer ? ratio(row.medianMs / peer.medianMs) : "",
     ]),
-  );
-}
-
-function accountingTable(rows: readonly AccountingRow[]): string {
-  return table(
-    ["pull", "scenario", "requests", "SQL statements", "Redis round trips", "check"],
-    rows.map((row) => [row.pull, row.scenario, String(row.requests), String(row.sql), String(row.redis), row.failures.join("; ") || "ok"]),
   );
 }
 
@@ -246,8 +236,9 @@ export function renderReport(results: BenchResults): string {
     "Cold: a fresh app after the repository's generation was bumped. Warm (Redis): a fresh app (empty isolate cache), Redis filled.",
     "Warm (isolate): the same requests again on the same app.",
     "",
-    accountingTable(results.accounting),
+    accountingTable(results.accounting.filter((row) => !row.pull.startsWith(CACHED_PREFIX) && !row.pull.startsWith(PUSHED_PREFIX))),
     "",
+    renderProxySection(results.proxy, results.accounting, results.pulls),
     "## Pushes (setup, for information)",
     "",
     table(["server", "small image s", "~200 MB image s"], pushRows),

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Pier (Node origin and edge Worker under workerd) side by side with
  * CNCF Distribution in one run — request throughput and cost, ~200 MB pull wall time,
- * SQL and Redis per pull — written to docs/benchmarks.md and printed.
+ * SQL and Redis per pull, and the pull-through proxy cache (bench/proxy-bench.ts) —
+ * written to docs/benchmarks.md and printed.
  *
  * BENCH_DURATION_S, BENCH_PULL_RUNS and BENCH_OUTPUT shorten a trial run and send it elsewhere.
  */
@@ -18,6 +19,7 @@ import { imageBytes, pushBenchImages, writeBenchImages } from "./images.js";
 import type { LoadSettings } from "./load.js";
 import { startPeerRegistry } from "./peer.js";
 import { startPier } from "./pier.js";
+import { runProxyBenchmarks } from "./proxy-bench.js";
 import { timePulls, type PullTarget } from "./pulls.js";
 import { renderReport } from "./report.js";
 import { pullEndpoints, runRequestBenchmarks, SERVER, type Server } from "./requests.js";
@@ -104,8 +106,14 @@ async function main(): Promise<void> {
   ];
   const pulls = await timePulls(skopeo, targets, pullRuns, log);
 
+  const proxy = await runProxyBenchmarks({ cleanup, skopeo, peer, pier, pullRuns, bigImageBytes: imageBytes(images.big), log });
+
   log("counting SQL statements and Redis round trips per pull");
-  const accounting = await measureAccounting(pier.bindings, `${ns}/small`, images.small);
+  const accounting = await measureAccounting(
+    pier.bindings,
+    { repository: `${ns}/small`, image: images.small },
+    proxy.cached && { cached: proxy.cached, pushed: { repository: `${ns}/big`, image: images.big } },
+  );
 
   const report = renderReport({
     environment,
@@ -115,6 +123,7 @@ async function main(): Promise<void> {
     pulls,
     bigImageBytes: imageBytes(images.big),
     accounting,
+    proxy: proxy.results,
     runSeconds: (performance.now() - started) / 1000,
   });
   // Aligned tables read better in a terminal too; and `npm run format` leaves the file as it is.
