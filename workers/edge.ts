@@ -21,6 +21,7 @@ import {
 } from "../src/core/config.js";
 import { runScheduledJobs } from "../src/core/jobs/runner.js";
 import { systemClock } from "../src/core/ports/clock.js";
+import { prefixedCache } from "../src/core/prefixed-cache.js";
 import type { Registry } from "../src/core/registry.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../src/core/audit-buffer.js";
@@ -49,11 +50,14 @@ export function edgeRegistry(env: EdgeEnv): Registry {
   return {
     config,
     sql,
-    cache: upstashCache({
-      url: requireString(env, "UPSTASH_REDIS_REST_URL"),
-      token: requireString(env, "UPSTASH_REDIS_REST_TOKEN"),
-      timeoutMs: timeouts.cacheMs,
-    }),
+    cache: prefixedCache(
+      upstashCache({
+        url: requireString(env, "UPSTASH_REDIS_REST_URL"),
+        token: requireString(env, "UPSTASH_REDIS_REST_TOKEN"),
+        timeoutMs: timeouts.cacheMs,
+      }),
+      readString(env, "PIER_REDIS_PREFIX") ?? "",
+    ),
     blobs,
     signer,
     clock: systemClock,

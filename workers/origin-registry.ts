@@ -22,6 +22,7 @@ import type { BlobStore } from "../src/core/ports/blob-store.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 import type { Registry } from "../src/core/registry.js";
+import { prefixedCache } from "../src/core/prefixed-cache.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { s3Storage } from "./s3-storage.js";
@@ -51,7 +52,10 @@ export async function openOriginRegistry(env: ConfigSource, options: { migrateFi
   }
   const sql = nodePostgresSql(databaseUrl, { timeouts });
   await ensureStorageLocation(sql, config.storageLocation);
-  const cache = redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379", commandTimeoutMs: timeouts.cacheMs });
+  const cache = prefixedCache(
+    redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379", commandTimeoutMs: timeouts.cacheMs }),
+    readString(env, "PIER_REDIS_PREFIX") ?? "",
+  );
   const registry: Registry = {
     config,
     sql,

@@ -24,6 +24,7 @@ import { plainRequestTarget } from "./api/request.js";
 import { clientAddress, type ClientAddressSource } from "./client-ip.js";
 import { bearerAuth } from "./middleware/bearer.js";
 import { drainUnreadBody } from "./middleware/drain-body.js";
+import { nsRouting } from "./middleware/ns-routing.js";
 import type { AppServices, Observability } from "./context.js";
 import { observe } from "./middleware/observe.js";
 import { handOffToOrigin } from "./origin-handoff.js";
@@ -111,6 +112,8 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     },
   };
   const app = new Hono();
+  // First: a request for another upstream (containerd's ?ns=) is served as the rewritten request alone.
+  app.use("/v2/*", nsRouting(services, () => app));
   if (options.drainUnreadBodyBytes !== undefined) app.use("*", drainUnreadBody(options.drainUnreadBodyBytes));
   app.use("*", clientAddress(options.clientAddressFrom ?? "socket", registry.config.trustedProxies));
   if (services.observability) {

@@ -188,7 +188,7 @@ describe("POST /api/v1/organization/<org>/proxycache", () => {
       (await api.call("POST", `/api/v1/organization/${second}/proxycache`, { auth: owner.basic, body: { upstream_registry: "DOCKER.IO" } }))
         .status,
     ).toBe(201);
-    const byHost = await findProxyCacheByHost(api.sql, "docker.io");
+    const byHost = await findProxyCacheByHost(api.sql, ["docker.io"]);
     expect(byHost.map((c) => c.namespace)).toEqual([org, second]);
     expect(byHost[1]).toMatchObject({
       upstreamRegistry: "DOCKER.IO",
@@ -198,7 +198,7 @@ describe("POST /api/v1/organization/<org>/proxycache", () => {
       anonymousPulls: false,
     });
     expect(await upstreamTargetOf(byHost[1]!, null)).toMatchObject({ credentials: null, registry: { host: "docker.io", namespace: null } });
-    expect(await findProxyCacheByHost(api.sql, "ghcr.io")).toEqual([]);
+    expect(await findProxyCacheByHost(api.sql, ["ghcr.io"])).toEqual([]);
     expect(await findProxyCacheConfig(api.sql, owner.username)).toBeNull();
   });
 

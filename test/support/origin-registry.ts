@@ -19,6 +19,7 @@ import { DEFAULT_TIMEOUTS, loadRegistryConfig, type DependencyTimeouts, type S3S
 import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
 import type { Sql } from "../../src/core/ports/sql.js";
+import { prefixedCache } from "../../src/core/prefixed-cache.js";
 import { ensureStorageLocation } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
@@ -72,7 +73,11 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https", ...options.env });
   await ensureStorageLocation(sql, config.storageLocation);
   const blobs = s3BlobStore(faults ? { ...s3, endpoint: faults.storage.urlFor(server.endpoint) } : s3, { timeoutMs: timeouts.storageMs });
-  const cache = redisCache({ url: faults ? faults.cache.urlFor(REDIS_URL) : REDIS_URL, commandTimeoutMs: timeouts.cacheMs });
+  // Test databases share one Redis: each fixture keeps to its own keys.
+  const cache = prefixedCache(
+    redisCache({ url: faults ? faults.cache.urlFor(REDIS_URL) : REDIS_URL, commandTimeoutMs: timeouts.cacheMs }),
+    `${database.name}:`,
+  );
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
   const registry: Registry = {
     config,

@@ -7,6 +7,7 @@
 import {
   deleteProxyCacheConfig,
   findProxyCacheConfig,
+  findProxyCacheUpstream,
   insertProxyCacheConfig,
   lockProxyCacheConfig,
   organizationHasImmutableTags,
@@ -15,6 +16,7 @@ import {
 import { audit } from "../management/audit.js";
 import { validateBody } from "../management/body.js";
 import type { ManagementDeps, RequestContext } from "../management/deps.js";
+import { nsHost, nsRoutesCacheName } from "./ns-mapping.js";
 import { proxyConfigCacheName } from "./organizations.js";
 import { ManagementError } from "../management/errors.js";
 import { requireOrganization } from "../management/organizations.js";
@@ -125,7 +127,14 @@ export async function createProxyCache(deps: ManagementDeps, ctx: RequestContext
     await saveProxyCacheOption(tx, org.id, (data.anonymous_pulls as boolean | null | undefined) ?? false);
     await audit(tx, deps, ctx, { kind: "create_proxy_cache_config", namespaceId: org.id, metadata: { upstream_registry: upstream } });
   });
+  await forgetConfiguration(deps, orgName, upstream);
+}
+
+/** Makes pulls see a configuration change at once: the organization's, and the `?ns=` routes of its upstream host. */
+async function forgetConfiguration(deps: ManagementDeps, orgName: string, upstream: string | null): Promise<void> {
   await deps.cache.bump(proxyConfigCacheName(orgName));
+  const host = upstream === null ? null : nsHost(upstream.split("/")[0]!);
+  if (host !== null) await deps.cache.bump(nsRoutesCacheName(host));
 }
 
 /** `DELETE …/proxycache`: 404 when none, else 201 `"Deleted"`; cached repositories stay. */
@@ -133,11 +142,12 @@ export async function deleteProxyCache(deps: ManagementDeps, ctx: RequestContext
   featureOn(deps);
   await requireAdmin(ctx, orgName);
   const org = await requireOrganization(deps, orgName);
+  const upstream = await findProxyCacheUpstream(deps.sql, orgName);
   await deps.sql.transaction(async (tx) => {
     if (!(await deleteProxyCacheConfig(tx, org.id))) throw ManagementError.notFound();
     await audit(tx, deps, ctx, { kind: "delete_proxy_cache_config", namespaceId: org.id });
   });
-  await deps.cache.bump(proxyConfigCacheName(orgName));
+  await forgetConfiguration(deps, orgName, upstream);
 }
 
 /**

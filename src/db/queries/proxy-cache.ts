@@ -4,6 +4,7 @@
  * database no Pier of this version has migrated yet; it is then read as "no options".
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { textArray } from "./arrays.js";
 import { tableExists } from "./optional-tables.js";
 
 /** A cache organization's configuration; credentials still encrypted (Quay's `v0$$…`). */
@@ -74,12 +75,11 @@ export async function findProxyCacheConfig(sql: Queryable, namespaceName: string
   return config ?? null;
 }
 
-/**
- * The cache organizations whose upstream host (the part before the first "/") is `host`,
- * compared case-insensitively, oldest organization first: what containerd's `?ns=` names.
- */
-export async function findProxyCacheByHost(sql: Queryable, host: string): Promise<ProxyCacheConfig[]> {
-  return selectConfigs(sql, "lower(split_part(p.upstream_registry, '/', 1)) = lower($1) AND u.organization", [host]);
+/** Cache organizations whose upstream host (before the first "/") is one of `hosts` (case-insensitive), oldest first. */
+export async function findProxyCacheByHost(sql: Queryable, hosts: readonly string[]): Promise<ProxyCacheConfig[]> {
+  return selectConfigs(sql, "lower(split_part(p.upstream_registry, '/', 1)) = ANY($1::varchar[]) AND u.organization", [
+    textArray(hosts.map((h) => h.toLowerCase())),
+  ]);
 }
 
 /** The upstream of cache organization `namespaceName`, or null: the one cheap question a write asks. */
