@@ -4,8 +4,8 @@
  * else streams the object, honouring a single `Range`.
  */
 import type { Context } from "hono";
-import { authorizeWrite } from "../../core/auth/access.js";
 import { RegistryError } from "../../core/errors/registry-error.js";
+import { unlinkBlob } from "../../core/push/blob-unlink.js";
 import type { BlobInfo } from "../../core/resources/blobs.js";
 import { callerOf, digestParam, repositoryParam, type AppServices, clientIp } from "../context.js";
 import { parseRange } from "../range.js";
@@ -77,12 +77,12 @@ export function getBlob(services: AppServices) {
   };
 }
 
-/** `DELETE /v2/<name>/blobs/<digest>`: Quay never deletes blobs on request; GC reclaims them. */
+/** `DELETE /v2/<name>/blobs/<digest>`: unlinks the blob from the repository (202); garbage collection reclaims the bytes. */
 export function deleteBlob(services: AppServices) {
   return async function deleteBlob(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
-    digestParam(c, "digest");
-    authorizeWrite(callerOf(c), name);
-    throw new RegistryError("UNSUPPORTED", undefined, { reason: "blobs are deleted by garbage collection once no manifest uses them" });
+    const digest = digestParam(c, "digest");
+    await unlinkBlob({ sql: services.registry.sql, cache: services.pull.cache }, callerOf(c), name, digest);
+    return new Response(null, { status: 202 });
   };
 }
