@@ -10,18 +10,13 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fsBlobStore } from "../src/adapters/blob/fs.js";
-import { memoryCache } from "../src/adapters/cache/memory.js";
-import { nodeHashing } from "../src/adapters/hashing/node.js";
 import { pgliteSql } from "../src/adapters/sql/pglite.js";
-import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
-import { serviceKeys } from "../src/core/auth/service-keys.js";
 import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
 import { jobsInDependencyOrder, runJob, type JobOutcome } from "../src/core/jobs/runner.js";
 import { jobs, type Job } from "../src/core/jobs/scheduler.js";
-import { systemClock } from "../src/core/ports/clock.js";
 import type { Registry } from "../src/core/registry.js";
 import { dataDirHolder, lockDataDir } from "../src/runtime/data-dir-lock.js";
+import { embeddedRegistry } from "../workers/embedded-registry.js";
 import { openOriginRegistry } from "../workers/origin-registry.js";
 
 /** Runs one batch of a job, printing its report lines; and what to close afterwards. */
@@ -74,19 +69,7 @@ async function openTarget(): Promise<Target> {
   }
   const unlock = await lockDataDir(dataDir);
   const sql = await pgliteSql(join(dataDir, "postgres"));
-  const config = loadRegistryConfig(env);
-  const registry: Registry = {
-    config,
-    sql,
-    cache: memoryCache(),
-    blobs: fsBlobStore({ root: join(dataDir, "storage") }),
-    signer: null,
-    clock: systemClock,
-    keys: serviceKeys({ sql, clock: systemClock }),
-    signingKey: null,
-    upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
-    hashing: nodeHashing,
-  };
+  const registry = embeddedRegistry(env, dataDir, loadRegistryConfig(env), sql, null);
   return localTarget(registry, () => sql.close().then(unlock));
 }
 

@@ -6,15 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { nodeHashing } from "../src/adapters/hashing/node.js";
-import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
-import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
-import { memoryCache } from "../src/adapters/cache/memory.js";
-import { fsBlobStore } from "../src/adapters/blob/fs.js";
 import { pgliteSql } from "../src/adapters/sql/pglite.js";
 import { bootstrapAdmin } from "../src/core/accounts.js";
-import { serviceKeys } from "../src/core/auth/service-keys.js";
-import { loadDependencyTimeouts, loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
+import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
@@ -23,6 +17,7 @@ import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
 import { runStartup } from "../src/runtime/startup.js";
+import { embeddedRegistry } from "./embedded-registry.js";
 
 const env = process.env;
 const startedAt = Date.now();
@@ -75,36 +70,18 @@ await runStartup("embedded", { host: env.PIER_HOST ?? "127.0.0.1", port: env.POR
     keyFile: join(dataDir, "instance-key.jwk"),
     onRefreshError: (error) => console.error("instance key refresh failed:", error),
   });
-  const server = await serveNodeRegistry(
-    {
-      config,
-      sql,
-      cache: memoryCache(),
-      blobs: fsBlobStore({ root: join(dataDir, "storage") }),
-      signer: null,
-      clock: systemClock,
-      keys: serviceKeys({ sql, clock: systemClock }),
-      signingKey: instanceKey.signing,
-      upstream: guardedUpstream({
-        policy: { allowedHosts: config.ssrfAllowedHosts },
-        resolve: resolveAll,
-        timeoutMs: loadDependencyTimeouts(env).upstreamMs,
-      }),
-      hashing: nodeHashing,
+  const server = await serveNodeRegistry(embeddedRegistry(env, dataDir, config, sql, instanceKey.signing), {
+    runtime: "embedded",
+    hostname,
+    port,
+    limits: loadServerLimits(env),
+    async release() {
+      instanceKey.stop();
+      await sql.close();
+      await unlock();
+      console.log("Pier stopped");
     },
-    {
-      runtime: "embedded",
-      hostname,
-      port,
-      limits: loadServerLimits(env),
-      async release() {
-        instanceKey.stop();
-        await sql.close();
-        await unlock();
-        console.log("Pier stopped");
-      },
-    },
-  );
+  });
 
   const address = `${hostname}:${server.port}`;
 

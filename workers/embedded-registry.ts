@@ -1,0 +1,41 @@
+/**
+ * The embedded registry's adapters over its data directory — PGlite, blobs under
+ * `<data>/storage`, an in-memory cache — shared by `npm start` and `npm run job`.
+ */
+import { join } from "node:path";
+import { fsBlobStore } from "../src/adapters/blob/fs.js";
+import { memoryCache } from "../src/adapters/cache/memory.js";
+import { nodeHashing } from "../src/adapters/hashing/node.js";
+import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
+import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
+import { serviceKeys } from "../src/core/auth/service-keys.js";
+import { loadDependencyTimeouts, type ConfigSource, type RegistryConfig } from "../src/core/config.js";
+import type { SigningKey } from "../src/core/ports/keys.js";
+import { systemClock } from "../src/core/ports/clock.js";
+import type { Sql } from "../src/core/ports/sql.js";
+import type { Registry } from "../src/core/registry.js";
+
+export function embeddedRegistry(
+  env: ConfigSource,
+  dataDir: string,
+  config: RegistryConfig,
+  sql: Sql,
+  signingKey: SigningKey | null,
+): Registry {
+  return {
+    config,
+    sql,
+    cache: memoryCache(),
+    blobs: fsBlobStore({ root: join(dataDir, "storage") }),
+    signer: null,
+    clock: systemClock,
+    keys: serviceKeys({ sql, clock: systemClock }),
+    signingKey,
+    upstream: guardedUpstream({
+      policy: { allowedHosts: config.ssrfAllowedHosts },
+      resolve: resolveAll,
+      timeoutMs: loadDependencyTimeouts(env).upstreamMs,
+    }),
+    hashing: nodeHashing,
+  };
+}
