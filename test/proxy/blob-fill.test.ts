@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { redisCache } from "../../src/adapters/cache/redis.js";
+import { prefixedCache } from "../../src/core/prefixed-cache.js";
 import { nodeHashing } from "../../src/adapters/hashing/node.js";
 import { sweepOrphanedUploadObjects } from "../../src/core/jobs/upload-orphans.js";
 import { parseDigest, type Digest } from "../../src/core/model/digest.js";
@@ -180,7 +181,8 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
 
 beforeAll(async () => {
   fixture = await startOriginRegistry("fill");
-  otherCache = redisCache({ url: REDIS_URL });
+  // A second instance of the same deployment: its own connection, the same keys.
+  otherCache = prefixedCache(redisCache({ url: REDIS_URL }), fixture.cachePrefix);
   otherBlobs = s3BlobStore(fixture.s3);
   upstream = http.createServer((req, res) => void serve(req, res));
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
@@ -286,7 +288,7 @@ describe("single flight", () => {
     const digest = await placeholder(bytes);
     const upstreamScript = script("/stall", bytes, { pauseAt: 256 * KiB });
     const cacheProxy: FaultProxy = await startFaultProxy({ host: "127.0.0.1", port: Number(new URL(REDIS_URL).port || 6379) });
-    const leaderCache = redisCache({ url: cacheProxy.urlFor(REDIS_URL), commandTimeoutMs: 200 });
+    const leaderCache = prefixedCache(redisCache({ url: cacheProxy.urlFor(REDIS_URL), commandTimeoutMs: 200 }), fixture.cachePrefix);
     try {
       const leader = consume(await fillBlob(deps({ cache: leaderCache, stallMs: 400 }), request("/stall", digest, bytes.byteLength)));
       let followerStarted = false;

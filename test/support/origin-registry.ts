@@ -35,6 +35,8 @@ export interface OriginFixture {
   direct: Sql;
   /** Its connection string, for commands run against it. */
   databaseUrl: string;
+  /** The prefix of this fixture's Redis keys (PIER_REDIS_PREFIX): another instance of it must use the same. */
+  cachePrefix: string;
   s3: S3Settings;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
@@ -74,9 +76,10 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   await ensureStorageLocation(sql, config.storageLocation);
   const blobs = s3BlobStore(faults ? { ...s3, endpoint: faults.storage.urlFor(server.endpoint) } : s3, { timeoutMs: timeouts.storageMs });
   // Test databases share one Redis: each fixture keeps to its own keys.
+  const cachePrefix = `${database.name}:`;
   const cache = prefixedCache(
     redisCache({ url: faults ? faults.cache.urlFor(REDIS_URL) : REDIS_URL, commandTimeoutMs: timeouts.cacheMs }),
-    `${database.name}:`,
+    cachePrefix,
   );
   const key = await createInstanceKey(sql, clock, `https://${TEST_HOST}`);
   const registry: Registry = {
@@ -104,6 +107,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
     faults,
     direct,
     databaseUrl: database.url,
+    cachePrefix,
     async close() {
       await Promise.all([sql.close(), direct.close(), cache.close(), server.close()]);
       if (faults) await Promise.all([faults.database.close(), faults.cache.close(), faults.storage.close()]);
