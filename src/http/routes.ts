@@ -32,6 +32,7 @@ import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizati
 import { getUser } from "./api/users.js";
 import { deleteRepositoryTagHandler, getRepositoryTags, postRestoreTag, putRepositoryTag } from "./api/tags.js";
 import { postRunJob } from "./api/jobs.js";
+import * as quota from "./api/quota.js";
 import { apiVersionCheck } from "./handlers/base.js";
 import { deleteBlob, getBlob } from "./handlers/blobs.js";
 import { instanceHealth } from "./handlers/health.js";
@@ -98,6 +99,10 @@ export const routes: readonly Route[] = [
   { name: "api-user-robot-delete", method: "DELETE", path: "/api/v1/user/robots/:shortname", handler: deleteRobot },
   { name: "api-user-robot-regenerate", method: "POST", path: "/api/v1/user/robots/:shortname/regenerate", handler: regenerateRobot },
   ...autoPruneRoutes("user", "/api/v1/user"),
+  { name: "api-user-quota-list", method: "GET", path: "/api/v1/user/quota", handler: quota.listOwnQuotas },
+  { name: "api-user-quota", method: "GET", path: "/api/v1/user/quota/:quotaId", handler: quota.getOwnQuota },
+  { name: "api-user-quota-limits", method: "GET", path: "/api/v1/user/quota/:quotaId/limit", handler: quota.listOwnQuotaLimits },
+  { name: "api-user-quota-limit", method: "GET", path: "/api/v1/user/quota/:quotaId/limit/:limitId", handler: quota.getOwnQuotaLimit },
   { name: "api-org-create", method: "POST", path: "/api/v1/organization/", handler: postOrganization },
   { name: "api-org-create-noslash", method: "POST", path: "/api/v1/organization", handler: postOrganization },
   { name: "api-org", method: "GET", path: ORG, handler: getOrganizationDetails },
@@ -113,6 +118,21 @@ export const routes: readonly Route[] = [
   { name: "api-org-proxycache-delete", method: "DELETE", path: `${ORG}/proxycache`, handler: deleteProxyCacheConfig },
   { name: "api-org-proxycache-options", method: "PUT", path: `${ORG}/proxycache/options`, handler: putProxyCacheOptionsHandler },
   ...autoPruneRoutes("org", ORG),
+  { name: "api-org-quota-list", method: "GET", path: `${ORG}/quota`, handler: quota.listOrgQuotas },
+  { name: "api-org-quota-create", method: "POST", path: `${ORG}/quota`, handler: quota.createOrgQuota },
+  { name: "api-org-quota", method: "GET", path: `${ORG}/quota/:quotaId`, handler: quota.getOrgQuota },
+  { name: "api-org-quota-change", method: "PUT", path: `${ORG}/quota/:quotaId`, handler: quota.changeOrgQuota },
+  { name: "api-org-quota-delete", method: "DELETE", path: `${ORG}/quota/:quotaId`, handler: quota.deleteOrgQuota },
+  { name: "api-org-quota-limits", method: "GET", path: `${ORG}/quota/:quotaId/limit`, handler: quota.listOrgQuotaLimits },
+  { name: "api-org-quota-limit-create", method: "POST", path: `${ORG}/quota/:quotaId/limit`, handler: quota.createOrgQuotaLimit },
+  { name: "api-org-quota-limit", method: "GET", path: `${ORG}/quota/:quotaId/limit/:limitId`, handler: quota.getOrgQuotaLimit },
+  { name: "api-org-quota-limit-change", method: "PUT", path: `${ORG}/quota/:quotaId/limit/:limitId`, handler: quota.changeOrgQuotaLimit },
+  {
+    name: "api-org-quota-limit-delete",
+    method: "DELETE",
+    path: `${ORG}/quota/:quotaId/limit/:limitId`,
+    handler: quota.deleteOrgQuotaLimit,
+  },
   { name: "api-team-put", method: "PUT", path: `${ORG}/team/:teamname`, handler: putOrganizationTeam },
   { name: "api-team-delete", method: "DELETE", path: `${ORG}/team/:teamname`, handler: deleteOrganizationTeam },
   { name: "api-team-members", method: "GET", path: `${ORG}/team/:teamname/members`, handler: getTeamMembers },

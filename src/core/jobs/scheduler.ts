@@ -5,6 +5,7 @@
 import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAutoPrune } from "./autoprune.js";
+import { backfillQuotaTotals } from "./quota-backfill.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
 
@@ -64,6 +65,13 @@ export const jobs: readonly Job[] = [
     enabled: defaultAutoPruneEnabled,
     supportsDryRun: true,
     run: (registry, context) => runDefaultAutoPrune(registry, context),
+  },
+  {
+    // Quay polls every 15 s; a minute is the finest cron step. Changes only totals, so a dry run skips it.
+    name: "quota-backfill",
+    everyMinutes: 1,
+    enabled: (config) => config.quota.enabled,
+    run: (registry) => backfillQuotaTotals(registry),
   },
 ];
 

@@ -19,7 +19,7 @@ export interface ObjectSchema {
 }
 
 /** Python's repr of a JSON value, as jsonschema prints it. */
-function pyRepr(value: unknown): string {
+export function pyRepr(value: unknown): string {
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";

@@ -43,6 +43,16 @@ export async function computeNamespaceSize(sql: Queryable, namespaceId: number):
   return Number(rows[0]!.size);
 }
 
+/** The repository's size computed from scratch: DISTINCT blobs its manifests reference. */
+export async function computeRepositorySize(sql: Queryable, repositoryId: number): Promise<number> {
+  const { rows } = await sql.query<{ size: string }>(
+    `SELECT COALESCE(sum(s.image_size), 0)::text AS size FROM imagestorage s
+     WHERE s.id IN (SELECT mb.blob_id FROM manifestblob mb WHERE mb.repository_id = $1)`,
+    [repositoryId],
+  );
+  return Number(rows[0]!.size);
+}
+
 /**
  * Adds a new manifest's blobs to the totals, each counted only where no other manifest
  * of the namespace (resp. repository) already references it. A missing total is created
