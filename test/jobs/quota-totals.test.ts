@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobs } from "../../src/core/jobs/scheduler.js";
 import { backfillQuotaTotals } from "../../src/core/jobs/quota-backfill.js";
+import { addManifestToTotals } from "../../src/db/queries/quota.js";
 import { loadRegistryConfig } from "../../src/core/config.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
@@ -108,9 +109,9 @@ describe("quota-backfill job", () => {
     const sql = scene.origin.registry.sql;
     await sql.query(`DELETE FROM quotanamespacesize WHERE namespace_user_id = $1`, [namespaceId]);
     expect((await recordedTotals(sql, namespaceId)).namespace).toBeNull();
-    // With no complete total the push path leaves the namespace alone (Quay: left for the backfill).
+    // With no complete total the push path leaves an incomplete row for the backfill (Quay: no row).
     await push("tools", "v9", "nine", [layer("n", 50)]);
-    expect((await recordedTotals(sql, namespaceId)).namespace).toBeNull();
+    expect((await recordedTotals(sql, namespaceId)).namespace).toBe("incomplete");
 
     const before = Date.now();
     expect(await backfillQuotaTotals(scene.origin.registry)).toBeGreaterThanOrEqual(1);
@@ -136,6 +137,36 @@ describe("quota-backfill job", () => {
     await push("tools", "v11", "eleven", [layer("e", 70)]);
     expect((await recordedTotals(sql, namespaceId)).repositories.tools).toBe("incomplete");
     expect(await backfillQuotaTotals(scene.origin.registry)).toBe(1);
+    await expectTotalsTrue(sql, namespaceId);
+  });
+
+  it("never recomputes a total while a push that has not committed holds it, and finishes it afterwards", async () => {
+    const sql = scene.origin.registry.sql;
+    await push("app", "v12", "twelve", [layer("w", 80)]);
+    const { rows } = await sql.query<{ id: number }>(
+      `SELECT m.id FROM manifest m JOIN repository r ON r.id = m.repository_id WHERE r.namespace_user_id = $1 AND r.name = 'app' ORDER BY m.id DESC LIMIT 1`,
+      [namespaceId],
+    );
+    const appId = (
+      await sql.query<{ id: number }>(`SELECT id FROM repository WHERE namespace_user_id = $1 AND name = 'app'`, [namespaceId])
+    ).rows[0]!.id;
+    await sql.query(`UPDATE quotanamespacesize SET backfill_complete = false, size_bytes = 1 WHERE namespace_user_id = $1`, [namespaceId]);
+    await sql.query(`UPDATE quotarepositorysize SET backfill_complete = false, size_bytes = 1 WHERE repository_id = $1`, [appId]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const pushing = sql.transaction(async (tx) => {
+      await addManifestToTotals(tx, namespaceId, appId, rows[0]!.id);
+      entered();
+      await held;
+    });
+    await inside;
+    await backfillQuotaTotals(scene.origin.registry);
+    expect(await recordedTotals(sql, namespaceId)).toMatchObject({ namespace: "incomplete", repositories: { app: "incomplete" } });
+    release();
+    await pushing;
+    expect(await backfillQuotaTotals(scene.origin.registry)).toBe(2);
     await expectTotalsTrue(sql, namespaceId);
   });
 

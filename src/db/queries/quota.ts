@@ -88,6 +88,14 @@ export async function addManifestToTotals(
   return namespaceSize(sql, namespaceId);
 }
 
+/**
+ * Adds to a complete total, and always writes (so locks) the row: the backfill claims
+ * rows with SKIP LOCKED, so it never recomputes a total while a push that has not
+ * committed its manifest holds it, and a push waits for a running backfill and then adds
+ * to its result. A missing row is created complete for the first manifest, else
+ * incomplete for the backfill (Quay leaves it absent, which lets a backfill running
+ * meanwhile miss this push).
+ */
 async function addToTotal(
   sql: Queryable,
   table: "quotanamespacesize" | "quotarepositorysize",
@@ -96,14 +104,9 @@ async function addToTotal(
   bytes: string,
   firstManifest: boolean,
 ): Promise<void> {
-  const updated = await sql.query(`UPDATE ${table} SET size_bytes = size_bytes + $2 WHERE ${column} = $1 AND backfill_complete`, [
-    id,
-    bytes,
-  ]);
-  if (updated.rowCount === 0 && firstManifest) {
-    await sql.query(
-      `INSERT INTO ${table} (${column}, size_bytes, backfill_complete) VALUES ($1, $2, true) ON CONFLICT (${column}) DO NOTHING`,
-      [id, bytes],
-    );
-  }
+  await sql.query(
+    `INSERT INTO ${table} AS t (${column}, size_bytes, backfill_complete) VALUES ($1, CASE WHEN $3 THEN $2::bigint ELSE 0 END, $3)
+     ON CONFLICT (${column}) DO UPDATE SET size_bytes = t.size_bytes + CASE WHEN t.backfill_complete THEN $2::bigint ELSE 0 END`,
+    [id, bytes, firstManifest],
+  );
 }
