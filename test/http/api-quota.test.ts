@@ -221,6 +221,32 @@ describe("quota limits", () => {
     ]);
   });
 
+  it("answer 4xx, never a 500, for hostile ids and bodies, and write nothing", async () => {
+    const root = api.root.basic;
+    const before = (await api.sql.query(`SELECT count(*)::int AS n FROM quotalimits WHERE quota_id = $1`, [quotaId])).rows[0];
+    for (const path of [`${base}/99999999999999999999`, `${limits()}/-1`, `${limits()}/1e3`]) {
+      expect((await api.call("GET", path, { auth: root })).status).toBe(404);
+    }
+    // A NUL in a path parameter is refused before any lookup (Quay's invalid_request).
+    for (const path of [`${base}/%00`, `${limits()}/%00`]) {
+      expect((await api.call("GET", path, { auth: root })).json?.error_type).toBe("invalid_request");
+    }
+    expect((await api.call("POST", limits(), { auth: root, body: { type: "Notice", threshold_percent: 50 } })).json).toEqual(
+      invalid("Quota type must be one of [Warning, Reject]"),
+    );
+    expect((await api.call("POST", limits(), { auth: root, body: { type: "Warn\u0000ing", threshold_percent: 50 } })).json).toEqual(
+      invalid("The request body holds a NUL character"),
+    );
+    expect((await api.call("POST", limits(), { auth: root, body: { type: "Warning", threshold_percent: 1e12 } })).json).toEqual(
+      invalid("Quota limit threshold must be between 1 and 100"),
+    );
+    expect((await api.call("POST", limits(), { auth: root, body: { type: "Warning", threshold_percent: 5.5 } })).status).toBe(400);
+    expect((await api.call("POST", limits(), { auth: root, body: [1] })).status).toBe(400);
+    const huge = await api.call("PUT", `${base}/${quotaId}`, { auth: root, body: { limit_bytes: 1e30 } });
+    expect(huge.json).toEqual(invalid("Unsupported quota size limit."));
+    expect((await api.sql.query(`SELECT count(*)::int AS n FROM quotalimits WHERE quota_id = $1`, [quotaId])).rows[0]).toEqual(before);
+  });
+
   it("go with their quota when it is deleted (204), after which pushes are unlimited", async () => {
     expect((await api.call("DELETE", `${base}/${quotaId}`, { auth: owner.basic })).status).toBe(403);
     expect((await api.call("DELETE", `${base}/${quotaId}`, { auth: api.root.basic })).status).toBe(204);
