@@ -47,6 +47,6 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
     await server.close();
     await Promise.all([stopAudit(), stopLastPulls()]);
     await options.release();
-  });
+  }, server.cutOff);
   return { port: server.port };
 }

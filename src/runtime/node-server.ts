@@ -11,7 +11,10 @@ import { readInteger, type ConfigSource } from "../core/config.js";
 
 export interface RunningServer {
   port: number;
+  /** Stops accepting, lets requests in flight finish (at most the grace period), resolves once every connection is gone. */
   close(): Promise<void>;
+  /** Ends every connection now, in flight or not (a second stop signal: the operator will not wait). */
+  cutOff(): void;
 }
 
 /** What one client may hold. No whole-request timeout: a multi-GB upload may take hours while it progresses. */
@@ -79,6 +82,7 @@ export function listen(app: Hono, options: { hostname: string; port: number; lim
             server.closeIdleConnections();
             setTimeout(() => server.closeAllConnections(), limits.shutdownGraceMs).unref();
           }),
+        cutOff: () => server.closeAllConnections(),
       });
     }) as Server;
     // Without a 'timeout' listener Node destroys a socket idle this long.
@@ -88,12 +92,25 @@ export function listen(app: Hono, options: { hostname: string; port: number; lim
   });
 }
 
-/** Runs `shutdown` once on the first SIGINT/SIGTERM, then exits. */
-export function onShutdownSignal(shutdown: () => Promise<void>): void {
-  let stopping = false;
+/**
+ * A repeat this soon after the first signal is a copy, not the operator insisting: a
+ * terminal's Ctrl-C reaches the whole process group, and npm then forwards it again.
+ */
+const REPEAT_IS_COPY_MS = 1_000;
+
+/**
+ * Runs `shutdown` on the first SIGINT/SIGTERM, then exits. A signal again (a second Ctrl-C)
+ * calls `hurry` instead of killing the process, so the orderly end (flushes, closed database,
+ * released lock) still runs; copies arriving within a second of the first are ignored.
+ */
+export function onShutdownSignal(shutdown: () => Promise<void>, hurry: () => void = () => {}): void {
+  let firstAt: number | null = null;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
+    if (firstAt !== null) {
+      if (Date.now() - firstAt >= REPEAT_IS_COPY_MS) hurry();
+      return;
+    }
+    firstAt = Date.now();
     shutdown().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -102,6 +119,7 @@ export function onShutdownSignal(shutdown: () => Promise<void>): void {
       },
     );
   };
-  process.once("SIGINT", handler);
-  process.once("SIGTERM", handler);
+  // `on`, not `once`: with no listener left, a repeated signal would kill the process mid-shutdown.
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
 }

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,9 +22,12 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** `npm start` exactly as a user runs it, in the checkout, with its output collected. */
-function npmStart(env: Record<string, string>): Spawned & { pid: number } {
-  const child = spawn("npm", ["start"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * `npm start` exactly as a user runs it, in the checkout, with its output collected;
+ * `ownGroup` makes npm lead a process group, as a shell's foreground job does.
+ */
+function npmStart(env: Record<string, string>, ownGroup = false): Spawned & { pid: number } {
+  const child = spawn("npm", ["start"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: ownGroup });
   let output = "";
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -67,6 +70,43 @@ async function listening(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as { port: number }).port };
 }
 
+/** Resolves once the process has been alive `ms` more milliseconds, or rejects if it exits first. */
+async function stillRunning(started: Spawned, ms: number): Promise<void> {
+  const exited = await Promise.race([started.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), ms))]);
+  if (exited) throw new Error(`exited while a request was in flight:\n${started.output()}`);
+}
+
+/**
+ * A blob upload in flight on the registry at `port`, as the admin: a PATCH whose chunked
+ * body has begun and is ended by `finish`; `response` is what the server answers, once the
+ * socket closes (empty when the connection was cut off).
+ */
+async function uploadInFlight(port: number, password: string): Promise<{ finish(): void; response: Promise<string> }> {
+  const base = `http://127.0.0.1:${port}`;
+  const basic = `Basic ${Buffer.from(`admin:${password}`).toString("base64")}`;
+  const auth = await fetch(`${base}/v2/auth?service=127.0.0.1:${port}&scope=repository:admin/drain:push,pull`, {
+    headers: { authorization: basic },
+  });
+  expect(auth.status).toBe(200);
+  const { token } = (await auth.json()) as { token: string };
+  const upload = await fetch(`${base}/v2/admin/drain/blobs/uploads/`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  expect(upload.status).toBe(202);
+  const location = new URL(upload.headers.get("location")!, base);
+  const socket: Socket = connect(port, "127.0.0.1");
+  await new Promise((resolve) => socket.once("connect", resolve));
+  let answer = "";
+  socket.on("data", (data: Buffer) => (answer += data.toString()));
+  const response = new Promise<string>((resolve) => socket.once("close", () => resolve(answer)));
+  socket.write(
+    `PATCH ${location.pathname}${location.search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\n` +
+      "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n",
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  return { finish: () => socket.write("0\r\n\r\n"), response };
+}
+
+const generatedPassword = (output: string) => /Created admin user "admin" with password: (\S+)/.exec(output)![1]!;
+
 describe("npm start and signals", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`stops on ${signal} sent to the npm process: drained, "Pier stopped", exit 0, data directory released`, async () => {
@@ -89,6 +129,45 @@ describe("npm start and signals", () => {
     expect(serverPid).not.toBe(started.pid);
     process.kill(serverPid, "SIGTERM");
     expect(await started.exited).toBe(0);
+    expect(started.output()).toContain("Pier stopped");
+    expect(await exists(join(dataDir, "pier.pid"))).toBe(false);
+  }, 90_000);
+});
+
+describe("npm start drains what is in flight", () => {
+  it("an upload in flight at SIGTERM is finished and answered before Pier stops", async () => {
+    const dataDir = join(work, "drain");
+    const started = npmStart({ PIER_DATA_DIR: dataDir, PORT: "0" });
+    const port = Number((await started.waitFor(READY, 60_000))[1]);
+    const upload = await uploadInFlight(port, generatedPassword(started.output()));
+    process.kill(started.pid, "SIGTERM");
+    await stillRunning(started, 500);
+    expect(started.output()).not.toContain("Pier stopped");
+    upload.finish();
+    expect(await upload.response).toMatch(/^HTTP\/1\.1 202 /);
+    expect(await started.exited).toBe(0);
+    expect(started.output()).toContain("Pier stopped");
+    expect(await exists(join(dataDir, "pier.pid"))).toBe(false);
+  }, 90_000);
+
+  it("Ctrl-C (SIGINT to the process group, which npm forwards again) drains; a second Ctrl-C cuts off the rest and still stops cleanly", async () => {
+    const dataDir = join(work, "ctrl-c");
+    const started = npmStart({ PIER_DATA_DIR: dataDir, PORT: "0" }, true);
+    const port = Number((await started.waitFor(READY, 60_000))[1]);
+    const password = generatedPassword(started.output());
+    const finishing = await uploadInFlight(port, password);
+    const stuck = await uploadInFlight(port, password);
+    process.kill(-started.pid, "SIGINT");
+    // Draining: the grace period (10 s by default) has not run out, and npm's copy of the signal changed nothing.
+    await stillRunning(started, 1_500);
+    finishing.finish();
+    expect(await finishing.response).toMatch(/^HTTP\/1\.1 202 /);
+    await stillRunning(started, 200);
+    const second = Date.now();
+    process.kill(-started.pid, "SIGINT");
+    expect(await stuck.response).not.toMatch(/^HTTP\/1\.1 202 /);
+    expect(await started.exited).toBe(0);
+    expect(Date.now() - second).toBeLessThan(5_000);
     expect(started.output()).toContain("Pier stopped");
     expect(await exists(join(dataDir, "pier.pid"))).toBe(false);
   }, 90_000);
