@@ -5,6 +5,7 @@
 import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAutoPrune } from "./autoprune.js";
+import { collectGarbage } from "./gc.js";
 import { backfillQuotaTotals } from "./quota-backfill.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
@@ -36,6 +37,15 @@ export interface Job {
 }
 
 export const jobs: readonly Job[] = [
+  {
+    // Quay's gcworker ticks every 30 s; a minute is the finest cron step.
+    name: "gc",
+    everyMinutes: 1,
+    enabled: (config) => config.garbageCollection,
+    supportsDryRun: true,
+    leaseSeconds: 900,
+    run: (registry, context) => collectGarbage(registry, context),
+  },
   {
     name: "upload-cleanup",
     everyMinutes: 15,

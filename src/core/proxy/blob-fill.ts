@@ -7,7 +7,7 @@
  * committed only once its digest checks out, and an upstream that sent wrong bytes is
  * not asked again for a minute.
  */
-import { ensurePlacedStorage } from "../../db/queries/uploads.js";
+import { ObjectVanished, placeStoredBlob } from "../blob-placement.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Cache } from "../ports/cache.js";
 import type { Clock } from "../ports/clock.js";
@@ -153,6 +153,12 @@ async function lead(
 async function committedBlob(deps: BlobFillDeps, key: string, digest: string, size: number): Promise<ReadableStream<Uint8Array> | null> {
   const stat = await deps.blobs.stat(key);
   if (stat?.size !== size) return null;
-  await deps.sql.transaction((tx) => ensurePlacedStorage(tx, digest, size, deps.location));
+  try {
+    await placeStoredBlob(deps, { digest, size, location: deps.location });
+  } catch (error) {
+    // GC removed it since the stat: fill it anew.
+    if (error instanceof ObjectVanished) return null;
+    throw error;
+  }
   return (await deps.blobs.get(key))?.body ?? null;
 }

@@ -10,7 +10,7 @@ import type { IncrementalHash } from "../ports/hashing.js";
 import type { Sql } from "../ports/sql.js";
 import type { UpstreamBlob } from "../upstream/types.js";
 import { concatenated, writeObject } from "../push/objects.js";
-import { ensurePlacedStorage } from "../../db/queries/uploads.js";
+import { placeWrittenBlob } from "../blob-placement.js";
 import { BlobFillError } from "./blob-fill-error.js";
 import type { BlobFillFailure, FillBoard, FillProgress } from "./fill-board.js";
 import { PartWriter, PushStream } from "./lockstep-tee.js";
@@ -181,9 +181,13 @@ async function tee(context: LeadContext, upstream: UpstreamBlob, abort: AbortCon
 /** Writes the verified parts to the blob's content key and places its storage row. */
 async function commit(context: LeadContext): Promise<void> {
   const { blobs, partKeys, key, size } = context;
-  if (partKeys.length === 1) await blobs.copy(partKeys[0]!, key);
-  else await writeObject(blobs, key, partKeys.length === 0 ? emptyStream() : concatenated(blobs, partKeys), size);
-  await context.sql.transaction((tx) => ensurePlacedStorage(tx, context.digest, size, context.location));
+  const write = async () => {
+    if (partKeys.length === 1) await blobs.copy(partKeys[0]!, key);
+    else await writeObject(blobs, key, partKeys.length === 0 ? emptyStream() : concatenated(blobs, partKeys), size);
+  };
+  await write();
+  // The parts stay until the blob is recorded, so an object GC removed meanwhile is written again.
+  await placeWrittenBlob(context, { digest: context.digest, size, location: context.location }, write);
 }
 
 function emptyStream(): ReadableStream<Uint8Array> {

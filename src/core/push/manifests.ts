@@ -25,6 +25,7 @@ import { quotaExceeded, quotaVerdict, quotaWarning, type QuotaSettings } from ".
 import { trackedMetadata, type PushTarget } from "./target.js";
 import { recordAudit } from "../audit.js";
 import { addManifestToTotals } from "../../db/queries/quota.js";
+import { lockBlobDigests } from "../../db/queries/uploads.js";
 import { EXPIRES_AFTER, findExpiresAfter, findStorageObject, insertManifestLabel } from "../../db/queries/manifest-labels.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import { expiresAfterLabel, parseExpiresAfter } from "./expires-after.js";
@@ -64,6 +65,11 @@ async function references(
   manifest: ParsedManifest,
 ): Promise<{ storages: number[]; children: number[] }> {
   const blobs = requiredBlobs(manifest);
+  // GC collects a blob only under its digest lock, so what is found here stays until commit.
+  await lockBlobDigests(
+    tx,
+    blobs.map((b) => b.digest),
+  );
   const stored = await findRepositoryStorages(
     tx,
     target.id,
@@ -81,6 +87,7 @@ async function references(
     tx,
     target.id,
     entries.map((m) => m.digest),
+    true,
   );
   for (const entry of entries) {
     const found = children.get(entry.digest);
@@ -152,11 +159,12 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
       const outcome = await retargetTag(tx, deps.clock, target.id, tag, row.id, lifetimeMs === null ? {} : { lifetimeMs });
       if (outcome.kind === "immutable") throw new RegistryError("TAG_IMMUTABLE", undefined, { message: `tag '${tag}' is immutable` });
     }
-    // Pushed by digest with no tag: a hidden temporary tag keeps it from GC for a while.
+    // Pushed by digest with no tag: a hidden temporary tag keeps it from GC for a while;
+    // a referrer's never ends (Quay), so it lives as long as its subject is kept.
     if (tags.length === 0) {
       await retargetTag(tx, deps.clock, target.id, `$temp-${crypto.randomUUID()}`, row.id, {
         hidden: true,
-        lifetimeMs: TEMP_TAG_LIFETIME_MS,
+        ...(manifest.subject ? {} : { lifetimeMs: TEMP_TAG_LIFETIME_MS }),
       });
     }
     await audit(tx, target, "push_repo", now, { tag: tags[0] ?? null, manifest_digest: digest });

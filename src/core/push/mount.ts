@@ -10,7 +10,7 @@ import { RegistryError } from "../errors/registry-error.js";
 import type { Digest } from "../model/digest.js";
 import type { RepositoryName } from "../model/names.js";
 import { findRepository } from "../../db/queries/pull.js";
-import { findLinkedStorage, linkUploadedBlob } from "../../db/queries/uploads.js";
+import { findLinkedStorage, linkUploadedBlob, lockBlobDigests } from "../../db/queries/uploads.js";
 import { toRepositoryInfo } from "../resources/repositories.js";
 import type { PushTarget } from "./target.js";
 import type { UploadDeps } from "./uploads.js";
@@ -34,10 +34,15 @@ export async function mountBlob(
     throw error;
   }
   if (source === null) return false;
-  const storage = await findLinkedStorage(deps.sql, source.repository_id, digest.text);
-  if (storage === null) return false;
   const now = deps.clock.now();
-  await linkUploadedBlob(deps.sql, target.id, storage.id, new Date(now), new Date(now + MOUNT_LINK_LIFETIME_MS));
-  await deps.cache.bump(target.full);
-  return true;
+  // Under the digest lock GC takes, so the blob cannot be collected between lookup and link.
+  const mounted = await deps.sql.transaction(async (tx) => {
+    await lockBlobDigests(tx, [digest.text]);
+    const storage = await findLinkedStorage(tx, source.repository_id, digest.text);
+    if (storage === null) return false;
+    await linkUploadedBlob(tx, target.id, storage.id, new Date(now), new Date(now + MOUNT_LINK_LIFETIME_MS));
+    return true;
+  });
+  if (mounted) await deps.cache.bump(target.full);
+  return mounted;
 }

@@ -18,7 +18,6 @@ import type { PullCache } from "../resources/pull-cache.js";
 import { blobKey, uploadKey } from "../storage-layout.js";
 import {
   deleteBlobUpload,
-  ensurePlacedStorage,
   findBlobUpload,
   insertBlobUpload,
   linkUploadedBlob,
@@ -26,6 +25,7 @@ import {
   type BlobUploadRow,
 } from "../../db/queries/uploads.js";
 import { concatenated, meteredBody, writeObject } from "./objects.js";
+import { placeWrittenBlob } from "../blob-placement.js";
 import { assertRoomForUpload, type QuotaSettings } from "./quota.js";
 import type { PushTarget } from "./target.js";
 
@@ -186,8 +186,15 @@ export async function cancelUpload(deps: UploadDeps, target: PushTarget, uuid: s
 async function holds(deps: UploadDeps, key: string, digest: Digest, size: number, rehash: boolean): Promise<boolean> {
   const stat = await deps.blobs.stat(key);
   if (stat === null || stat.size !== size) return false;
-  // completeUpload admits only the algorithms Hashing has.
-  return !rehash || (await digestOfObjects(deps, [key], digest.algorithm as DigestAlgorithm)) === digest.text;
+  if (!rehash) return true;
+  try {
+    // completeUpload admits only the algorithms Hashing has.
+    return (await digestOfObjects(deps, [key], digest.algorithm as DigestAlgorithm)) === digest.text;
+  } catch (error) {
+    // GC removed it while it was read: not held, so it is written again.
+    if ((await deps.blobs.stat(key)) === null) return false;
+    throw error;
+  }
 }
 
 /**
@@ -206,7 +213,7 @@ async function commitBlob(
 ): Promise<void> {
   const key = blobKey(digest.text)!;
   const keys = chunks.map((c) => c[0]);
-  if (!(await holds(deps, key, digest, size, true))) {
+  const write = async () => {
     if (keys.length === 1) await deps.blobs.copy(keys[0]!, key);
     else await writeObject(deps.blobs, key, concatenated(deps.blobs, keys), size);
     if (!(await holds(deps, key, digest, size, rehash))) {
@@ -214,12 +221,13 @@ async function commitBlob(
       await deps.blobs.delete(key);
       throw new RegistryError("UNAVAILABLE", "blob storage did not keep the uploaded bytes; try again later");
     }
-  }
+  };
+  if (!(await holds(deps, key, digest, size, true))) await write();
   const now = deps.clock.now();
-  await deps.sql.transaction(async (tx) => {
-    const storageId = await ensurePlacedStorage(tx, digest.text, size, deps.location);
-    await linkUploadedBlob(tx, target.id, storageId, new Date(now), new Date(now + UPLOADED_BLOB_LIFETIME_MS));
-  });
+  // The chunks stay until the blob is recorded, so an object GC removed meanwhile is written again.
+  await placeWrittenBlob(deps, { digest: digest.text, size, location: deps.location }, write, (tx, storageId) =>
+    linkUploadedBlob(tx, target.id, storageId, new Date(now), new Date(now + UPLOADED_BLOB_LIFETIME_MS)),
+  );
   await deps.cache.bump(target.full);
 }
 

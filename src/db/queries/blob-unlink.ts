@@ -4,11 +4,12 @@
  * by the per-digest lock they take.
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { lockBlobDigests } from "./uploads.js";
 
 export type UnlinkOutcome = "unlinked" | "referenced" | "unknown";
 
 export async function unlinkRepositoryBlob(sql: Queryable, repositoryId: number, digest: string): Promise<UnlinkOutcome> {
-  await sql.query(`SELECT pg_advisory_xact_lock(hashtext('imagestorage:' || $1))`, [digest]);
+  await lockBlobDigests(sql, [digest]);
   const { rows } = await sql.query<{ referenced: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM manifestblob mb JOIN imagestorage s ON s.id = mb.blob_id
                     WHERE mb.repository_id = $1 AND s.content_checksum = $2) AS referenced`,

@@ -30,15 +30,21 @@ export async function findRepositoryStorages(
   return new Map(rows.map((r) => [r.digest, { id: r.id, size: r.size === null ? null : Number(r.size) }]));
 }
 
-/** Manifests of the repository among `digests`: digest → id and stored byte length. */
+/**
+ * Manifests of the repository among `digests`: digest → id and stored byte length.
+ * `keyShare` locks the rows until the transaction ends, so GC cannot delete a manifest
+ * that is about to be referenced (a new index's child).
+ */
 export async function findRepositoryManifests(
   sql: Queryable,
   repositoryId: number,
   digests: readonly string[],
+  keyShare = false,
 ): Promise<Map<string, { id: number; size: number }>> {
   if (digests.length === 0) return new Map();
   const { rows } = await sql.query<{ digest: string; id: number; size: number }>(
-    `SELECT digest, id, octet_length(manifest_bytes) AS size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::varchar[])`,
+    `SELECT digest, id, octet_length(manifest_bytes) AS size FROM manifest WHERE repository_id = $1 AND digest = ANY($2::varchar[])
+     ORDER BY id${keyShare ? " FOR KEY SHARE" : ""}`,
     [repositoryId, textArray(digests)],
   );
   return new Map(rows.map((r) => [r.digest, { id: r.id, size: r.size }]));
@@ -55,8 +61,21 @@ export interface NewManifest {
   artifactType: string | null;
 }
 
-/** Inserts the manifest unless the repository has it; returns its id and whether it is new. */
+/**
+ * Inserts the manifest unless the repository has it; returns its id and whether it is
+ * new. An existing row is locked (FOR KEY SHARE) until the transaction ends, so GC
+ * cannot delete it under the tags about to point at it; one GC deleted meanwhile is
+ * inserted again.
+ */
 export async function insertManifest(sql: Queryable, manifest: NewManifest): Promise<{ id: number; created: boolean }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const found = await insertOrFindManifest(sql, manifest);
+    if (found !== null) return found;
+  }
+  throw new Error(`manifest ${manifest.digest} was neither inserted nor found (unknown media type ${manifest.mediaType}?)`);
+}
+
+async function insertOrFindManifest(sql: Queryable, manifest: NewManifest): Promise<{ id: number; created: boolean } | null> {
   const inserted = await sql.query<{ id: number }>(
     `INSERT INTO manifest (repository_id, digest, media_type_id, manifest_bytes, config_media_type, layers_compressed_size,
        subject, subject_backfilled, artifact_type, artifact_type_backfilled)
@@ -75,11 +94,11 @@ export async function insertManifest(sql: Queryable, manifest: NewManifest): Pro
     ],
   );
   if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
-  const { rows } = await sql.query<{ id: number }>(`SELECT id FROM manifest WHERE repository_id = $1 AND digest = $2`, [
+  const { rows } = await sql.query<{ id: number }>(`SELECT id FROM manifest WHERE repository_id = $1 AND digest = $2 FOR KEY SHARE`, [
     manifest.repositoryId,
     manifest.digest,
   ]);
-  return { id: rows[0]!.id, created: false };
+  return rows[0] ? { id: rows[0].id, created: false } : null;
 }
 
 /** The links and the pending scan status Quay creates with every new manifest. */

@@ -5,6 +5,7 @@
  * with manifest_bytes = ""), and blob membership that counts placeholders.
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { lockBlobDigests } from "./uploads.js";
 
 export interface CurrentTagRow {
   tag_id: number;
@@ -93,8 +94,11 @@ export async function fillPlaceholderManifest(
  */
 export async function ensureStorages(sql: Queryable, blobs: readonly { digest: string; size: number }[]): Promise<number[]> {
   const ids: number[] = [];
+  await lockBlobDigests(
+    sql,
+    blobs.map((b) => b.digest),
+  );
   for (const blob of blobs) {
-    await sql.query(`SELECT pg_advisory_xact_lock(hashtext('imagestorage:' || $1))`, [blob.digest]);
     const { rows } = await sql.query<{ id: number }>(
       `SELECT id FROM imagestorage WHERE content_checksum = $1 AND cas_path = true ORDER BY id LIMIT 1`,
       [blob.digest],

@@ -53,6 +53,51 @@ export async function computeRepositorySize(sql: Queryable, repositoryId: number
   return Number(rows[0]!.size);
 }
 
+/** Bytes of the manifest's blobs that no other manifest of the namespace (resp. repository) references. */
+interface ExclusiveBytes {
+  namespace: string;
+  repository: string;
+  namespaceManifests: number;
+  repositoryManifests: number;
+}
+
+/**
+ * Locks both total rows (namespace first, the one order every writer uses), so the share
+ * computed next sees every write that committed before: a push adding a blob and GC
+ * removing the last other manifest that references it cannot both miss it.
+ */
+async function lockTotals(sql: Queryable, namespaceId: number, repositoryId: number): Promise<void> {
+  await sql.query(`SELECT 1 FROM quotanamespacesize WHERE namespace_user_id = $1 FOR UPDATE`, [namespaceId]);
+  await sql.query(`SELECT 1 FROM quotarepositorysize WHERE repository_id = $1 FOR UPDATE`, [repositoryId]);
+}
+
+async function exclusiveBytes(sql: Queryable, namespaceId: number, repositoryId: number, manifestId: number): Promise<ExclusiveBytes> {
+  const { rows } = await sql.query<{
+    namespace_bytes: string;
+    repository_bytes: string;
+    namespace_manifests: number;
+    repository_manifests: number;
+  }>(
+    `WITH blobs AS (SELECT DISTINCT s.id, COALESCE(s.image_size, 0) AS size FROM manifestblob mb JOIN imagestorage s ON s.id = mb.blob_id WHERE mb.manifest_id = $3)
+     SELECT
+       COALESCE((SELECT sum(b.size) FROM blobs b WHERE NOT EXISTS (
+         SELECT 1 FROM manifestblob o JOIN repository r ON r.id = o.repository_id
+         WHERE o.blob_id = b.id AND r.namespace_user_id = $1 AND o.manifest_id <> $3)), 0)::text AS namespace_bytes,
+       COALESCE((SELECT sum(b.size) FROM blobs b WHERE NOT EXISTS (
+         SELECT 1 FROM manifestblob o WHERE o.blob_id = b.id AND o.repository_id = $2 AND o.manifest_id <> $3)), 0)::text AS repository_bytes,
+       (SELECT count(*)::int FROM manifest m JOIN repository r ON r.id = m.repository_id WHERE r.namespace_user_id = $1) AS namespace_manifests,
+       (SELECT count(*)::int FROM manifest m WHERE m.repository_id = $2) AS repository_manifests`,
+    [namespaceId, repositoryId, manifestId],
+  );
+  const row = rows[0]!;
+  return {
+    namespace: row.namespace_bytes,
+    repository: row.repository_bytes,
+    namespaceManifests: row.namespace_manifests,
+    repositoryManifests: row.repository_manifests,
+  };
+}
+
 /**
  * Adds a new manifest's blobs to the totals, each counted only where no other manifest
  * of the namespace (resp. repository) already references it. A missing total is created
@@ -65,27 +110,32 @@ export async function addManifestToTotals(
   repositoryId: number,
   manifestId: number,
 ): Promise<number | null> {
-  const { rows } = await sql.query<{
-    namespace_added: string;
-    repository_added: string;
-    namespace_manifests: number;
-    repository_manifests: number;
-  }>(
-    `WITH blobs AS (SELECT DISTINCT s.id, COALESCE(s.image_size, 0) AS size FROM manifestblob mb JOIN imagestorage s ON s.id = mb.blob_id WHERE mb.manifest_id = $3)
-     SELECT
-       COALESCE((SELECT sum(b.size) FROM blobs b WHERE NOT EXISTS (
-         SELECT 1 FROM manifestblob o JOIN repository r ON r.id = o.repository_id
-         WHERE o.blob_id = b.id AND r.namespace_user_id = $1 AND o.manifest_id <> $3)), 0)::text AS namespace_added,
-       COALESCE((SELECT sum(b.size) FROM blobs b WHERE NOT EXISTS (
-         SELECT 1 FROM manifestblob o WHERE o.blob_id = b.id AND o.repository_id = $2 AND o.manifest_id <> $3)), 0)::text AS repository_added,
-       (SELECT count(*)::int FROM manifest m JOIN repository r ON r.id = m.repository_id WHERE r.namespace_user_id = $1) AS namespace_manifests,
-       (SELECT count(*)::int FROM manifest m WHERE m.repository_id = $2) AS repository_manifests`,
-    [namespaceId, repositoryId, manifestId],
-  );
-  const added = rows[0]!;
-  await addToTotal(sql, "quotanamespacesize", "namespace_user_id", namespaceId, added.namespace_added, added.namespace_manifests === 1);
-  await addToTotal(sql, "quotarepositorysize", "repository_id", repositoryId, added.repository_added, added.repository_manifests === 1);
+  await lockTotals(sql, namespaceId, repositoryId);
+  const added = await exclusiveBytes(sql, namespaceId, repositoryId, manifestId);
+  await addToTotal(sql, "quotanamespacesize", "namespace_user_id", namespaceId, added.namespace, added.namespaceManifests === 1);
+  await addToTotal(sql, "quotarepositorysize", "repository_id", repositoryId, added.repository, added.repositoryManifests === 1);
   return namespaceSize(sql, namespaceId);
+}
+
+/**
+ * Takes a manifest about to be deleted out of the totals (Quay's GC does, with quota
+ * management on): the bytes of blobs no other manifest of the namespace (resp.
+ * repository) references. Call before its manifestblob rows go. An incomplete row is
+ * still written, so locked: a backfill cannot count the manifest while this deletes it.
+ */
+export async function subtractManifestFromTotals(sql: Queryable, namespaceId: number, repositoryId: number, manifestId: number): Promise<void> {
+  await lockTotals(sql, namespaceId, repositoryId);
+  const removed = await exclusiveBytes(sql, namespaceId, repositoryId, manifestId);
+  for (const [table, column, id, bytes] of [
+    ["quotanamespacesize", "namespace_user_id", namespaceId, removed.namespace],
+    ["quotarepositorysize", "repository_id", repositoryId, removed.repository],
+  ] as const) {
+    await sql.query(
+      `UPDATE ${table} SET size_bytes = CASE WHEN backfill_complete THEN GREATEST(size_bytes - $2::bigint, 0) ELSE size_bytes END
+       WHERE ${column} = $1`,
+      [id, bytes],
+    );
+  }
 }
 
 /**

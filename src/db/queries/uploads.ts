@@ -61,12 +61,27 @@ export async function deleteBlobUpload(sql: Queryable, id: number): Promise<bool
 }
 
 /**
+ * Takes the per-digest locks (until the transaction ends) that serialize everything
+ * creating, linking, unlinking or collecting a blob's rows: commits, mounts, manifest
+ * PUTs, proxy fills, blob DELETE and GC. Sorted, so two writers never deadlock.
+ */
+export async function lockBlobDigests(sql: Queryable, digests: readonly string[]): Promise<void> {
+  const unique = [...new Set(digests)].sort();
+  if (unique.length === 1) {
+    await sql.query(`SELECT pg_advisory_xact_lock(hashtext('imagestorage:' || $1))`, [unique[0]!]);
+  } else if (unique.length > 1) {
+    // A function scan yields the array in order, so the locks are taken in that order.
+    await sql.query(`SELECT count(pg_advisory_xact_lock(hashtext('imagestorage:' || d))) FROM unnest($1::text[]) AS d`, [textArray(unique)]);
+  }
+}
+
+/**
  * The storage row for `digest` with a placement in `location`, creating (or placing)
  * it as needed. Quay tolerates duplicate rows per checksum; Pier reuses the oldest.
  */
 export async function ensurePlacedStorage(sql: Queryable, digest: string, size: number, location: string): Promise<number> {
   // Concurrent commits of the same blob serialize here, so they share one row.
-  await sql.query(`SELECT pg_advisory_xact_lock(hashtext('imagestorage:' || $1))`, [digest]);
+  await lockBlobDigests(sql, [digest]);
   const existing = await sql.query<{ id: number }>(
     `SELECT id FROM imagestorage WHERE content_checksum = $1 AND cas_path = true ORDER BY id LIMIT 1`,
     [digest],

@@ -1,0 +1,233 @@
+/**
+ * The garbage collection job (Quay's gcworker, data/model/gc.py), one bounded batch per
+ * run: tags past the time machine, expired upload links, then whatever they leave
+ * unused — manifests (children and subjects in turn), labels, storage rows — and last
+ * the blobs' objects, at every placement this runtime can reach. Each item is its own
+ * transaction that re-checks its condition under the lock writers take, so a push,
+ * mount, manifest PUT or restore racing it never loses anything (docs/jobs.md).
+ *
+ * Beyond Quay: expired upload links are collected in every repository, not only where
+ * a tag expired, and a sweep walks all storage rows for orphans that earlier runs (or
+ * Quay) left behind.
+ */
+import type { BlobStore } from "../ports/blob-store.js";
+import type { Queryable } from "../ports/sql.js";
+import type { Registry } from "../registry.js";
+import { PullCache } from "../resources/pull-cache.js";
+import { blobKey, legacyBlobKey } from "../storage-layout.js";
+import {
+  deleteExpiredTags,
+  deleteExpiredUploadLinks,
+  deleteManifestRows,
+  deleteOrphanedStorage,
+  deleteUnusedLabels,
+  findExpiredTags,
+  findOrphanedStorages,
+  findUntaggedManifests,
+  lockUnusedManifest,
+  pageEnd,
+  type CollectedStorage,
+} from "../../db/queries/gc.js";
+import { subtractManifestFromTotals } from "../../db/queries/quota.js";
+import type { JobContext } from "./scheduler.js";
+
+export interface GcLimits {
+  /** Expired tags per run. */
+  tags: number;
+  /** Expired upload links per run. */
+  uploadLinks: number;
+  /** Manifest and storage rows each sweep looks at per run. */
+  sweepPage: number;
+}
+
+export const GC_LIMITS: GcLimits = { tags: 500, uploadLinks: 500, sweepPage: 1000 };
+
+/** Tags deleted per transaction (Quay: 10). */
+const TAG_CHUNK = 10;
+
+/** Where each sweep resumes, in the shared cache. */
+export const SWEEP_CURSOR_KEYS = { manifest: "pier:gc:manifest-cursor", imagestorage: "pier:gc:storage-cursor" } as const;
+
+/** The gzipped empty tar of Docker schema 1 images: Quay never deletes its object. */
+const EMPTY_LAYER_DIGEST = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4";
+
+/** One transaction per item; in a dry run a savepoint inside the one transaction that is rolled back. */
+type Step = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+
+interface GcRun {
+  registry: Registry;
+  context: JobContext;
+  /** Reads between steps (in a dry run, inside the transaction, so they see its deletes). */
+  read: Queryable;
+  step: Step;
+  /** Repositories whose pull cache must forget (a manifest went). */
+  touched: Set<string>;
+  processed: number;
+}
+
+/** One batch of garbage collection; how many tags, links, manifests, labels and blobs it removed. */
+export async function collectGarbage(registry: Registry, context: JobContext, limits: GcLimits = GC_LIMITS): Promise<number> {
+  const touched = new Set<string>();
+  const processed = await withSteps(registry, context.dryRun, async (read, step) => {
+    const run: GcRun = { registry, context, read, step, touched, processed: 0 };
+    const manifests = await collectExpiredTags(run, limits.tags);
+    const untagged = await sweep(run, "manifest", limits.sweepPage, (after, last) => findUntaggedManifests(read, after, last));
+    const storages = await step((tx) => deleteExpiredUploadLinks(tx, new Date(registry.clock.now()), limits.uploadLinks));
+    run.processed += storages.length;
+    const leftovers = await collectManifests(run, [...manifests, ...untagged]);
+    run.processed += await step((tx) => deleteUnusedLabels(tx, leftovers.labels));
+    for (const id of new Set([...storages, ...leftovers.storages])) await collectStorage(run, id);
+    const orphans = await sweep(run, "imagestorage", limits.sweepPage, (after, last) => findOrphanedStorages(read, after, last));
+    for (const id of orphans) await collectStorage(run, id);
+    return run.processed;
+  });
+  if (!context.dryRun && touched.size > 0) {
+    const cache = new PullCache({ cache: registry.cache, clock: registry.clock, maxAgeMs: registry.config.sharedCacheMaxAgeMs });
+    for (const repository of touched) await cache.bump(repository).catch(() => {});
+  }
+  return processed;
+}
+
+const ROLLBACK = Symbol("dry run");
+
+/** Runs `body` with real transactions, or (dry run) inside one transaction that is rolled back at the end. */
+async function withSteps<T>(registry: Registry, dryRun: boolean, body: (read: Queryable, step: Step) => Promise<T>): Promise<T> {
+  if (!dryRun) return body(registry.sql, (fn) => registry.sql.transaction(fn));
+  let result: T | undefined;
+  try {
+    await registry.sql.transaction(async (outer) => {
+      let savepoints = 0;
+      const step: Step = async (fn) => {
+        const name = `gc_item_${savepoints++}`;
+        await outer.query(`SAVEPOINT ${name}`);
+        try {
+          const value = await fn(outer);
+          await outer.query(`RELEASE SAVEPOINT ${name}`);
+          return value;
+        } catch (error) {
+          await outer.query(`ROLLBACK TO SAVEPOINT ${name}`);
+          throw error;
+        }
+      };
+      result = await body(outer, step);
+      throw ROLLBACK;
+    });
+  } catch (error) {
+    if (error !== ROLLBACK) throw error;
+  }
+  return result as T;
+}
+
+/** Items that fail (a lock timeout, a row another writer changed) stay for the next run. */
+async function attempt<T>(run: GcRun, what: string, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    return await fn();
+  } catch (error) {
+    run.context.report(`kept ${what}: ${error instanceof Error ? error.message : String(error)}`);
+    return null;
+  }
+}
+
+async function collectExpiredTags(run: GcRun, limit: number): Promise<number[]> {
+  const now = run.registry.clock.now();
+  const tags = await findExpiredTags(run.read, now, limit);
+  const manifests: number[] = [];
+  for (let start = 0; start < tags.length; start += TAG_CHUNK) {
+    const chunk = tags.slice(start, start + TAG_CHUNK);
+    const deleted = await attempt(run, `${chunk.length} tags`, () => run.step((tx) => deleteExpiredTags(tx, chunk.map((t) => t.id), now)));
+    for (const gone of deleted ?? []) {
+      const tag = chunk.find((t) => t.id === gone.id)!;
+      run.context.report(`tag ${tag.repository}:${tag.name}`);
+      manifests.push(gone.manifestId);
+      run.processed++;
+    }
+  }
+  return manifests;
+}
+
+/**
+ * Deletes the unused among the candidate manifests, then the children and subjects each
+ * deletion may have freed; the labels and storage rows they referenced.
+ */
+async function collectManifests(run: GcRun, candidates: readonly number[]): Promise<{ labels: number[]; storages: number[] }> {
+  const quota = run.registry.config.quota.enabled;
+  const queue = [...new Set(candidates)];
+  const labels = new Set<number>();
+  const storages = new Set<number>();
+  while (queue.length > 0) {
+    const id = queue.shift()!;
+    const collected = await attempt(run, `manifest ${id}`, () =>
+      run.step(async (tx) => {
+        const manifest = await lockUnusedManifest(tx, id);
+        if (manifest === null) return null;
+        if (quota) await subtractManifestFromTotals(tx, manifest.namespaceId, manifest.repositoryId, id);
+        await deleteManifestRows(tx, id, manifest);
+        return manifest;
+      }),
+    );
+    if (!collected) continue;
+    run.context.report(`manifest ${collected.repository}@${collected.digest}`);
+    run.touched.add(collected.repository);
+    run.processed++;
+    queue.push(...collected.childIds, ...collected.subjectIds);
+    for (const label of collected.labelIds) labels.add(label);
+    for (const storage of collected.storageIds) storages.add(storage);
+  }
+  return { labels: [...labels], storages: [...storages] };
+}
+
+/** Deletes an orphaned storage row and then, still under its digest lock, its objects. */
+async function collectStorage(run: GcRun, storageId: number): Promise<void> {
+  const collected = await attempt(run, `storage ${storageId}`, () =>
+    run.step(async (tx) => {
+      const storage = await deleteOrphanedStorage(tx, storageId);
+      if (storage !== null) await deleteObjects(run, storage);
+      return storage;
+    }),
+  );
+  if (!collected) return;
+  run.processed++;
+  const bytes = collected.size ?? 0;
+  run.context.report(`blob ${collected.digest ?? collected.uuid} (${bytes} bytes)`);
+  if (collected.objectKeyOf !== null) run.context.reclaimed(bytes);
+}
+
+async function deleteObjects(run: GcRun, storage: CollectedStorage): Promise<void> {
+  const key =
+    storage.objectKeyOf === "cas" && storage.digest !== null
+      ? blobKey(storage.digest)
+      : storage.objectKeyOf === "legacy"
+        ? legacyBlobKey(storage.uuid)
+        : null;
+  if (key === null || storage.digest === EMPTY_LAYER_DIGEST) return;
+  for (const location of storage.locations) {
+    const store = storeAt(run.registry, location);
+    if (store === null) {
+      run.context.report(`left ${key} in ${location}: this runtime cannot reach that location`);
+    } else if (!run.context.dryRun) {
+      await store.delete(key);
+    }
+  }
+}
+
+function storeAt(registry: Registry, location: string): BlobStore | null {
+  return location === registry.config.storageLocation ? registry.blobs : null;
+}
+
+/**
+ * The candidates in the next page of a sweep over all rows of `table`: it resumes where
+ * the last run stopped and wraps at the end, so every row is looked at again and again.
+ */
+async function sweep(
+  run: GcRun,
+  table: keyof typeof SWEEP_CURSOR_KEYS,
+  pageSize: number,
+  candidates: (after: number, last: number) => Promise<number[]>,
+): Promise<number[]> {
+  const cache = run.registry.cache;
+  const key = SWEEP_CURSOR_KEYS[table];
+  const after = Number((await cache.get(key).catch(() => null)) ?? 0) || 0;
+  const last = await pageEnd(run.read, table, after, pageSize);
+  if (!run.context.dryRun) await cache.set(key, String(last ?? 0), 30 * 24 * 3600).catch(() => {});
+  return last === null ? [] : candidates(after, last);
+}
