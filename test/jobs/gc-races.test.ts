@@ -37,7 +37,10 @@ type Caller = (method: string, path: string, init?: { body?: string; headers?: R
 function callerFor(registry: Registry): Caller {
   const app = createApp(registry);
   return async (method, path, init = {}) => {
-    const token = await scene.origin.token("writer", Object.fromEntries(REPOSITORIES.map((r) => [`${scene.namespace}/${r}`, ["pull", "push"]])));
+    const token = await scene.origin.token(
+      "writer",
+      Object.fromEntries(REPOSITORIES.map((r) => [`${scene.namespace}/${r}`, ["pull", "push"]])),
+    );
     const headers = new Headers(init.headers);
     headers.set("authorization", `Bearer ${token}`);
     return app.request(`https://${TEST_HOST}/v2/${scene.namespace}/${path}`, { method, body: init.body ?? null, headers });

@@ -50,7 +50,12 @@ async function push(repository: string, reference: string | null, seed: string, 
   const descriptors = [];
   for (const layer of layers) descriptors.push(await upload(repository, layer));
   const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: descriptors, ...extra });
-  const response = await call("PUT", `/v2/${scene.namespace}/${repository}/manifests/${reference ?? sha256(text)}`, text, MediaType.ociManifest);
+  const response = await call(
+    "PUT",
+    `/v2/${scene.namespace}/${repository}/manifests/${reference ?? sha256(text)}`,
+    text,
+    MediaType.ociManifest,
+  );
   expect(response.status).toBe(201);
   return { digest: sha256(text), blobs: [config.digest, ...descriptors.map((d) => d.digest)] };
 }
@@ -170,7 +175,8 @@ describe("gc job", () => {
 
   it("collects an index with its children once its tag is past the window, and the blobs only they used", async () => {
     const children = [];
-    for (const arch of ["amd64", "arm64"]) children.push(await push("app", null, `child ${arch} ${crypto.randomUUID()}`, [`${arch} ${crypto.randomUUID()}`]));
+    for (const arch of ["amd64", "arm64"])
+      children.push(await push("app", null, `child ${arch} ${crypto.randomUUID()}`, [`${arch} ${crypto.randomUUID()}`]));
     const index = JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaType.ociIndex,
@@ -239,7 +245,9 @@ describe("gc job", () => {
     expect(run.lines).toContain(`tag ${scene.namespace}/tools:dry`);
     expect(run.lines).toContain(`manifest ${scene.namespace}/tools@${image.digest}`);
     expect(run.lines).toContain(`blob ${sha256(layer)} (${Buffer.byteLength(layer)} bytes)`);
-    expect(await rowCount(`SELECT 1 FROM tag t JOIN repository r ON r.id = t.repository_id WHERE r.name = 'tools' AND t.name = 'dry'`, [])).toBe(1);
+    expect(
+      await rowCount(`SELECT 1 FROM tag t JOIN repository r ON r.id = t.repository_id WHERE r.name = 'tools' AND t.name = 'dry'`, []),
+    ).toBe(1);
     expect(await manifestRows(image.digest)).toBe(1);
     expect(await storageRows(sha256(layer))).toBe(1);
     await expectObjectIntact(sha256(layer));

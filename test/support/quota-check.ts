@@ -65,6 +65,11 @@ export async function recomputedTotals(sql: Queryable, namespaceId: number): Pro
 /** Asserts the recorded totals of a namespace and all its repositories equal a from-scratch recomputation. */
 export async function expectTotalsTrue(sql: Queryable, namespaceId: number): Promise<QuotaTotals> {
   const recomputed = await recomputedTotals(sql, namespaceId);
-  expect(await recordedTotals(sql, namespaceId)).toEqual(recomputed);
+  const recorded = await recordedTotals(sql, namespaceId);
+  // A repository that never held a manifest has no row yet (Quay creates it with the first): that is 0.
+  for (const [name, size] of Object.entries(recorded.repositories)) {
+    if (size === null && recomputed.repositories[name] === 0) recorded.repositories[name] = 0;
+  }
+  expect(recorded).toEqual(recomputed);
   return recomputed;
 }

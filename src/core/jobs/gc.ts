@@ -54,7 +54,8 @@ const EMPTY_LAYER_DIGEST = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb1642
 /** One transaction per item; in a dry run a savepoint inside the one transaction that is rolled back. */
 type Step = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
 
-interface GcRun {
+/** One batch's state, shared by GC's steps and the purge job. */
+export interface GcRun {
   registry: Registry;
   context: JobContext;
   /** Reads between steps (in a dry run, inside the transaction, so they see its deletes). */
@@ -66,19 +67,30 @@ interface GcRun {
 }
 
 /** One batch of garbage collection; how many tags, links, manifests, labels and blobs it removed. */
-export async function collectGarbage(registry: Registry, context: JobContext, limits: GcLimits = GC_LIMITS): Promise<number> {
-  const touched = new Set<string>();
-  const processed = await withSteps(registry, context.dryRun, async (read, step) => {
-    const run: GcRun = { registry, context, read, step, touched, processed: 0 };
+export function collectGarbage(registry: Registry, context: JobContext, limits: GcLimits = GC_LIMITS): Promise<number> {
+  return withGcRun(registry, context, async (run) => {
     const manifests = await collectExpiredTags(run, limits.tags);
-    const untagged = await sweep(run, "manifest", limits.sweepPage, (after, last) => findUntaggedManifests(read, after, last));
-    const storages = await step((tx) => deleteExpiredUploadLinks(tx, new Date(registry.clock.now()), limits.uploadLinks));
+    const untagged = await sweep(run, "manifest", limits.sweepPage, (after, last) => findUntaggedManifests(run.read, after, last));
+    const storages = await run.step((tx) => deleteExpiredUploadLinks(tx, new Date(registry.clock.now()), limits.uploadLinks));
     run.processed += storages.length;
     const leftovers = await collectManifests(run, [...manifests, ...untagged]);
-    run.processed += await step((tx) => deleteUnusedLabels(tx, leftovers.labels));
+    run.processed += await run.step((tx) => deleteUnusedLabels(tx, leftovers.labels));
     for (const id of new Set([...storages, ...leftovers.storages])) await collectStorage(run, id);
-    const orphans = await sweep(run, "imagestorage", limits.sweepPage, (after, last) => findOrphanedStorages(read, after, last));
+    const orphans = await sweep(run, "imagestorage", limits.sweepPage, (after, last) => findOrphanedStorages(run.read, after, last));
     for (const id of orphans) await collectStorage(run, id);
+  });
+}
+
+/**
+ * Runs `body` with one transaction per step, or (dry run) with every step a savepoint in
+ * one transaction that is rolled back at the end; then makes the pull cache forget the
+ * repositories it touched. How many items it processed.
+ */
+export async function withGcRun(registry: Registry, context: JobContext, body: (run: GcRun) => Promise<void>): Promise<number> {
+  const touched = new Set<string>();
+  const processed = await inSteps(registry, context.dryRun, async (read, step) => {
+    const run: GcRun = { registry, context, read, step, touched, processed: 0 };
+    await body(run);
     return run.processed;
   });
   if (!context.dryRun && touched.size > 0) {
@@ -90,8 +102,7 @@ export async function collectGarbage(registry: Registry, context: JobContext, li
 
 const ROLLBACK = Symbol("dry run");
 
-/** Runs `body` with real transactions, or (dry run) inside one transaction that is rolled back at the end. */
-async function withSteps<T>(registry: Registry, dryRun: boolean, body: (read: Queryable, step: Step) => Promise<T>): Promise<T> {
+async function inSteps<T>(registry: Registry, dryRun: boolean, body: (read: Queryable, step: Step) => Promise<T>): Promise<T> {
   if (!dryRun) return body(registry.sql, (fn) => registry.sql.transaction(fn));
   let result: T | undefined;
   try {
@@ -119,7 +130,7 @@ async function withSteps<T>(registry: Registry, dryRun: boolean, body: (read: Qu
 }
 
 /** Items that fail (a lock timeout, a row another writer changed) stay for the next run. */
-async function attempt<T>(run: GcRun, what: string, fn: () => Promise<T>): Promise<T | null> {
+export async function attempt<T>(run: GcRun, what: string, fn: () => Promise<T>): Promise<T | null> {
   try {
     return await fn();
   } catch (error) {
@@ -134,7 +145,15 @@ async function collectExpiredTags(run: GcRun, limit: number): Promise<number[]> 
   const manifests: number[] = [];
   for (let start = 0; start < tags.length; start += TAG_CHUNK) {
     const chunk = tags.slice(start, start + TAG_CHUNK);
-    const deleted = await attempt(run, `${chunk.length} tags`, () => run.step((tx) => deleteExpiredTags(tx, chunk.map((t) => t.id), now)));
+    const deleted = await attempt(run, `${chunk.length} tags`, () =>
+      run.step((tx) =>
+        deleteExpiredTags(
+          tx,
+          chunk.map((t) => t.id),
+          now,
+        ),
+      ),
+    );
     for (const gone of deleted ?? []) {
       const tag = chunk.find((t) => t.id === gone.id)!;
       run.context.report(`tag ${tag.repository}:${tag.name}`);
@@ -177,7 +196,7 @@ async function collectManifests(run: GcRun, candidates: readonly number[]): Prom
 }
 
 /** Deletes an orphaned storage row and then, still under its digest lock, its objects. */
-async function collectStorage(run: GcRun, storageId: number): Promise<void> {
+export async function collectStorage(run: GcRun, storageId: number): Promise<void> {
   const collected = await attempt(run, `storage ${storageId}`, () =>
     run.step(async (tx) => {
       const storage = await deleteOrphanedStorage(tx, storageId);

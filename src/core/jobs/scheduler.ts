@@ -6,6 +6,7 @@ import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAutoPrune } from "./autoprune.js";
 import { collectGarbage } from "./gc.js";
+import { purgeDeletedRepositories } from "./purge.js";
 import { backfillQuotaTotals } from "./quota-backfill.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
@@ -37,6 +38,14 @@ export interface Job {
 }
 
 export const jobs: readonly Job[] = [
+  {
+    // Quay's repositorygcworker polls every 60 s. A dry run shows what would go.
+    name: "purge",
+    everyMinutes: 1,
+    supportsDryRun: true,
+    leaseSeconds: 900,
+    run: (registry, context) => purgeDeletedRepositories(registry, context),
+  },
   {
     // Quay's gcworker ticks every 30 s; a minute is the finest cron step.
     name: "gc",

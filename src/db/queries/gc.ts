@@ -38,7 +38,11 @@ export async function findExpiredTags(sql: Queryable, nowMs: number, limit: numb
  * tag's end), with their notification rows, and the pull statistics of names left with
  * no row; returns the manifest ids they pointed at.
  */
-export async function deleteExpiredTags(tx: Queryable, ids: readonly number[], nowMs: number): Promise<{ id: number; manifestId: number }[]> {
+export async function deleteExpiredTags(
+  tx: Queryable,
+  ids: readonly number[],
+  nowMs: number,
+): Promise<{ id: number; manifestId: number }[]> {
   const { rows } = await tx.query<{ id: number; manifest_id: number }>(
     `SELECT t.id, t.manifest_id FROM tag t JOIN repository r ON r.id = t.repository_id JOIN "user" n ON n.id = r.namespace_user_id
      WHERE t.id = ANY($2::int[]) AND ${PAST_TIME_MACHINE} AND NOT t.immutable ORDER BY t.id FOR UPDATE OF t`,
@@ -47,7 +51,8 @@ export async function deleteExpiredTags(tx: Queryable, ids: readonly number[], n
   if (rows.length === 0) return [];
   const locked = intArray(rows.map((r) => r.id));
   // Older Quay databases lack this table.
-  if (await tableExists(tx, "tagnotificationsuccess")) await tx.query(`DELETE FROM tagnotificationsuccess WHERE tag_id = ANY($1::int[])`, [locked]);
+  if (await tableExists(tx, "tagnotificationsuccess"))
+    await tx.query(`DELETE FROM tagnotificationsuccess WHERE tag_id = ANY($1::int[])`, [locked]);
   await tx.query(`UPDATE tag SET linked_tag_id = NULL WHERE linked_tag_id = ANY($1::int[])`, [locked]);
   const deleted = await tx.query<{ repository_id: number; name: string }>(
     `DELETE FROM tag WHERE id = ANY($1::int[]) RETURNING repository_id, name`,

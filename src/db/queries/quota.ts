@@ -123,7 +123,12 @@ export async function addManifestToTotals(
  * repository) references. Call before its manifestblob rows go. An incomplete row is
  * still written, so locked: a backfill cannot count the manifest while this deletes it.
  */
-export async function subtractManifestFromTotals(sql: Queryable, namespaceId: number, repositoryId: number, manifestId: number): Promise<void> {
+export async function subtractManifestFromTotals(
+  sql: Queryable,
+  namespaceId: number,
+  repositoryId: number,
+  manifestId: number,
+): Promise<void> {
   await lockTotals(sql, namespaceId, repositoryId);
   const removed = await exclusiveBytes(sql, namespaceId, repositoryId, manifestId);
   for (const [table, column, id, bytes] of [

@@ -1,0 +1,145 @@
+/**
+ * The purge job: a repository marked for deletion loses every dependent row and its own,
+ * its queue item and marker go, the blobs no other repository uses are deleted (rows,
+ * then objects) while shared ones stay whole, quota totals stay true, a dry run changes
+ * nothing, and every table with a foreign key to `repository` is handled.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { purgeDeletedRepositories } from "../../src/core/jobs/purge.js";
+import { jobs, type JobContext } from "../../src/core/jobs/scheduler.js";
+import { MediaType } from "../../src/core/model/media-types.js";
+import { blobKey } from "../../src/core/storage-layout.js";
+import { markRepositoryForDeletion } from "../../src/db/queries/management-repositories.js";
+import { startPushScene, type PushScene } from "../support/origin-registry.js";
+import { createRepository } from "../support/quay-seed.js";
+import { expectTotalsTrue } from "../support/quota-check.js";
+
+let scene: PushScene;
+let namespaceId: number;
+const sha256 = (bytes: string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+async function call(method: string, path: string, body?: string, contentType?: string): Promise<Response> {
+  const token = await scene.origin.token("writer", {
+    [`${scene.namespace}/gone`]: ["pull", "push"],
+    [`${scene.namespace}/tools`]: ["pull", "push"],
+  });
+  return scene.call(method, path, { body, token, headers: contentType ? { "content-type": contentType } : {} });
+}
+
+async function upload(repository: string, content: string) {
+  const response = await call("POST", `/v2/${scene.namespace}/${repository}/blobs/uploads/?digest=${sha256(content)}`, content);
+  expect(response.status).toBe(201);
+  return { mediaType: "application/octet-stream", digest: sha256(content), size: Buffer.byteLength(content) };
+}
+
+async function push(repository: string, tag: string, layers: string[]): Promise<string> {
+  const config = await upload(repository, JSON.stringify({ seed: `${repository}:${tag}:${crypto.randomUUID()}` }));
+  const descriptors = [];
+  for (const layer of layers) descriptors.push(await upload(repository, layer));
+  const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: descriptors });
+  expect((await call("PUT", `/v2/${scene.namespace}/${repository}/manifests/${tag}`, text, MediaType.ociManifest)).status).toBe(201);
+  return sha256(text);
+}
+
+function context(dryRun = false): JobContext & { lines: string[] } {
+  const lines: string[] = [];
+  return { dryRun, lines, report: (line) => lines.push(line), reclaimed: () => {} };
+}
+
+async function count(sql: string, params: (string | number)[]): Promise<number> {
+  const { rows } = await scene.origin.registry.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) q`, params);
+  return rows[0]!.n;
+}
+
+/** Creates `gone` with two images (one layer shared with `tools`), a star, a permission and a loose upload, then deletes it. */
+async function deletedRepository(): Promise<{ id: number; shared: string; own: string; loose: string }> {
+  const id = await createRepository(scene.origin.registry, namespaceId, "gone");
+  const shared = `shared ${crypto.randomUUID()}`;
+  const own = `own ${crypto.randomUUID()}`;
+  await push("gone", "v1", [shared, own]);
+  await push("gone", "v2", [own]);
+  await push("tools", `keep-${id}`, [shared]);
+  const loose = `loose ${crypto.randomUUID()}`;
+  await upload("gone", loose);
+  const sql = scene.origin.registry.sql;
+  await sql.query(`INSERT INTO star (user_id, repository_id, created) VALUES ($1, $2, now())`, [namespaceId, id]);
+  await sql.query(`INSERT INTO repositorypermission (user_id, repository_id, role_id) SELECT $1, $2, id FROM role WHERE name = 'read'`, [
+    namespaceId,
+    id,
+  ]);
+  await sql.transaction((tx) =>
+    markRepositoryForDeletion(tx, { id, namespace: scene.namespace, name: "gone" }, `gone-${crypto.randomUUID()}`, new Date(), "s"),
+  );
+  return { id, shared, own, loose };
+}
+
+beforeAll(async () => {
+  scene = await startPushScene("purge", { env: { PIER_QUOTA_MANAGEMENT: "true" } });
+  const { rows } = await scene.origin.registry.sql.query<{ id: number }>(`SELECT namespace_user_id AS id FROM repository WHERE id = $1`, [
+    scene.repoId,
+  ]);
+  namespaceId = rows[0]!.id;
+  await createRepository(scene.origin.registry, namespaceId, "tools");
+}, 60_000);
+afterAll(() => scene?.origin.close());
+
+describe("purge job", () => {
+  it("is in the job table every minute, before gc, with a dry run", () => {
+    const names = jobs.map((job) => job.name);
+    expect(names.indexOf("purge")).toBeLessThan(names.indexOf("gc"));
+    expect(jobs.find((job) => job.name === "purge")).toMatchObject({ everyMinutes: 1, supportsDryRun: true });
+  });
+
+  it("in a dry run reports the repository and changes nothing", async () => {
+    const gone = await deletedRepository();
+    const run = context(true);
+    expect(await purgeDeletedRepositories(scene.origin.registry, run)).toBeGreaterThanOrEqual(1);
+    expect(run.lines).toContain(`repository ${scene.namespace}/gone`);
+    expect(run.lines).toContain(`blob ${sha256(gone.own)} (${Buffer.byteLength(gone.own)} bytes)`);
+    expect(await count(`SELECT 1 FROM repository WHERE id = $1`, [gone.id])).toBe(1);
+    expect(await count(`SELECT 1 FROM manifest WHERE repository_id = $1`, [gone.id])).toBe(2);
+    expect(await scene.origin.registry.blobs.stat(blobKey(sha256(gone.own))!)).not.toBeNull();
+
+    // The real run: every row of it goes, then the blobs only it used.
+    const real = context();
+    await purgeDeletedRepositories(scene.origin.registry, real);
+    expect(real.lines).toContain(`repository ${scene.namespace}/gone`);
+    for (const table of [
+      "repository WHERE id",
+      "tag WHERE repository_id",
+      "manifest WHERE repository_id",
+      "manifestblob WHERE repository_id",
+      "uploadedblob WHERE repository_id",
+      "star WHERE repository_id",
+      "repositorypermission WHERE repository_id",
+      "deletedrepository WHERE repository_id",
+      "quotarepositorysize WHERE repository_id",
+    ]) {
+      expect(await count(`SELECT 1 FROM ${table} = $1`, [gone.id]), table).toBe(0);
+    }
+    expect(await count(`SELECT 1 FROM queueitem WHERE queue_name LIKE $1`, [`repositorygc/${scene.namespace}/${gone.id}/%`])).toBe(0);
+    for (const content of [gone.own, gone.loose]) {
+      expect(await count(`SELECT 1 FROM imagestorage WHERE content_checksum = $1`, [sha256(content)])).toBe(0);
+      expect(await scene.origin.registry.blobs.stat(blobKey(sha256(content))!)).toBeNull();
+    }
+    // The layer `tools` shares stays whole and pullable there.
+    expect(await scene.origin.registry.blobs.stat(blobKey(sha256(gone.shared))!)).toEqual({ size: Buffer.byteLength(gone.shared) });
+    expect((await call("HEAD", `/v2/${scene.namespace}/tools/blobs/${sha256(gone.shared)}`)).status).toBe(200);
+    await expectTotalsTrue(scene.origin.registry.sql, namespaceId);
+    // Nothing left to purge.
+    expect(await purgeDeletedRepositories(scene.origin.registry, context())).toBe(0);
+  });
+
+  it("handles every table with a foreign key to repository", async () => {
+    const { rows } = await scene.origin.registry.sql.query<{ name: string }>(
+      `SELECT DISTINCT c.conrelid::regclass::text AS name FROM pg_constraint c
+       WHERE c.contype = 'f' AND c.confrelid = 'repository'::regclass AND c.confdeltype <> 'c'`,
+    );
+    const source = await readFile("src/db/queries/purge.ts", "utf8");
+    const unhandled = rows.map((r) => r.name).filter((table) => !new RegExp(`(FROM|UPDATE) ${table} `).test(source));
+    expect(rows.length).toBeGreaterThan(20);
+    expect(unhandled).toEqual([]);
+  });
+});
