@@ -19,22 +19,30 @@ declare module "vitest" {
 }
 
 export interface LocalStack {
-  bindings: EdgeBindings;
+  /** The Worker's bindings, plus a second database for the job tests. */
+  bindings: EdgeBindings & { JOBS_DATABASE_URL: string };
   close(): Promise<void>;
 }
 
-export async function startLocalStack(label: string): Promise<LocalStack> {
+async function migratedDatabase(label: string) {
   const database = await createTestDatabase(label);
   const sql = nodePostgresSql(database.url);
   await migrate(sql);
   await sql.close();
+  return database;
+}
+
+export async function startLocalStack(label: string): Promise<LocalStack> {
+  const database = await migratedDatabase(label);
+  // Jobs (GC above all) work on the whole database: their tests get one of their own.
+  const jobsDatabase = await migratedDatabase(`${label}jobs`);
   const s3Root = await mkdtemp(join(tmpdir(), "pier-s3-"));
   const stack = await startGatewayStack({ databaseUrl: database.url, redisUrl: REDIS_URL, s3Root });
   return {
-    bindings: stack.bindings,
+    bindings: { ...stack.bindings, JOBS_DATABASE_URL: jobsDatabase.url },
     async close() {
       await stack.close();
-      await database.drop();
+      await Promise.all([database.drop(), jobsDatabase.drop()]);
       await rm(s3Root, { recursive: true, force: true });
     },
   };

@@ -16,7 +16,9 @@ import { createNamespace, createRepository, storeManifest, tagManifest, unique }
 
 describe("edge Worker: autoprune", () => {
   it("prunes by a namespace policy from the job's cron trigger and records success", async () => {
-    const sql = neonSql({ connectionString: env.DATABASE_URL, fetchEndpoint: env.NEON_FETCH_ENDPOINT, wsProxy: env.NEON_WS_PROXY });
+    // A database of the job tests' own, and Redis keys of this test's own (job leases).
+    const jobsEnv = { ...env, DATABASE_URL: env.JOBS_DATABASE_URL!, PIER_REDIS_PREFIX: "autoprune-test:" };
+    const sql = neonSql({ connectionString: jobsEnv.DATABASE_URL, fetchEndpoint: env.NEON_FETCH_ENDPOINT, wsProxy: env.NEON_WS_PROXY });
     const target = { sql, blobs: s3BlobStore(loadS3Settings(env)!) };
     const namespace = unique("prune");
     const namespaceId = await createNamespace(target, namespace, { organization: true });
@@ -34,7 +36,7 @@ describe("edge Worker: autoprune", () => {
     const pending: Promise<unknown>[] = [];
     await worker.scheduled(
       { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} } as never,
-      { ...env, PIER_AUTO_PRUNE: "true" } as never,
+      { ...jobsEnv, PIER_AUTO_PRUNE: "true" } as never,
       { waitUntil: (p: Promise<unknown>) => pending.push(p), passThroughOnException() {} } as never,
     );
     await Promise.all(pending);
