@@ -6,6 +6,7 @@ import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAutoPrune } from "./autoprune.js";
 import { backfillQuotaTotals } from "./quota-backfill.js";
+import { repoMirrorEnabled, runRepoMirror } from "./repo-mirror.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
 
@@ -72,6 +73,15 @@ export const jobs: readonly Job[] = [
     everyMinutes: 1,
     enabled: (config) => config.quota.enabled,
     run: (registry) => backfillQuotaTotals(registry),
+  },
+  {
+    // Quay polls every 30 s (REPO_MIRROR_INTERVAL); each mirror row is claimed on its own, so runners split them.
+    name: "repo-mirror",
+    everyMinutes: 1,
+    enabled: repoMirrorEnabled,
+    // A sync renews its mirror's claim after every tag; the lease only spares duplicate polling.
+    leaseSeconds: 900,
+    run: (registry, context) => runRepoMirror(registry, context),
   },
 ];
 

@@ -204,18 +204,25 @@ export interface ClaimedMirror extends MirrorRow {
  * Rows another runner holds are skipped; each claimed row turns SYNCING until
  * `claimUntilMs` with a new token, read back in the result.
  */
-export async function claimDueMirrors(sql: Queryable, nowMs: number, claimUntilMs: number, limit: number): Promise<ClaimedMirror[]> {
+export async function claimDueMirrors(
+  sql: Queryable,
+  nowMs: number,
+  claimUntilMs: number,
+  limit: number,
+  /** Mirror ids not to claim (those this run already synced: a failure is retried by a later run). */
+  exclude: readonly number[] = [],
+): Promise<ClaimedMirror[]> {
   const now = utcText(nowMs);
   const { rows } = await sql.query<{ id: number }>(
     `SELECT m.id FROM repomirrorconfig m JOIN repository r ON r.id = m.repository_id
-     WHERE r.state = ${MIRROR_STATE} AND (
+     WHERE r.state = ${MIRROR_STATE} AND m.id <> ALL($3::int[]) AND (
        (m.sync_status = 3 AND m.sync_expiration_date IS NULL)
        OR (m.is_enabled AND m.sync_retries_remaining > 0 AND m.sync_start_date <= $1::timestamp
            AND m.sync_status NOT IN (2, -2) AND m.sync_expiration_date IS NULL)
        OR (m.sync_status = 2 AND m.sync_expiration_date <= $1::timestamp))
      ORDER BY m.sync_start_date NULLS FIRST, m.id
      LIMIT $2 FOR UPDATE OF m SKIP LOCKED`,
-    [now, limit],
+    [now, limit, `{${exclude.join(",")}}`],
   );
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
