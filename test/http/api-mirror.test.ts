@@ -292,6 +292,32 @@ describe("GET and PUT /api/v1/repository/<ns>/<repo>/mirror", () => {
   });
 });
 
+describe("GET /api/v1/repository/<ns>/<repo>/mirror/metrics (Pier)", () => {
+  it("answers the mirror's counters (zero before any run) to admins only; 404 without a mirror", async () => {
+    const repo = await newRepository();
+    expect((await api.call("GET", mirrorPath(repo, "/metrics"), { auth: owner.basic })).status).toBe(404);
+    expect((await api.call("POST", mirrorPath(repo), { auth: owner.basic, body: validBody() })).status).toBe(201);
+    const reply = await api.call("GET", mirrorPath(repo, "/metrics"), { auth: owner.basic });
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({
+      sync_status: "NEVER_RUN",
+      last_success: null,
+      last_failure: null,
+      last_error: null,
+      runs: 0,
+      failures: 0,
+      tags_synced: 0,
+      tags_failed: 0,
+      tags_deleted: 0,
+      bytes_copied: 0,
+      blobs_copied: 0,
+      blobs_linked: 0,
+      progress: { tags_total: 0, tags_done: 0 },
+    });
+    expect((await api.call("GET", mirrorPath(repo, "/metrics"), { auth: member.basic })).status).toBe(403);
+  });
+});
+
 describe("sync-now and sync-cancel", () => {
   it("sync-now sets SYNC_NOW (204); cancel only from SYNC_NOW or SYNCING (else 404); audited as Quay", async () => {
     const repo = await newRepository();

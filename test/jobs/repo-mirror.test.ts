@@ -34,7 +34,7 @@ let robotId: number;
 /** Requests that left Pier for an upstream: `METHOD /path`. */
 const sent: string[] = [];
 /** Called with each request before it leaves (fault injection). */
-let beforeSend: (request: Request) => void = () => {};
+let beforeSend: (request: Request) => void | Promise<void> = () => {};
 
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 const encoder = new TextEncoder();
@@ -45,9 +45,9 @@ beforeAll(async () => {
   });
   const port = origin.registry.upstream;
   origin.registry.upstream = {
-    fetch(request) {
+    async fetch(request) {
       sent.push(`${request.method} ${new URL(request.url).pathname}`);
-      beforeSend(request);
+      await beforeSend(request);
       return port.fetch(request);
     },
   };
@@ -343,6 +343,34 @@ describe("failures, retries and resumption", () => {
     const stats = await findMirrorStats(origin.direct, mirror.repoId);
     expect(stats).toMatchObject({ runs: "2", failures: "1" });
     expect(stats!.last_error).toBeNull();
+  });
+
+  it("sync-cancel during a run stops it after the tag in hand: CANCEL, no retries, Quay's 'Cancelled' entry", async () => {
+    clock.advance(1000);
+    const repository = "team/cancelled";
+    for (const tag of ["c1", "c2", "c3"]) await pushImage(upstream.url, repository, tag, { layerSizes: [1_500] });
+    const mirror = await mirrorOf(`${upstream.host}/${repository}`, ["c*"]);
+    // What POST …/mirror/sync-cancel writes, as the second tag is fetched.
+    beforeSend = async (request) => {
+      if (!request.url.endsWith("/manifests/c2")) return;
+      await origin.direct.query(
+        `UPDATE repomirrorconfig SET sync_status = -2, sync_expiration_date = NULL, sync_retries_remaining = 0,
+           sync_transaction_id = gen_random_uuid()::text WHERE repository_id = $1`,
+        [mirror.repoId],
+      );
+    };
+    expect(await runRepoMirror(origin.registry, context)).toBe(1);
+    beforeSend = () => {};
+    expect(Object.keys(await localTags(mirror))).toEqual(["c1", "c2"]);
+    const row = await config(mirror);
+    expect(row.sync_status).toBe(-2);
+    expect(row.sync_retries_remaining).toBe(0);
+    expect((await auditKinds(mirror)).at(-1)).toEqual({ kind: "repo_mirror_sync_failed", tag: null, verb: "Cancelled" });
+    // Cancelled (no retries): not due again until sync-now.
+    clock.advance(3_600_000);
+    await runRepoMirror(origin.registry, context);
+    expect((await auditKinds(mirror)).filter((a) => a.kind === "repo_mirror_sync_started")).toHaveLength(1);
+    expect((await config(mirror)).sync_status).toBe(-2);
   });
 
   it("a claim left by a runner that died is taken over once it expires (Quay never reclaims it)", async () => {
