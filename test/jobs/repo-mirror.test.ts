@@ -13,11 +13,12 @@ import { FieldEncrypter } from "../../src/core/auth/field-encryption.js";
 import { runRepoMirror } from "../../src/core/jobs/repo-mirror.js";
 import type { JobContext } from "../../src/core/jobs/scheduler.js";
 import { pythonJson } from "../../src/core/audit.js";
+import { createApp } from "../../src/http/app.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { findMirrorStats, insertMirrorConfig, insertMirrorRule, setRepositoryState } from "../../src/db/queries/repo-mirror.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
-import { startOriginRegistry, type OriginFixture } from "../support/origin-registry.js";
+import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 import { pushBlob, pushImage, startUpstreamRegistry, type PushedImage, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
 
@@ -238,6 +239,20 @@ describe("the repo-mirror job", () => {
       { kind: "repo_mirror_sync_tag_success", tag: "v1.1", verb: "finish" },
       { kind: "repo_mirror_sync_success", tag: null, verb: "end" },
     ]);
+    // Clients pull the mirrored content from Pier: the upstream's bytes under the upstream's digests.
+    const app = createApp(origin.registry);
+    const token = await origin.token("puller", { [`${org}/${mirror.repo}`]: ["pull"] });
+    for (const [tag, digest] of [["latest", latest.digest], ["multi", indexDigest]] as const) {
+      const response = await app.request(`https://${TEST_HOST}/v2/${org}/${mirror.repo}/manifests/${tag}`, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+        },
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("docker-content-digest")).toBe(digest);
+      expect(sha256(new Uint8Array(await response.arrayBuffer()))).toBe(digest);
+    }
     const stats = await findMirrorStats(origin.direct, mirror.repoId);
     const copiedBytes = [latest, v10, v11, arm].flatMap((i) => i.layers).reduce((sum, l) => sum + l.bytes.byteLength, 0);
     expect(Number(stats!.bytes_copied)).toBeGreaterThan(copiedBytes);
