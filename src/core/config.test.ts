@@ -26,6 +26,7 @@ describe("configuration", () => {
       proxyCache: false,
       garbageCollection: true,
       autoPrune: false,
+      repoMirror: false,
       defaultNamespaceAutoPrunePolicy: null,
     });
   });

@@ -52,6 +52,8 @@ export interface RegistryConfig {
   autoPrune: boolean;
   /** Quay's DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: applied to every enabled namespace daily; null for none. */
   defaultNamespaceAutoPrunePolicy: AutoPrunePolicyConfig | null;
+  /** Quay's FEATURE_REPO_MIRROR: repositories kept in sync with another registry (REST API and sync job). */
+  repoMirror: boolean;
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -153,6 +155,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     garbageCollection: readBoolean(source, "PIER_GARBAGE_COLLECTION", true),
     autoPrune: readBoolean(source, "PIER_AUTO_PRUNE", false),
     defaultNamespaceAutoPrunePolicy: readAutoPrunePolicy(source, "PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY"),
+    repoMirror: readBoolean(source, "PIER_REPO_MIRROR", false),
   };
 }
 

@@ -21,6 +21,23 @@ export const PIER_SCHEMA_STATEMENTS: readonly string[] = [
     last_pull_ms BIGINT NOT NULL,
     PRIMARY KEY (repository_id, tag_name)
   )`,
+  // Per-mirror counters of the repository-mirror sync (Quay keeps none), and the running sync's progress.
+  `CREATE TABLE IF NOT EXISTS pier.repo_mirror_stats (
+    repository_id INTEGER PRIMARY KEY REFERENCES repository (id) ON DELETE CASCADE,
+    runs BIGINT NOT NULL DEFAULT 0,
+    failures BIGINT NOT NULL DEFAULT 0,
+    tags_synced BIGINT NOT NULL DEFAULT 0,
+    tags_failed BIGINT NOT NULL DEFAULT 0,
+    tags_deleted BIGINT NOT NULL DEFAULT 0,
+    bytes_copied BIGINT NOT NULL DEFAULT 0,
+    blobs_copied BIGINT NOT NULL DEFAULT 0,
+    blobs_linked BIGINT NOT NULL DEFAULT 0,
+    run_tags_total INTEGER NOT NULL DEFAULT 0,
+    run_tags_done INTEGER NOT NULL DEFAULT 0,
+    last_success_ms BIGINT,
+    last_failure_ms BIGINT,
+    last_error TEXT
+  )`,
 ];
 
 /** Creates whatever of schema `pier` is missing; run inside migrate()'s transaction. */

@@ -32,6 +32,15 @@ import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizati
 import { getUser } from "./api/users.js";
 import { deleteRepositoryTagHandler, getRepositoryTags, postRestoreTag, putRepositoryTag } from "./api/tags.js";
 import { postRunJob } from "./api/jobs.js";
+import {
+  getMirrorConfig,
+  getMirrorMetrics,
+  postMirrorConfig,
+  postMirrorSyncCancel,
+  postMirrorSyncNow,
+  putMirrorConfig,
+  putRepositoryState,
+} from "./api/mirror.js";
 import * as quota from "./api/quota.js";
 import { apiVersionCheck } from "./handlers/base.js";
 import { deleteBlob, getBlob } from "./handlers/blobs.js";
@@ -167,6 +176,13 @@ export const routes: readonly Route[] = [
   { name: "api-tag-restore", method: "POST", path: `/api/v1/repository/${REPO}/tag/:tag/restore`, handler: postRestoreTag },
   { name: "api-tag-put", method: "PUT", path: `/api/v1/repository/${REPO}/tag/:tag`, handler: putRepositoryTag },
   { name: "api-tag-delete", method: "DELETE", path: `/api/v1/repository/${REPO}/tag/:tag`, handler: deleteRepositoryTagHandler },
+  { name: "api-mirror-sync-now", method: "POST", path: `/api/v1/repository/${REPO}/mirror/sync-now`, handler: postMirrorSyncNow },
+  { name: "api-mirror-sync-cancel", method: "POST", path: `/api/v1/repository/${REPO}/mirror/sync-cancel`, handler: postMirrorSyncCancel },
+  { name: "api-mirror-metrics", method: "GET", path: `/api/v1/repository/${REPO}/mirror/metrics`, handler: getMirrorMetrics },
+  { name: "api-mirror", method: "GET", path: `/api/v1/repository/${REPO}/mirror`, handler: getMirrorConfig },
+  { name: "api-mirror-create", method: "POST", path: `/api/v1/repository/${REPO}/mirror`, handler: postMirrorConfig },
+  { name: "api-mirror-change", method: "PUT", path: `/api/v1/repository/${REPO}/mirror`, handler: putMirrorConfig },
+  { name: "api-repo-changestate", method: "PUT", path: `/api/v1/repository/${REPO}/changestate`, handler: putRepositoryState },
   { name: "api-repo", method: "GET", path: `/api/v1/repository/${REPO}`, handler: getRepositoryDetails },
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
   // Pier extension: run a job now (npm run job against an embedded registry).

@@ -15,6 +15,8 @@ import { digestOf, randomBytes } from "./quay-seed.js";
 export interface UpstreamRegistryOptions {
   /** htpasswd Basic auth with this one user. */
   basicAuth?: { username: string; password: string };
+  /** Manifest deletes allowed (Distribution's `storage.delete.enabled`). */
+  deletes?: boolean;
 }
 
 export interface UpstreamRegistryProcess {
@@ -29,7 +31,7 @@ export interface UpstreamRegistryProcess {
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
-function config(root: string, port: number, htpasswd: string | null): string {
+function config(root: string, port: number, htpasswd: string | null, deletes: boolean): string {
   const lines = [
     "version: 0.1",
     "log:",
@@ -42,6 +44,7 @@ function config(root: string, port: number, htpasswd: string | null): string {
     // Debian's packaged default: blob descriptors cached in memory.
     "  cache:",
     "    blobdescriptor: inmemory",
+    ...(deletes ? ["  delete:", "    enabled: true"] : []),
     "http:",
     `  addr: 127.0.0.1:${port}`,
   ];
@@ -74,7 +77,7 @@ export async function startUpstreamRegistry(options: UpstreamRegistryOptions = {
     await writeFile(htpasswd, `${options.basicAuth.username}:${bcrypt.hashSync(options.basicAuth.password, 5)}\n`);
   }
   const configPath = join(dir, "config.yml");
-  await writeFile(configPath, config(join(dir, "storage"), port, htpasswd));
+  await writeFile(configPath, config(join(dir, "storage"), port, htpasswd, options.deletes ?? false));
   const child = spawn("docker-registry", ["serve", configPath], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -11,6 +11,8 @@
  * pull on any repository name, existing or not, as in Quay, so a pull can fill the
  * cache; anyone gets pull when the organization allows anonymous pulls (Pier's option);
  * nobody gets push or `*` — Pier keeps a cache's content the upstream's.
+ *
+ * A repository in MIRROR state grants push only to its mirror robot (with write), `*` to nobody.
  */
 import { RegistryError } from "../errors/registry-error.js";
 import type { Queryable } from "../ports/sql.js";
@@ -23,6 +25,7 @@ import type { RepositoryScope } from "./scopes.js";
 
 /** Quay's RepositoryState values that matter to grants. */
 const NORMAL = 0;
+const MIRROR = 2;
 
 const READ = 1;
 const WRITE = 2;
@@ -77,7 +80,8 @@ function decide(row: RepositoryAccessRow, entity: Entity | null, scope: Reposito
         if (row.kind !== "image") {
           throw new RegistryError("UNSUPPORTED", undefined, `This repository is for managing ${row.kind} and not container images.`);
         }
-        if (row.state === NORMAL) granted.add("push");
+        // A mirrored repository takes pushes from its mirror robot only (Quay's v2auth).
+        if (row.state === NORMAL || (row.state === MIRROR && row.mirror_robot && entity.kind === "robot")) granted.add("push");
       }
     }
     if (action === "*" && exists && level >= ADMIN && row.state === NORMAL) granted.add("*");

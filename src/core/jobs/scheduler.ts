@@ -8,6 +8,7 @@ import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAuto
 import { collectGarbage } from "./gc.js";
 import { purgeDeletedRepositories } from "./purge.js";
 import { backfillQuotaTotals } from "./quota-backfill.js";
+import { repoMirrorEnabled, runRepoMirror } from "./repo-mirror.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
 
@@ -91,6 +92,15 @@ export const jobs: readonly Job[] = [
     everyMinutes: 1,
     enabled: (config) => config.quota.enabled,
     run: (registry) => backfillQuotaTotals(registry),
+  },
+  {
+    // Quay polls every 30 s (REPO_MIRROR_INTERVAL); each mirror row is claimed on its own, so runners split them.
+    name: "repo-mirror",
+    everyMinutes: 1,
+    enabled: repoMirrorEnabled,
+    // A sync renews its mirror's claim after every tag; the lease only spares duplicate polling.
+    leaseSeconds: 900,
+    run: (registry, context) => runRepoMirror(registry, context),
   },
 ];
 

@@ -4,7 +4,7 @@
  */
 import { ManagementError } from "./errors.js";
 
-type JsonType = "string" | "object" | "boolean" | "integer" | "number" | "null";
+type JsonType = "string" | "object" | "array" | "boolean" | "integer" | "number" | "null";
 
 export interface FieldSchema {
   type: JsonType | readonly JsonType[];
@@ -44,6 +44,8 @@ function hasType(value: unknown, type: JsonType): boolean {
       return value === null;
     case "object":
       return typeof value === "object" && value !== null && !Array.isArray(value);
+    case "array":
+      return Array.isArray(value);
   }
 }
 

@@ -7,7 +7,14 @@
 import { SqlError, SqlState } from "../ports/sql.js";
 
 export type ManagementErrorKind =
-  "invalid_request" | "not_found" | "unauthorized" | "invalid_token" | "request_too_large" | "tag_immutable" | "repository_read_only";
+  | "invalid_request"
+  | "not_found"
+  | "unauthorized"
+  | "invalid_token"
+  | "request_too_large"
+  | "tag_immutable"
+  | "repository_read_only"
+  | "conflict";
 
 export class ManagementError extends Error {
   override name = "ManagementError";

@@ -113,6 +113,8 @@ export interface RepositoryAccessRow {
   org_member: boolean;
   /** The namespace has a proxycacheconfig row (a cache organization when the feature is on). */
   proxy_cache: boolean;
+  /** The entity is the repository's mirror robot (repomirrorconfig.internal_robot_id). */
+  mirror_robot: boolean;
 }
 
 /**
@@ -147,7 +149,8 @@ export async function findRepositoryAccess(
             EXISTS (SELECT 1 FROM org_roles WHERE name = 'admin') AS org_admin,
             EXISTS (SELECT 1 FROM org_roles WHERE name = 'creator') AS org_creator,
             EXISTS (SELECT 1 FROM org_roles) AS org_member,
-            EXISTS (SELECT 1 FROM proxycacheconfig p WHERE p.organization_id = ns.id) AS proxy_cache
+            EXISTS (SELECT 1 FROM proxycacheconfig p WHERE p.organization_id = ns.id) AS proxy_cache,
+            EXISTS (SELECT 1 FROM repomirrorconfig m WHERE m.repository_id = repo.id AND m.internal_robot_id = $3::int) AS mirror_robot
      FROM (SELECT 1) one LEFT JOIN ns ON true LEFT JOIN repo ON true`,
     [namespace, name, entityId],
   );

@@ -17,6 +17,7 @@ const STATUS = {
   request_too_large: 413,
   tag_immutable: 409,
   repository_read_only: 503,
+  conflict: 409,
 } as const;
 
 /** A problem body of `errorType` with `status`, as Quay renders ApiException. */
