@@ -75,6 +75,16 @@ describe("runJob", () => {
     expect(sample(text, `pier_job_last_success_timestamp_seconds{runtime="origin",job="${job.name}"}`)).toBeGreaterThanOrEqual(before);
   });
 
+  it("times a run with the metrics' stopwatch, below a millisecond", async () => {
+    let ticks = 0;
+    const metrics = createPierMetrics("origin", { stopwatch: { now: () => ++ticks * 0.2 } });
+    const job: Job = { name: uniqueName(), everyMinutes: 5, run: async () => 1 };
+    expect(await runJob(runnerRegistry(), job, { metrics })).toEqual({ name: job.name, processed: 1 });
+    const text = metrics.registry.render();
+    expect(sample(text, `pier_job_duration_seconds_bucket{runtime="origin",job="${job.name}",le="0.001"}`)).toBe(1);
+    expect(sample(text, `pier_job_duration_seconds_sum{runtime="origin",job="${job.name}"}`)).toBeCloseTo(0.0002, 9);
+  });
+
   it("runs without a lease when the cache is down", async () => {
     const down = redisCache({ url: "redis://127.0.0.1:1", commandTimeoutMs: 200 });
     try {

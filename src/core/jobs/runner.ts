@@ -4,6 +4,7 @@
  * job's lease in the shared cache, run one batch, record metrics, release the lease.
  */
 import type { PierMetrics } from "../metrics/pier-metrics.js";
+import { systemStopwatch } from "../ports/clock.js";
 import type { Registry } from "../registry.js";
 import { cronOf, jobs, type Job, type JobContext } from "./scheduler.js";
 
@@ -70,7 +71,8 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
     report: options.report ?? (() => {}),
     reclaimed: (bytes) => metrics?.jobReclaimedBytes.inc(labels, bytes),
   };
-  const started = Date.now();
+  const stopwatch = metrics?.stopwatch ?? systemStopwatch;
+  const started = stopwatch.now();
   try {
     const processed = await job.run(registry, context);
     metrics?.jobRuns.inc({ job: job.name, result: "success" });
@@ -81,7 +83,7 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
     metrics?.jobRuns.inc({ job: job.name, result: "error" });
     return { name: job.name, error: error instanceof Error ? error.message : String(error) };
   } finally {
-    metrics?.jobDuration.observe(labels, (Date.now() - started) / 1000);
+    metrics?.jobDuration.observe(labels, (stopwatch.now() - started) / 1000);
     await releaseLease(registry, job, runId);
   }
 }
