@@ -87,8 +87,8 @@ describe("/metrics", () => {
     const stopwatch = { now: () => ++ticks * 0.3 };
     const { registry, observability } = observed(origin.registry, "origin", asyncLocalScope(), { stopwatch });
     const timed = createApp(registry, { observability });
-    const probe = `/v2/${fx.app}/manifests/v1`;
-    expect((await timed.request(`https://${TEST_HOST}${probe}`, { headers: { accept: MediaType.ociManifest } }, loopback)).status).toBe(200);
+    const url = `https://${TEST_HOST}/v2/${fx.app}/manifests/v1`;
+    expect((await timed.request(url, { headers: { accept: MediaType.ociManifest } }, loopback)).status).toBe(200);
     const text = observability.metrics.registry.render();
     const series = (suffix: string, le?: string) =>
       `pier_http_request_duration_seconds_${suffix}{runtime="origin",family="manifest"${le === undefined ? "" : `,le="${le}"`}}`;
