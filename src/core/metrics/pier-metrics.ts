@@ -81,6 +81,7 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded", optio
     jobReclaimedBytes: registry.counter("pier_job_reclaimed_bytes_total", "Bytes of storage the job's runs reclaimed."),
     jobDuration: registry.histogram("pier_job_duration_seconds", "Time one run (one batch) of the job took.", JOB_BUCKETS),
     jobLastSuccess: registry.gauge("pier_job_last_success_timestamp_seconds", "When the job last ran without error (Unix seconds)."),
+    buildInfo: registry.gauge("pier_build_info", "Always 1: the version and commit this process runs (Node runtimes)."),
   };
 }
 

@@ -105,6 +105,7 @@ export interface Histogram {
 export class MetricsRegistry {
   private readonly metrics: Metric[] = [];
   private readonly shipped = new Map<string, number>();
+  private readonly collectors: (() => void)[] = [];
 
   /** `constant` labels go on every series (e.g. which runtime recorded it). */
   constructor(private readonly constant: Labels = {}) {}
@@ -134,6 +135,11 @@ export class MetricsRegistry {
         series.count!++;
       },
     };
+  }
+
+  /** Runs `collect` before every render: values read when scraped (a process's memory and CPU time). */
+  beforeRender(collect: () => void): void {
+    this.collectors.push(collect);
   }
 
   /**
@@ -167,6 +173,7 @@ export class MetricsRegistry {
    * buckets by ascending `le`, then `_sum` (0 when the aggregate never received one), then `_count`.
    */
   render(external: Readonly<Record<string, number>> = {}): string {
+    for (const collect of this.collectors) collect();
     const outside = new Map<string, [string, number][]>();
     for (const [key, value] of Object.entries(external)) {
       const family = familyOf(key);
