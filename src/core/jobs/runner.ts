@@ -62,10 +62,11 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
   if (dryRun && !job.supportsDryRun) return { name: job.name, skipped: "no-dry-run" };
   const runId = crypto.randomUUID();
   if ((await takeLease(registry, job, runId)) === "held") {
-    metrics?.jobRuns.inc({ job: job.name, result: "locked" });
+    metrics?.jobRuns.inc({ job_name: job.name, result: "locked" });
     return { name: job.name, skipped: "locked" };
   }
-  const labels = { job: job.name };
+  // Not `job`: Prometheus gives every scraped series its target's `job` label, and renames a clashing one to exported_job.
+  const labels = { job_name: job.name };
   const context: JobContext = {
     dryRun,
     report: options.report ?? (() => {}),
@@ -75,12 +76,12 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
   const started = stopwatch.now();
   try {
     const processed = await job.run(registry, context);
-    metrics?.jobRuns.inc({ job: job.name, result: "success" });
+    metrics?.jobRuns.inc({ job_name: job.name, result: "success" });
     metrics?.jobItems.inc(labels, processed);
     metrics?.jobLastSuccess.set(labels, Math.floor(Date.now() / 1000));
     return { name: job.name, processed };
   } catch (error) {
-    metrics?.jobRuns.inc({ job: job.name, result: "error" });
+    metrics?.jobRuns.inc({ job_name: job.name, result: "error" });
     return { name: job.name, error: error instanceof Error ? error.message : String(error) };
   } finally {
     metrics?.jobDuration.observe(labels, (stopwatch.now() - started) / 1000);
