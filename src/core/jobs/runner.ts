@@ -78,6 +78,8 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
     const processed = await job.run(registry, context);
     metrics?.jobRuns.inc({ job_name: job.name, result: "success" });
     metrics?.jobItems.inc(labels, processed);
+    // At 0 for jobs that reclaim nothing (yet): the series exists for dashboards from the first run.
+    metrics?.jobReclaimedBytes.inc(labels, 0);
     metrics?.jobLastSuccess.set(labels, Math.floor(Date.now() / 1000));
     return { name: job.name, processed };
   } catch (error) {

@@ -35,7 +35,7 @@ export interface PierMetricsOptions {
 
 export function createPierMetrics(runtime: "edge" | "origin" | "embedded", options: PierMetricsOptions = {}) {
   const registry = new MetricsRegistry({ runtime });
-  return {
+  const metrics = {
     registry,
     stopwatch: options.stopwatch ?? systemStopwatch,
     requests: registry.counter("pier_http_requests_total", "HTTP requests by route family, method and status class."),
@@ -83,6 +83,14 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded", optio
     jobLastSuccess: registry.gauge("pier_job_last_success_timestamp_seconds", "When the job last ran without error (Unix seconds)."),
     buildInfo: registry.gauge("pier_build_info", "Always 1: the version and commit this process runs (Node runtimes)."),
   };
+  // Series without labels exist from the start, at 0: rate() and alerts see them before their first event.
+  for (const counter of [metrics.sqlQueries, metrics.cacheRoundTrips, metrics.cacheErrors, metrics.signatures, metrics.uploadBytes]) {
+    counter.inc({}, 0);
+  }
+  metrics.uploadsInFlight.add({}, 0);
+  for (const layer of ["isolate", "shared"]) for (const result of ["hit", "miss"]) metrics.pullCache.inc({ layer, result }, 0);
+  for (const reason of ["invalid_token", "invalid_credentials"]) metrics.authFailures.inc({ reason }, 0);
+  return metrics;
 }
 
 /**
