@@ -12,6 +12,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { gitCommit } from "../src/runtime/build-info.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -73,10 +74,13 @@ export async function bundleEdgeWorker(outDir: string): Promise<EdgeBundle> {
 
 /**
  * Bundles workers/origin.ts into `outfile`, which must sit inside the project so its
- * bare imports resolve from node_modules.
+ * bare imports resolve from node_modules. The version and the checkout's commit are
+ * written in ("unknown" outside a git checkout), for pier_build_info.
  */
 export async function bundleOrigin(outfile: string): Promise<string> {
+  const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
   await build({
+    define: { __PIER_VERSION__: JSON.stringify(version), __PIER_COMMIT__: JSON.stringify(gitCommit(ROOT) ?? "unknown") },
     entryPoints: [join(ROOT, "workers/origin.ts")],
     outfile,
     absWorkingDir: ROOT,

@@ -14,6 +14,8 @@ import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
+import { describeMetricsAccess } from "../src/http/handlers/metrics.js";
+import { nodeBuildInfo } from "../src/runtime/build-info.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
 import { runStartup } from "../src/runtime/startup.js";
@@ -70,11 +72,13 @@ await runStartup("embedded", { host: env.PIER_HOST ?? "127.0.0.1", port: env.POR
     keyFile: join(dataDir, "instance-key.jwk"),
     onRefreshError: (error) => console.error("instance key refresh failed:", error),
   });
+  const build = nodeBuildInfo(env);
   const server = await serveNodeRegistry(embeddedRegistry(env, dataDir, config, sql, instanceKey.signing), {
     runtime: "embedded",
     hostname,
     port,
     limits: loadServerLimits(env),
+    build,
     async release() {
       instanceKey.stop();
       await sql.close();
@@ -92,6 +96,7 @@ await runStartup("embedded", { host: env.PIER_HOST ?? "127.0.0.1", port: env.POR
   console.log(
     [
       `Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
+      `Pier ${build.version}, commit ${build.commit}; ${describeMetricsAccess(config.metricsToken)}`,
       adminLine,
       `Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`,
       `         or: podman login --tls-verify=false -u ${admin.username} ${address}`,

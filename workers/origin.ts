@@ -4,7 +4,9 @@
  */
 import { readInteger, readString, requireString } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
+import { describeMetricsAccess } from "../src/http/handlers/metrics.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
+import { nodeBuildInfo } from "../src/runtime/build-info.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
 import { runStartup, waitForDatabase } from "../src/runtime/startup.js";
@@ -27,6 +29,7 @@ await runStartup("origin", { host: env.PIER_HOST ?? "0.0.0.0", port: env.PORT ??
   );
   undo(close);
   const { config, sql } = registry;
+  const build = nodeBuildInfo(env);
   const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
   const instanceKey = await startInstanceKey(sql, systemClock, {
     name: keyName,
@@ -42,11 +45,15 @@ await runStartup("origin", { host: env.PIER_HOST ?? "0.0.0.0", port: env.PORT ??
       hostname,
       port,
       limits: loadServerLimits(env),
+      build,
       async release() {
         instanceKey.stop();
         await close();
       },
     },
   );
-  console.log(`Pier origin listening on port ${listening}`);
+  // One line: the port first (scripts and tests read it), then the build and who may scrape /metrics.
+  console.log(
+    `Pier origin listening on port ${listening} on ${hostname} (pier ${build.version}, commit ${build.commit}; ${describeMetricsAccess(config.metricsToken)})`,
+  );
 });

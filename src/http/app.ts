@@ -70,6 +70,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     upstream: registry.upstream,
     cache: registry.cache,
     clock: registry.clock,
+    stopwatch: metrics?.stopwatch,
     onExchange: metrics && upstreamExchangeRecorder(metrics),
   });
   const services: AppServices = {

@@ -3,7 +3,7 @@
  * wrappers that count into them. Composition roots call this once per process/isolate.
  */
 import type { RegistryConfig } from "../core/config.js";
-import { createPierMetrics, instrumentPorts, type RequestStats } from "../core/metrics/pier-metrics.js";
+import { createPierMetrics, instrumentPorts, type PierMetricsOptions, type RequestStats } from "../core/metrics/pier-metrics.js";
 import type { RequestScope } from "../core/ports/request-scope.js";
 import type { Registry } from "../core/registry.js";
 import type { Observability } from "./context.js";
@@ -12,8 +12,9 @@ export function observed(
   registry: Registry,
   runtime: "edge" | "origin" | "embedded",
   scope: RequestScope<RequestStats>,
+  options: PierMetricsOptions = {},
 ): { registry: Registry; observability: Observability } {
-  const metrics = createPierMetrics(runtime);
+  const metrics = createPierMetrics(runtime, options);
   const config: RegistryConfig = registry.config;
   return {
     registry: instrumentPorts(registry, metrics, scope),

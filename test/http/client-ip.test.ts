@@ -90,6 +90,16 @@ describe("/metrics access", () => {
     expect(await forwarded.json()).toEqual({ error: expect.stringContaining("PIER_METRICS_TOKEN") });
   });
 
+  it("without a token refuses a loopback peer that forwards for someone (a reverse proxy on the same host)", async () => {
+    const get = await serveWith({});
+    for (const header of ["x-forwarded-for", "forwarded", "x-real-ip"]) {
+      const proxied = await get("/metrics", { [header]: header === "forwarded" ? "for=203.0.113.5" : "203.0.113.5" });
+      expect(proxied.status).toBe(403);
+      expect(await proxied.json()).toEqual({ error: expect.stringContaining("PIER_METRICS_TOKEN") });
+    }
+    expect((await get("/metrics")).status).toBe(200);
+  });
+
   it("with a token requires it from everyone", async () => {
     const get = await serveWith({ PIER_METRICS_TOKEN: "s3cret" });
     expect((await get("/metrics")).status).toBe(401);

@@ -81,6 +81,23 @@ describe("/metrics", () => {
     expect(sample(await (await get("/metrics")).text(), edgeSeries)).toBe(4);
   });
 
+  it("measures request durations with the stopwatch, into buckets below a millisecond", async () => {
+    let ticks = 0;
+    // Each reading 0.3 ms later: a request's start and end are one step apart.
+    const stopwatch = { now: () => ++ticks * 0.3 };
+    const { registry, observability } = observed(origin.registry, "origin", asyncLocalScope(), { stopwatch });
+    const timed = createApp(registry, { observability });
+    const url = `https://${TEST_HOST}/v2/${fx.app}/manifests/v1`;
+    expect((await timed.request(url, { headers: { accept: MediaType.ociManifest } }, loopback)).status).toBe(200);
+    const text = observability.metrics.registry.render();
+    const series = (suffix: string, le?: string) =>
+      `pier_http_request_duration_seconds_${suffix}{runtime="origin",family="manifest"${le === undefined ? "" : `,le="${le}"`}}`;
+    expect(sample(text, series("bucket", "0.00025"))).toBe(0);
+    expect(sample(text, series("bucket", "0.0005"))).toBe(1);
+    expect(sample(text, series("sum"))).toBeCloseTo(0.0003, 9);
+    expect(sample(text, series("count"))).toBe(1);
+  });
+
   it("requires the bearer token when one is configured", async () => {
     const { registry, observability } = observed(origin.registry, "origin", asyncLocalScope());
     const locked = createApp(registry, { observability: { ...observability, metricsToken: "s3cret" } });

@@ -43,8 +43,8 @@ describe("runJob", () => {
     expect(await caches[0]!.get(jobLeaseKey(job.name))).toBeNull();
     expect(await runJob(runnerRegistry(caches[1]), job)).toEqual({ name: job.name, processed: 7 });
     const text = metrics.registry.render();
-    expect(sample(text, `pier_job_runs_total{runtime="origin",job="${job.name}",result="locked"}`)).toBe(1);
-    expect(sample(text, `pier_job_runs_total{runtime="origin",job="${job.name}",result="success"}`)).toBe(1);
+    expect(sample(text, `pier_job_runs_total{runtime="origin",job_name="${job.name}",result="locked"}`)).toBe(1);
+    expect(sample(text, `pier_job_runs_total{runtime="origin",job_name="${job.name}",result="success"}`)).toBe(1);
   });
 
   it("records a failure, releases the lease and succeeds when retried", async () => {
@@ -63,16 +63,26 @@ describe("runJob", () => {
     expect(await runJob(runnerRegistry(), job, { metrics })).toEqual({ name: job.name, error: "database went away" });
     expect(await caches[0]!.get(jobLeaseKey(job.name))).toBeNull();
     let text = metrics.registry.render();
-    expect(sample(text, `pier_job_runs_total{runtime="origin",job="${job.name}",result="error"}`)).toBe(1);
-    expect(sample(text, `pier_job_last_success_timestamp_seconds{runtime="origin",job="${job.name}"}`)).toBeUndefined();
+    expect(sample(text, `pier_job_runs_total{runtime="origin",job_name="${job.name}",result="error"}`)).toBe(1);
+    expect(sample(text, `pier_job_last_success_timestamp_seconds{runtime="origin",job_name="${job.name}"}`)).toBeUndefined();
 
     expect(await runJob(runnerRegistry(), job, { metrics })).toEqual({ name: job.name, processed: 3 });
     text = metrics.registry.render();
-    expect(sample(text, `pier_job_runs_total{runtime="origin",job="${job.name}",result="success"}`)).toBe(1);
-    expect(sample(text, `pier_job_items_total{runtime="origin",job="${job.name}"}`)).toBe(3);
-    expect(sample(text, `pier_job_reclaimed_bytes_total{runtime="origin",job="${job.name}"}`)).toBe(4096);
-    expect(sample(text, `pier_job_duration_seconds_count{runtime="origin",job="${job.name}"}`)).toBe(2);
-    expect(sample(text, `pier_job_last_success_timestamp_seconds{runtime="origin",job="${job.name}"}`)).toBeGreaterThanOrEqual(before);
+    expect(sample(text, `pier_job_runs_total{runtime="origin",job_name="${job.name}",result="success"}`)).toBe(1);
+    expect(sample(text, `pier_job_items_total{runtime="origin",job_name="${job.name}"}`)).toBe(3);
+    expect(sample(text, `pier_job_reclaimed_bytes_total{runtime="origin",job_name="${job.name}"}`)).toBe(4096);
+    expect(sample(text, `pier_job_duration_seconds_count{runtime="origin",job_name="${job.name}"}`)).toBe(2);
+    expect(sample(text, `pier_job_last_success_timestamp_seconds{runtime="origin",job_name="${job.name}"}`)).toBeGreaterThanOrEqual(before);
+  });
+
+  it("times a run with the metrics' stopwatch, below a millisecond", async () => {
+    let ticks = 0;
+    const metrics = createPierMetrics("origin", { stopwatch: { now: () => ++ticks * 0.2 } });
+    const job: Job = { name: uniqueName(), everyMinutes: 5, run: async () => 1 };
+    expect(await runJob(runnerRegistry(), job, { metrics })).toEqual({ name: job.name, processed: 1 });
+    const text = metrics.registry.render();
+    expect(sample(text, `pier_job_duration_seconds_bucket{runtime="origin",job_name="${job.name}",le="0.001"}`)).toBe(1);
+    expect(sample(text, `pier_job_duration_seconds_sum{runtime="origin",job_name="${job.name}"}`)).toBeCloseTo(0.0002, 9);
   });
 
   it("runs without a lease when the cache is down", async () => {

@@ -60,7 +60,7 @@ describe("edge Worker", () => {
 
     const job = jobs.find((j) => j.name === "upload-cleanup")!;
     const cache = edgeRegistry(env).cache;
-    const successes = `pier_job_runs_total{runtime="edge",job="upload-cleanup",result="success"}`;
+    const successes = `pier_job_runs_total{runtime="edge",job_name="upload-cleanup",result="success"}`;
     const before = (await cache.readFields(EDGE_METRICS_KEY))[successes] ?? 0;
     const controller = { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} };
     const pending: Promise<unknown>[] = [];

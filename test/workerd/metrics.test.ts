@@ -56,4 +56,22 @@ describe("edge observability", () => {
     const fields = await cache.target.readFields(EDGE_METRICS_KEY);
     expect(fields[`pier_http_requests_total{runtime="edge",family="blob",method="GET",status="3xx",probe="${probe}"}`]).toBe(5);
   });
+
+  it("ships whole histograms through Upstash: the origin's merge renders the edge's _sum even when it stayed 0", async () => {
+    const metrics = createPierMetrics("edge");
+    const cache = edgeRegistry(env).cache;
+    const probe = crypto.randomUUID();
+    // A warm pull: no SQL statement, so the sum never grows.
+    metrics.sqlPerRequest.observe({ family: "manifest", probe }, 0);
+    metrics.sqlPerRequest.observe({ family: "manifest", probe }, 0);
+    await edgeMetricsShipper(metrics, cache, () => 0)(true);
+    const merged = createPierMetrics("origin").registry.render(await cache.readFields(EDGE_METRICS_KEY));
+    const labels = `runtime="edge",family="manifest",probe="${probe}"`;
+    expect(merged).toContain(
+      [`pier_sql_queries_per_request_bucket{${labels},le="0"} 2`, `pier_sql_queries_per_request_bucket{${labels},le="1"} 2`].join("\n"),
+    );
+    expect(merged).toContain(
+      [`pier_sql_queries_per_request_sum{${labels}} 0`, `pier_sql_queries_per_request_count{${labels}} 2`].join("\n"),
+    );
+  });
 });

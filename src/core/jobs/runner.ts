@@ -4,6 +4,7 @@
  * job's lease in the shared cache, run one batch, record metrics, release the lease.
  */
 import type { PierMetrics } from "../metrics/pier-metrics.js";
+import { systemStopwatch } from "../ports/clock.js";
 import type { Registry } from "../registry.js";
 import { cronOf, jobs, type Job, type JobContext } from "./scheduler.js";
 
@@ -61,27 +62,31 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
   if (dryRun && !job.supportsDryRun) return { name: job.name, skipped: "no-dry-run" };
   const runId = crypto.randomUUID();
   if ((await takeLease(registry, job, runId)) === "held") {
-    metrics?.jobRuns.inc({ job: job.name, result: "locked" });
+    metrics?.jobRuns.inc({ job_name: job.name, result: "locked" });
     return { name: job.name, skipped: "locked" };
   }
-  const labels = { job: job.name };
+  // Not `job`: Prometheus gives every scraped series its target's `job` label, and renames a clashing one to exported_job.
+  const labels = { job_name: job.name };
   const context: JobContext = {
     dryRun,
     report: options.report ?? (() => {}),
     reclaimed: (bytes) => metrics?.jobReclaimedBytes.inc(labels, bytes),
   };
-  const started = Date.now();
+  const stopwatch = metrics?.stopwatch ?? systemStopwatch;
+  const started = stopwatch.now();
   try {
     const processed = await job.run(registry, context);
-    metrics?.jobRuns.inc({ job: job.name, result: "success" });
+    metrics?.jobRuns.inc({ job_name: job.name, result: "success" });
     metrics?.jobItems.inc(labels, processed);
+    // At 0 for jobs that reclaim nothing (yet): the series exists for dashboards from the first run.
+    metrics?.jobReclaimedBytes.inc(labels, 0);
     metrics?.jobLastSuccess.set(labels, Math.floor(Date.now() / 1000));
     return { name: job.name, processed };
   } catch (error) {
-    metrics?.jobRuns.inc({ job: job.name, result: "error" });
+    metrics?.jobRuns.inc({ job_name: job.name, result: "error" });
     return { name: job.name, error: error instanceof Error ? error.message : String(error) };
   } finally {
-    metrics?.jobDuration.observe(labels, (Date.now() - started) / 1000);
+    metrics?.jobDuration.observe(labels, (stopwatch.now() - started) / 1000);
     await releaseLease(registry, job, runId);
   }
 }

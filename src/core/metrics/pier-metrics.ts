@@ -4,6 +4,7 @@
  * scope — without the code that makes the calls knowing about it.
  */
 import type { Cache } from "../ports/cache.js";
+import { systemStopwatch, type Stopwatch } from "../ports/clock.js";
 import type { RedirectSigner } from "../ports/redirect-signer.js";
 import type { RequestScope } from "../ports/request-scope.js";
 import type { Sql } from "../ports/sql.js";
@@ -18,16 +19,25 @@ export interface RequestStats {
   cache: number;
 }
 
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Seconds. A warm pull answers from the isolate cache in well under a millisecond, so the scale starts at 100 µs. */
+export const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+] as const;
 const COUNT_BUCKETS = [0, 1, 2, 3, 5, 10, 20];
-const JOB_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const JOB_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export type PierMetrics = ReturnType<typeof createPierMetrics>;
 
-export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
+export interface PierMetricsOptions {
+  /** What request, job and upstream durations are measured with (default: performance.now()). */
+  stopwatch?: Stopwatch;
+}
+
+export function createPierMetrics(runtime: "edge" | "origin" | "embedded", options: PierMetricsOptions = {}) {
   const registry = new MetricsRegistry({ runtime });
-  return {
+  const metrics = {
     registry,
+    stopwatch: options.stopwatch ?? systemStopwatch,
     requests: registry.counter("pier_http_requests_total", "HTTP requests by route family, method and status class."),
     duration: registry.histogram("pier_http_request_duration_seconds", "Time to the response's headers, by route family.", LATENCY_BUCKETS),
     sqlPerRequest: registry.histogram("pier_sql_queries_per_request", "SQL statements one request ran, by route family.", COUNT_BUCKETS),
@@ -71,7 +81,16 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded") {
     jobReclaimedBytes: registry.counter("pier_job_reclaimed_bytes_total", "Bytes of storage the job's runs reclaimed."),
     jobDuration: registry.histogram("pier_job_duration_seconds", "Time one run (one batch) of the job took.", JOB_BUCKETS),
     jobLastSuccess: registry.gauge("pier_job_last_success_timestamp_seconds", "When the job last ran without error (Unix seconds)."),
+    buildInfo: registry.gauge("pier_build_info", "Always 1: the version and commit this process runs (Node runtimes)."),
   };
+  // Series without labels exist from the start, at 0: rate() and alerts see them before their first event.
+  for (const counter of [metrics.sqlQueries, metrics.cacheRoundTrips, metrics.cacheErrors, metrics.signatures, metrics.uploadBytes]) {
+    counter.inc({}, 0);
+  }
+  metrics.uploadsInFlight.add({}, 0);
+  for (const layer of ["isolate", "shared"]) for (const result of ["hit", "miss"]) metrics.pullCache.inc({ layer, result }, 0);
+  for (const reason of ["invalid_token", "invalid_credentials"]) metrics.authFailures.inc({ reason }, 0);
+  return metrics;
 }
 
 /**

@@ -49,6 +49,45 @@ function familyOf(key: string): string {
   return key.split("{")[0]!.replace(/_(bucket|sum|count)$/, "");
 }
 
+/** `+Inf` → Infinity, else the bound's number (NaN sorts last). */
+function bound(le: string): number {
+  return le === "+Inf" ? Infinity : Number(le);
+}
+
+/**
+ * Histogram samples from an aggregate, in exposition order: grouped by series (the labels
+ * without `le`, which the key always ends in), buckets by ascending bound, then `_sum` —
+ * 0 when the aggregate has a `_count` but never received a `_sum` — then `_count`.
+ */
+function orderedHistogram(name: string, samples: readonly [string, number][]): [string, number][] {
+  const groups = new Map<string, { buckets: [number, string, number][]; sum?: [string, number]; count?: [string, number] }>();
+  const group = (labels: string) => {
+    if (!groups.has(labels)) groups.set(labels, { buckets: [] });
+    return groups.get(labels)!;
+  };
+  for (const [key, value] of samples) {
+    const brace = key.indexOf("{");
+    const part = brace === -1 ? key.slice(name.length) : key.slice(name.length, brace);
+    const labels = brace === -1 ? "" : key.slice(brace + 1, -1);
+    if (part === "_bucket") {
+      const le = /(?:^|,)le="([^"]*)"$/.exec(labels);
+      const rest = le ? labels.slice(0, le.index) : labels;
+      group(rest).buckets.push([bound(le?.[1] ?? "+Inf"), key, value]);
+    } else if (part === "_sum") group(labels).sum = [key, value];
+    else if (part === "_count") group(labels).count = [key, value];
+  }
+  const ordered: [string, number][] = [];
+  for (const [labels, { buckets, sum, count }] of groups) {
+    buckets.sort((a, b) => (a[0] === b[0] ? 0 : a[0] < b[0] || Number.isNaN(b[0]) ? -1 : 1));
+    for (const [, key, value] of buckets) ordered.push([key, value]);
+    const suffix = labels ? `{${labels}}` : "";
+    if (sum) ordered.push(sum);
+    else if (count) ordered.push([`${name}_sum${suffix}`, 0]);
+    if (count) ordered.push(count);
+  }
+  return ordered;
+}
+
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
 }
@@ -66,6 +105,7 @@ export interface Histogram {
 export class MetricsRegistry {
   private readonly metrics: Metric[] = [];
   private readonly shipped = new Map<string, number>();
+  private readonly collectors: (() => void)[] = [];
 
   /** `constant` labels go on every series (e.g. which runtime recorded it). */
   constructor(private readonly constant: Labels = {}) {}
@@ -97,19 +137,43 @@ export class MetricsRegistry {
     };
   }
 
-  /** Counter and histogram growth since the last call, by exposition key (for shipping to an aggregate). */
+  /** Runs `collect` before every render: values read when scraped (a process's memory and CPU time). */
+  beforeRender(collect: () => void): void {
+    this.collectors.push(collect);
+  }
+
+  /**
+   * Counter and histogram growth since the last call, by exposition key (for shipping to
+   * an aggregate). A histogram series that saw observations ships every part — each bucket,
+   * `_sum` and `_count`, zero growth included — so the aggregate holds whole histograms:
+   * a `_sum` that stayed 0 (durations workerd's frozen timers measure as 0, requests that
+   * ran no SQL) or a bucket below every observation would otherwise never reach it.
+   */
   takeDeltas(): Record<string, number> {
     const deltas: Record<string, number> = {};
-    for (const [key, value] of this.monotonicSamples()) {
-      const delta = value - (this.shipped.get(key) ?? 0);
-      if (delta !== 0) deltas[key] = delta;
-      this.shipped.set(key, value);
+    for (const metric of this.metrics) {
+      if (metric.kind === "gauge") continue;
+      for (const series of metric.series.values()) {
+        const parts = [...this.seriesSamples(metric, series)].map(([key, value]): [string, number] => {
+          const delta = value - (this.shipped.get(key) ?? 0);
+          this.shipped.set(key, value);
+          return [key, delta];
+        });
+        // A histogram's `_count` (its last part) says whether it changed; a counter has one part.
+        if (parts[parts.length - 1]![1] === 0) continue;
+        for (const [key, delta] of parts) deltas[key] = delta;
+      }
     }
     return deltas;
   }
 
-  /** The exposition text of this registry's series plus `external` ones (e.g. the edge's aggregate). */
+  /**
+   * The exposition text of this registry's series plus `external` ones (e.g. the edge's
+   * aggregate), each family's external histograms put back in order: per series its
+   * buckets by ascending `le`, then `_sum` (0 when the aggregate never received one), then `_count`.
+   */
   render(external: Readonly<Record<string, number>> = {}): string {
+    for (const collect of this.collectors) collect();
     const outside = new Map<string, [string, number][]>();
     for (const [key, value] of Object.entries(external)) {
       const family = familyOf(key);
@@ -120,7 +184,9 @@ export class MetricsRegistry {
     for (const metric of this.metrics) {
       lines.push(`# HELP ${metric.name} ${metric.help}`, `# TYPE ${metric.name} ${metric.kind}`);
       for (const [key, value] of this.samples(metric)) lines.push(`${key} ${value}`);
-      for (const [key, value] of outside.get(metric.name) ?? []) lines.push(`${key} ${value}`);
+      const merged = outside.get(metric.name) ?? [];
+      for (const [key, value] of metric.kind === "histogram" ? orderedHistogram(metric.name, merged) : merged)
+        lines.push(`${key} ${value}`);
     }
     return `${lines.join("\n")}\n`;
   }
@@ -145,23 +211,21 @@ export class MetricsRegistry {
 
   /** Exposition samples of one metric: histogram buckets cumulative and ascending, then sum and count. */
   private *samples(metric: Metric): Generator<[string, number]> {
-    for (const series of metric.series.values()) {
-      if (metric.kind !== "histogram") {
-        yield [seriesKey(metric.name, series.labels), series.value];
-        continue;
-      }
-      let cumulative = 0;
-      for (let i = 0; i <= metric.bounds.length; i++) {
-        cumulative += series.buckets![i]!;
-        const le = i < metric.bounds.length ? String(metric.bounds[i]) : "+Inf";
-        yield [seriesKey(`${metric.name}_bucket`, { ...series.labels, le }), cumulative];
-      }
-      yield [seriesKey(`${metric.name}_sum`, series.labels), series.sum!];
-      yield [seriesKey(`${metric.name}_count`, series.labels), series.count!];
-    }
+    for (const series of metric.series.values()) yield* this.seriesSamples(metric, series);
   }
 
-  private *monotonicSamples(): Generator<[string, number]> {
-    for (const metric of this.metrics) if (metric.kind !== "gauge") yield* this.samples(metric);
+  private *seriesSamples(metric: Metric, series: Series): Generator<[string, number]> {
+    if (metric.kind !== "histogram") {
+      yield [seriesKey(metric.name, series.labels), series.value];
+      return;
+    }
+    let cumulative = 0;
+    for (let i = 0; i <= metric.bounds.length; i++) {
+      cumulative += series.buckets![i]!;
+      const le = i < metric.bounds.length ? String(metric.bounds[i]) : "+Inf";
+      yield [seriesKey(`${metric.name}_bucket`, { ...series.labels, le }), cumulative];
+    }
+    yield [seriesKey(`${metric.name}_sum`, series.labels), series.sum!];
+    yield [seriesKey(`${metric.name}_count`, series.labels), series.count!];
   }
 }

@@ -4,7 +4,7 @@
  * and failure mapping (failures.ts) live beside it; this file sends the requests.
  */
 import type { Cache } from "../ports/cache.js";
-import type { Clock } from "../ports/clock.js";
+import { systemStopwatch, type Clock, type Stopwatch } from "../ports/clock.js";
 import type { Upstream } from "../ports/upstream.js";
 import { parseDigest, isSupportedAlgorithm } from "../model/digest.js";
 import { MediaType, isManifestMediaType } from "../model/media-types.js";
@@ -25,6 +25,8 @@ export interface RegistryClientDeps {
   upstream: Upstream;
   cache: Cache;
   clock: Clock;
+  /** Times the exchanges reported to onExchange (default: performance.now()). */
+  stopwatch?: Stopwatch;
   onExchange?: (event: UpstreamExchange) => void;
   /** Share of the rate limit kept for fills: revalidations stop at this many remaining (default 0.1, at least 1). */
   reserveRatio?: number;
@@ -87,17 +89,18 @@ function nextLink(header: string | null): string | null {
 
 export function registryClient(deps: RegistryClientDeps): RegistryClient {
   const now = () => deps.clock.now();
+  const stopwatch = deps.stopwatch ?? systemStopwatch;
   const budgets = new RateBudgets(deps.cache, now, deps.reserveRatio ?? 0.1);
 
   /** One request through the port, reported to onExchange; port failures become UpstreamErrors. */
   async function exchange(target: UpstreamTarget, operation: UpstreamExchange["operation"], request: Request, what: string) {
-    const started = now();
+    const started = stopwatch.now();
     const report = (response: Response | null) => {
       const event: UpstreamExchange = {
         upstream: target.registry.host,
         operation,
         status: response?.status ?? "error",
-        durationMs: now() - started,
+        durationMs: stopwatch.now() - started,
       };
       const length = request.method === "HEAD" ? null : (response?.headers.get("content-length") ?? null);
       if (length !== null && /^\d+$/.test(length)) event.bytes = Number(length);

@@ -14,7 +14,8 @@ export function observe(services: AppServices) {
   const observability = services.observability!;
   const { metrics, scope } = observability;
   return async function observe(c: Context, next: Next): Promise<void> {
-    const started = services.registry.clock.now();
+    const startedAt = services.registry.clock.now();
+    const started = metrics.stopwatch.now();
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     const stats: RequestStats = { sql: 0, cache: 0 };
@@ -28,20 +29,20 @@ export function observe(services: AppServices) {
     }
     const family = (c.get("family") as string | undefined) ?? "other";
     const status = c.res.status;
-    const seconds = (services.registry.clock.now() - started) / 1000;
+    const seconds = (metrics.stopwatch.now() - started) / 1000;
     metrics.requests.inc({ family, method: c.req.method, status: statusClass(status) });
     metrics.duration.observe({ family }, seconds);
     metrics.sqlPerRequest.observe({ family }, stats.sql);
     metrics.cachePerRequest.observe({ family }, stats.cache);
     observability.log?.(
       JSON.stringify({
-        time: new Date(started).toISOString(),
+        time: new Date(startedAt).toISOString(),
         request_id: requestId,
         method: c.req.method,
         path: new URL(c.req.url).pathname,
         status,
         family,
-        duration_ms: Math.round(seconds * 1000 * 10) / 10,
+        duration_ms: Math.round(seconds * 1000 * 1000) / 1000,
         sql: stats.sql,
         cache: stats.cache,
         ip: clientIp(c),
