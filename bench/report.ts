@@ -4,6 +4,8 @@
  * proxy-cache section (bench/report-proxy.ts) with issue 10's.
  */
 import { CACHED_PREFIX, MANIFEST_PULL, PUSHED_PREFIX, type AccountingRow, type Scenario } from "./accounting.js";
+import type { GcResults } from "./gc-bench.js";
+import { renderGcSection } from "./report-gc.js";
 import type { Environment } from "./environment.js";
 import type { LoadResult, LoadSettings } from "./load.js";
 import type { PullRow } from "./pulls.js";
@@ -20,6 +22,7 @@ export interface BenchResults {
   bigImageBytes: number;
   accounting: AccountingRow[];
   proxy: ProxyResults;
+  gc: GcResults;
   runSeconds: number;
 }
 
@@ -239,6 +242,8 @@ export function renderReport(results: BenchResults): string {
     accountingTable(results.accounting.filter((row) => !row.pull.startsWith(CACHED_PREFIX) && !row.pull.startsWith(PUSHED_PREFIX))),
     "",
     renderProxySection(results.proxy, results.accounting, results.pulls),
+    renderGcSection(results.gc),
+    "",
     "## Pushes (setup, for information)",
     "",
     table(["server", "small image s", "~200 MB image s"], pushRows),

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Pier (Node origin and edge Worker under workerd) side by side with
  * CNCF Distribution in one run — request throughput and cost, ~200 MB pull wall time,
- * SQL and Redis per pull, and the pull-through proxy cache (bench/proxy-bench.ts) —
+ * SQL and Redis per pull, the pull-through proxy cache (bench/proxy-bench.ts) and
+ * garbage collection (bench/gc-bench.ts) —
  * written to docs/benchmarks.md and printed.
  *
  * BENCH_DURATION_S, BENCH_PULL_RUNS and BENCH_OUTPUT shorten a trial run and send it elsewhere.
@@ -19,6 +20,7 @@ import { imageBytes, pushBenchImages, writeBenchImages } from "./images.js";
 import type { LoadSettings } from "./load.js";
 import { startPeerRegistry } from "./peer.js";
 import { startPier } from "./pier.js";
+import { runGcBenchmark } from "./gc-bench.js";
 import { runProxyBenchmarks } from "./proxy-bench.js";
 import { timePulls, type PullTarget } from "./pulls.js";
 import { renderReport } from "./report.js";
@@ -115,6 +117,8 @@ async function main(): Promise<void> {
     proxy.cached && { cached: proxy.cached, pushed: { repository: `${ns}/big`, image: images.big } },
   );
 
+  const gc = await runGcBenchmark(pier, `/v2/${ns}/small/manifests/v1`, settings, environment.machine.cores, log);
+
   const report = renderReport({
     environment,
     settings,
@@ -124,6 +128,7 @@ async function main(): Promise<void> {
     bigImageBytes: imageBytes(images.big),
     accounting,
     proxy: proxy.results,
+    gc,
     runSeconds: (performance.now() - started) / 1000,
   });
   // Aligned tables read better in a terminal too; and `npm run format` leaves the file as it is.
