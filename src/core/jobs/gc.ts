@@ -19,16 +19,16 @@ import {
   deleteExpiredTags,
   deleteExpiredUploadLinks,
   deleteManifestRows,
-  deleteOrphanedStorage,
+  deleteOrphanedStorages,
   deleteUnusedLabels,
   findExpiredTags,
   findOrphanedStorages,
   findUntaggedManifests,
-  lockUnusedManifest,
+  lockUnusedManifests,
   pageEnd,
   type CollectedStorage,
 } from "../../db/queries/gc.js";
-import { subtractManifestFromTotals } from "../../db/queries/quota.js";
+import { subtractManifestsFromTotals } from "../../db/queries/quota.js";
 import type { JobContext } from "./scheduler.js";
 
 export interface GcLimits {
@@ -42,8 +42,12 @@ export interface GcLimits {
 
 export const GC_LIMITS: GcLimits = { tags: 500, uploadLinks: 500, sweepPage: 1000 };
 
-/** Tags deleted per transaction (Quay: 10). */
-const TAG_CHUNK = 10;
+/** Items per transaction: tags (Quay: 10), manifests, storage rows. Groups keep the statements per item small. */
+const TAG_GROUP = 100;
+const MANIFEST_GROUP = 50;
+const STORAGE_GROUP = 100;
+/** Object deletes in flight at once, inside a storage group's transaction. */
+const OBJECT_DELETES_AT_ONCE = 16;
 
 /** Where each sweep resumes, in the shared cache. */
 export const SWEEP_CURSOR_KEYS = { manifest: "pier:gc:manifest-cursor", imagestorage: "pier:gc:storage-cursor" } as const;
@@ -75,9 +79,11 @@ export function collectGarbage(registry: Registry, context: JobContext, limits: 
     run.processed += storages.length;
     const leftovers = await collectManifests(run, [...manifests, ...untagged]);
     run.processed += await run.step((tx) => deleteUnusedLabels(tx, leftovers.labels));
-    for (const id of new Set([...storages, ...leftovers.storages])) await collectStorage(run, id);
-    const orphans = await sweep(run, "imagestorage", limits.sweepPage, (after, last) => findOrphanedStorages(run.read, after, last));
-    for (const id of orphans) await collectStorage(run, id);
+    await collectStorages(run, [...storages, ...leftovers.storages]);
+    await collectStorages(
+      run,
+      await sweep(run, "imagestorage", limits.sweepPage, (after, last) => findOrphanedStorages(run.read, after, last)),
+    );
   });
 }
 
@@ -139,76 +145,106 @@ export async function attempt<T>(run: GcRun, what: string, fn: () => Promise<T>)
   }
 }
 
+/**
+ * Runs `step` on groups of `size` items, each group one transaction; a group that fails
+ * is tried again one item at a time, so one item that cannot go (a row of a table
+ * Pier does not know references it) keeps only itself.
+ */
+async function inGroups<T, R>(
+  run: GcRun,
+  what: string,
+  items: readonly T[],
+  size: number,
+  step: (tx: Queryable, group: T[]) => Promise<R[]>,
+): Promise<R[]> {
+  const done: R[] = [];
+  for (let start = 0; start < items.length; start += size) {
+    const group = items.slice(start, start + size);
+    const result = await attempt(run, `${group.length} ${what}`, () => run.step((tx) => step(tx, group)));
+    if (result !== null) done.push(...result);
+    else if (group.length > 1) {
+      for (const item of group)
+        done.push(
+          ...((await attempt(run, `${what} ${typeof item === "object" ? JSON.stringify(item) : String(item)}`, () =>
+            run.step((tx) => step(tx, [item])),
+          )) ?? []),
+        );
+    }
+  }
+  return done;
+}
+
 async function collectExpiredTags(run: GcRun, limit: number): Promise<number[]> {
   const now = run.registry.clock.now();
   const tags = await findExpiredTags(run.read, now, limit);
-  const manifests: number[] = [];
-  for (let start = 0; start < tags.length; start += TAG_CHUNK) {
-    const chunk = tags.slice(start, start + TAG_CHUNK);
-    const deleted = await attempt(run, `${chunk.length} tags`, () =>
-      run.step((tx) =>
-        deleteExpiredTags(
-          tx,
-          chunk.map((t) => t.id),
-          now,
-        ),
-      ),
-    );
-    for (const gone of deleted ?? []) {
-      const tag = chunk.find((t) => t.id === gone.id)!;
-      run.context.report(`tag ${tag.repository}:${tag.name}`);
-      manifests.push(gone.manifestId);
-      run.processed++;
-    }
+  const deleted = await inGroups(run, "tags", tags, TAG_GROUP, (tx, group) =>
+    deleteExpiredTags(
+      tx,
+      group.map((t) => t.id),
+      now,
+    ),
+  );
+  for (const gone of deleted) {
+    const tag = tags.find((t) => t.id === gone.id)!;
+    run.context.report(`tag ${tag.repository}:${tag.name}`);
   }
-  return manifests;
+  run.processed += deleted.length;
+  return deleted.map((gone) => gone.manifestId);
 }
 
 /**
- * Deletes the unused among the candidate manifests, then the children and subjects each
- * deletion may have freed; the labels and storage rows they referenced.
+ * Deletes the unused among the candidate manifests, then the children and subjects the
+ * deletions may have freed, round after round; the labels and storage rows they referenced.
  */
 async function collectManifests(run: GcRun, candidates: readonly number[]): Promise<{ labels: number[]; storages: number[] }> {
   const quota = run.registry.config.quota.enabled;
-  const queue = [...new Set(candidates)];
   const labels = new Set<number>();
   const storages = new Set<number>();
-  while (queue.length > 0) {
-    const id = queue.shift()!;
-    const collected = await attempt(run, `manifest ${id}`, () =>
-      run.step(async (tx) => {
-        const manifest = await lockUnusedManifest(tx, id);
-        if (manifest === null) return null;
-        if (quota) await subtractManifestFromTotals(tx, manifest.namespaceId, manifest.repositoryId, id);
-        await deleteManifestRows(tx, id, manifest);
-        return manifest;
-      }),
-    );
-    if (!collected) continue;
-    run.context.report(`manifest ${collected.repository}@${collected.digest}`);
-    run.touched.add(collected.repository);
-    run.processed++;
-    queue.push(...collected.childIds, ...collected.subjectIds);
-    for (const label of collected.labelIds) labels.add(label);
-    for (const storage of collected.storageIds) storages.add(storage);
+  let round = [...new Set(candidates)];
+  while (round.length > 0) {
+    const collected = await inGroups(run, "manifests", round, MANIFEST_GROUP, async (tx, group) => {
+      const unused = await lockUnusedManifests(tx, group);
+      const ids = unused.map((m) => m.id);
+      if (quota) await subtractManifestsFromTotals(tx, ids);
+      if (ids.length > 0) await deleteManifestRows(tx, ids);
+      return unused;
+    });
+    const next = new Set<number>();
+    for (const manifest of collected) {
+      run.context.report(`manifest ${manifest.repository}@${manifest.digest}`);
+      run.touched.add(manifest.repository);
+      for (const id of [...manifest.childIds, ...manifest.subjectIds]) next.add(id);
+      for (const label of manifest.labelIds) labels.add(label);
+      for (const storage of manifest.storageIds) storages.add(storage);
+    }
+    run.processed += collected.length;
+    round = [...next];
   }
   return { labels: [...labels], storages: [...storages] };
 }
 
-/** Deletes an orphaned storage row and then, still under its digest lock, its objects. */
-export async function collectStorage(run: GcRun, storageId: number): Promise<void> {
-  const collected = await attempt(run, `storage ${storageId}`, () =>
-    run.step(async (tx) => {
-      const storage = await deleteOrphanedStorage(tx, storageId);
-      if (storage !== null) await deleteObjects(run, storage);
-      return storage;
-    }),
-  );
-  if (!collected) return;
-  run.processed++;
-  const bytes = collected.size ?? 0;
-  run.context.report(`blob ${collected.digest ?? collected.uuid} (${bytes} bytes)`);
-  if (collected.objectKeyOf !== null) run.context.reclaimed(bytes);
+/** Deletes the orphaned among the storage rows and then, still under their digest locks, their objects. */
+export async function collectStorages(run: GcRun, storageIds: readonly number[]): Promise<void> {
+  const collected = await inGroups(run, "blobs", [...new Set(storageIds)], STORAGE_GROUP, async (tx, group) => {
+    const storages = await deleteOrphanedStorages(tx, group);
+    await boundedAll(storages, OBJECT_DELETES_AT_ONCE, (storage) => deleteObjects(run, storage));
+    return storages;
+  });
+  for (const storage of collected) {
+    const bytes = storage.size ?? 0;
+    run.context.report(`blob ${storage.digest ?? storage.uuid} (${bytes} bytes)`);
+    if (storage.objectKeyOf !== null) run.context.reclaimed(bytes);
+  }
+  run.processed += collected.length;
+}
+
+/** Runs `fn` on every item, at most `limit` at once; rejects with the first failure. */
+async function boundedAll<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 async function deleteObjects(run: GcRun, storage: CollectedStorage): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import type { Registry } from "../registry.js";
 import { claimDeletedRepository, purgeRepositoryRows } from "../../db/queries/purge.js";
-import { attempt, collectStorage, withGcRun } from "./gc.js";
+import { attempt, collectStorages, withGcRun } from "./gc.js";
 import type { JobContext } from "./scheduler.js";
 
 /** Repositories per run: each can be large, and the next tick takes more. */
@@ -25,7 +25,7 @@ export function purgeDeletedRepositories(registry: Registry, context: JobContext
       if (!result) return;
       run.context.report(`repository ${result.name}`);
       run.processed++;
-      for (const id of result.storages) await collectStorage(run, id);
+      await collectStorages(run, result.storages);
     }
   });
 }

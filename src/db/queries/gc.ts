@@ -78,6 +78,7 @@ export async function deleteExpiredUploadLinks(sql: Queryable, now: Date, limit:
 }
 
 export interface CollectedManifest {
+  id: number;
   digest: string;
   repository: string;
   namespaceId: number;
@@ -91,58 +92,71 @@ export interface CollectedManifest {
 }
 
 /**
- * Locks the manifest and, when no tag row (alive or expired, hidden included), parent
- * index or referrer in its repository uses it, reports what it links to; null when it
- * is used or gone. The lock conflicts with the key-share lock every tag insert and
- * manifest PUT takes, so a use being written is seen here or blocks the delete.
+ * Locks the manifests (in id order) and returns those no tag row (alive or expired,
+ * hidden included), parent index or referrer in their repository uses, with what they
+ * link to. The lock conflicts with the key-share lock every tag insert and manifest PUT
+ * takes, so a use being written is seen here or blocks the delete. A manifest used by
+ * another one of the same group stays for a later group (its user is deleted first).
  */
-export async function lockUnusedManifest(tx: Queryable, manifestId: number): Promise<CollectedManifest | null> {
-  const { rows } = await tx.query<{ digest: string; repository_id: number; namespace_id: number; repository: string }>(
-    `SELECT m.digest, m.repository_id, r.namespace_user_id AS namespace_id, n.username || '/' || r.name AS repository
+export async function lockUnusedManifests(tx: Queryable, ids: readonly number[]): Promise<CollectedManifest[]> {
+  const { rows } = await tx.query<{ id: number; digest: string; repository_id: number; namespace_id: number; repository: string }>(
+    `SELECT m.id, m.digest, m.repository_id, r.namespace_user_id AS namespace_id, n.username || '/' || r.name AS repository
      FROM manifest m JOIN repository r ON r.id = m.repository_id JOIN "user" n ON n.id = r.namespace_user_id
-     WHERE m.id = $1 FOR UPDATE OF m`,
-    [manifestId],
+     WHERE m.id = ANY($1::int[]) ORDER BY m.id FOR UPDATE OF m`,
+    [intArray(ids)],
   );
-  const manifest = rows[0];
-  if (!manifest) return null;
-  const used = await tx.query<{ used: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM tag WHERE manifest_id = $1)
-         OR EXISTS (SELECT 1 FROM manifestchild WHERE child_manifest_id = $1)
-         OR EXISTS (SELECT 1 FROM manifest WHERE repository_id = $2 AND subject = $3) AS used`,
-    [manifestId, manifest.repository_id, manifest.digest],
+  if (rows.length === 0) return [];
+  const unused = await tx.query<{ id: number }>(
+    `SELECT m.id FROM manifest m WHERE m.id = ANY($1::int[])
+       AND NOT EXISTS (SELECT 1 FROM tag t WHERE t.manifest_id = m.id)
+       AND NOT EXISTS (SELECT 1 FROM manifestchild c WHERE c.child_manifest_id = m.id)
+       AND NOT EXISTS (SELECT 1 FROM manifest r WHERE r.repository_id = m.repository_id AND r.subject = m.digest)`,
+    [intArray(rows.map((r) => r.id))],
   );
-  if (used.rows[0]!.used) return null;
-  const links = await tx.query<{ kind: string; id: number }>(
-    `SELECT 'child' AS kind, child_manifest_id AS id FROM manifestchild WHERE manifest_id = $1
-     UNION ALL SELECT 'subject', s.id FROM manifest m JOIN manifest s ON s.repository_id = m.repository_id AND s.digest = m.subject WHERE m.id = $1
-     UNION ALL SELECT 'label', label_id FROM manifestlabel WHERE manifest_id = $1
-     UNION ALL SELECT 'blob', blob_id FROM manifestblob WHERE manifest_id = $1`,
-    [manifestId],
+  const free = new Set(unused.rows.map((r) => r.id));
+  if (free.size === 0) return [];
+  const links = await tx.query<{ manifest_id: number; kind: string; id: number }>(
+    `SELECT manifest_id, 'child' AS kind, child_manifest_id AS id FROM manifestchild WHERE manifest_id = ANY($1::int[])
+     UNION ALL SELECT m.id, 'subject', s.id FROM manifest m JOIN manifest s ON s.repository_id = m.repository_id AND s.digest = m.subject
+       WHERE m.id = ANY($1::int[])
+     UNION ALL SELECT manifest_id, 'label', label_id FROM manifestlabel WHERE manifest_id = ANY($1::int[])
+     UNION ALL SELECT manifest_id, 'blob', blob_id FROM manifestblob WHERE manifest_id = ANY($1::int[])`,
+    [intArray([...free])],
   );
-  const of = (kind: string) => [...new Set(links.rows.filter((l) => l.kind === kind).map((l) => l.id))];
-  return {
-    digest: manifest.digest,
-    repository: manifest.repository,
-    namespaceId: manifest.namespace_id,
-    repositoryId: manifest.repository_id,
-    childIds: of("child"),
-    subjectIds: of("subject"),
-    labelIds: of("label"),
-    storageIds: of("blob"),
-  };
+  return rows
+    .filter((row) => free.has(row.id))
+    .map((row) => {
+      const of = (kind: string) => [...new Set(links.rows.filter((l) => l.manifest_id === row.id && l.kind === kind).map((l) => l.id))];
+      return {
+        id: row.id,
+        digest: row.digest,
+        repository: row.repository,
+        namespaceId: row.namespace_id,
+        repositoryId: row.repository_id,
+        childIds: of("child"),
+        subjectIds: of("subject"),
+        labelIds: of("label"),
+        storageIds: of("blob"),
+      };
+    });
 }
 
-/** Deletes a manifest locked by lockUnusedManifest with every row that hangs off it. */
-export async function deleteManifestRows(tx: Queryable, manifestId: number, manifest: CollectedManifest): Promise<void> {
-  await tx.query(`DELETE FROM manifestlabel WHERE manifest_id = $1`, [manifestId]);
-  await tx.query(`DELETE FROM manifestchild WHERE manifest_id = $1`, [manifestId]);
-  await tx.query(`DELETE FROM manifestblob WHERE manifest_id = $1`, [manifestId]);
-  await tx.query(`DELETE FROM manifestsecuritystatus WHERE manifest_id = $1`, [manifestId]);
-  await tx.query(`DELETE FROM manifestpullstatistics WHERE repository_id = $1 AND manifest_digest = $2`, [
-    manifest.repositoryId,
-    manifest.digest,
-  ]);
-  await tx.query(`DELETE FROM manifest WHERE id = $1`, [manifestId]);
+/** Deletes manifests locked by lockUnusedManifests with every row that hangs off them. */
+export async function deleteManifestRows(tx: Queryable, ids: readonly number[]): Promise<void> {
+  const list = [intArray(ids)];
+  await tx.query(`DELETE FROM manifestlabel WHERE manifest_id = ANY($1::int[])`, list);
+  await tx.query(`DELETE FROM manifestchild WHERE manifest_id = ANY($1::int[])`, list);
+  await tx.query(`DELETE FROM manifestblob WHERE manifest_id = ANY($1::int[])`, list);
+  await tx.query(`DELETE FROM manifestsecuritystatus WHERE manifest_id = ANY($1::int[])`, list);
+  // Older Quay databases lack this table.
+  if (await tableExists(tx, "manifestpullstatistics")) {
+    await tx.query(
+      `DELETE FROM manifestpullstatistics s USING manifest m
+       WHERE m.id = ANY($1::int[]) AND s.repository_id = m.repository_id AND s.manifest_digest = m.digest`,
+      list,
+    );
+  }
+  await tx.query(`DELETE FROM manifest WHERE id = ANY($1::int[])`, list);
 }
 
 /** Deletes the labels among `ids` that no manifest carries any more; how many. */
@@ -156,12 +170,13 @@ export async function deleteUnusedLabels(sql: Queryable, ids: readonly number[])
 }
 
 export interface CollectedStorage {
+  id: number;
   digest: string | null;
   size: number | null;
   /** Locations the blob was placed in. */
   locations: string[];
   /**
-   * The object key to delete, or null when another storage row still uses it (Quay
+   * Which object key to delete: none when another storage row still uses it (Quay
    * tolerates duplicate rows per checksum) or there is none.
    */
   objectKeyOf: "cas" | "legacy" | null;
@@ -169,48 +184,57 @@ export interface CollectedStorage {
 }
 
 /**
- * Takes the blob's digest lock and, when no manifest and no upload link (any repository,
- * expired or not) references the storage row and it is placed, deletes its placements,
- * signatures and the row; null when it is still used, a placeholder or gone. The lock
- * is held until the transaction ends: delete the object before committing.
+ * Takes the blobs' digest locks and deletes, of the storage rows, those no manifest and
+ * no upload link (any repository, expired or not) references and that are placed: their
+ * placements, signatures and the rows. Used rows, placeholders and rows already gone
+ * stay. The locks are held until the transaction ends: delete the objects before committing.
  */
-export async function deleteOrphanedStorage(tx: Queryable, storageId: number): Promise<CollectedStorage | null> {
-  const found = await tx.query<{ digest: string | null }>(`SELECT content_checksum AS digest FROM imagestorage WHERE id = $1`, [storageId]);
-  if (!found.rows[0]) return null;
-  const digest = found.rows[0].digest;
-  if (digest !== null) await lockBlobDigests(tx, [digest]);
-  const { rows } = await tx.query<{ uuid: string; cas_path: boolean; size: string | null }>(
-    `SELECT s.uuid, s.cas_path, s.image_size::text AS size FROM imagestorage s
-     WHERE s.id = $1
+export async function deleteOrphanedStorages(tx: Queryable, ids: readonly number[]): Promise<CollectedStorage[]> {
+  const found = await tx.query<{ digest: string | null }>(`SELECT content_checksum AS digest FROM imagestorage WHERE id = ANY($1::int[])`, [
+    intArray(ids),
+  ]);
+  await lockBlobDigests(
+    tx,
+    found.rows.flatMap((r) => (r.digest === null ? [] : [r.digest])),
+  );
+  const { rows } = await tx.query<{ id: number; digest: string | null; uuid: string; cas_path: boolean; size: string | null }>(
+    `SELECT s.id, s.content_checksum AS digest, s.uuid, s.cas_path, s.image_size::text AS size FROM imagestorage s
+     WHERE s.id = ANY($1::int[])
        AND NOT EXISTS (SELECT 1 FROM manifestblob mb WHERE mb.blob_id = s.id)
        AND NOT EXISTS (SELECT 1 FROM uploadedblob ub WHERE ub.blob_id = s.id)
        AND EXISTS (SELECT 1 FROM imagestorageplacement p WHERE p.storage_id = s.id)
-     FOR UPDATE`,
-    [storageId],
+     ORDER BY s.id FOR UPDATE`,
+    [intArray(ids)],
   );
-  const storage = rows[0];
-  if (!storage) return null;
-  const placements = await tx.query<{ name: string }>(
-    `DELETE FROM imagestorageplacement p USING imagestoragelocation l WHERE p.storage_id = $1 AND l.id = p.location_id RETURNING l.name`,
-    [storageId],
+  if (rows.length === 0) return [];
+  const orphans = intArray(rows.map((r) => r.id));
+  const placements = await tx.query<{ storage_id: number; name: string }>(
+    `DELETE FROM imagestorageplacement p USING imagestoragelocation l
+     WHERE p.storage_id = ANY($1::int[]) AND l.id = p.location_id RETURNING p.storage_id, l.name`,
+    [orphans],
   );
-  await tx.query(`DELETE FROM imagestoragesignature WHERE storage_id = $1`, [storageId]);
-  await tx.query(`DELETE FROM imagestorage WHERE id = $1`, [storageId]);
-  let objectKeyOf: CollectedStorage["objectKeyOf"] = storage.cas_path ? "cas" : "legacy";
-  if (storage.cas_path) {
-    const shared = await tx.query<{ shared: boolean }>(
-      `SELECT $1::varchar IS NULL OR EXISTS (SELECT 1 FROM imagestorage WHERE content_checksum = $1 AND cas_path) AS shared`,
-      [digest],
-    );
-    if (shared.rows[0]!.shared) objectKeyOf = null;
-  }
-  return {
-    digest,
-    size: storage.size === null ? null : Number(storage.size),
-    locations: placements.rows.map((p) => p.name),
-    objectKeyOf,
-    uuid: storage.uuid,
-  };
+  await tx.query(`DELETE FROM imagestoragesignature WHERE storage_id = ANY($1::int[])`, [orphans]);
+  await tx.query(`DELETE FROM imagestorage WHERE id = ANY($1::int[])`, [orphans]);
+  const shared = await tx.query<{ digest: string }>(
+    `SELECT DISTINCT content_checksum AS digest FROM imagestorage WHERE content_checksum = ANY($1::varchar[]) AND cas_path`,
+    [textArray(rows.flatMap((r) => (r.digest === null ? [] : [r.digest])))],
+  );
+  const stillUsed = new Set(shared.rows.map((r) => r.digest));
+  const claimed = new Set<string>();
+  return rows.map((row) => {
+    let objectKeyOf: CollectedStorage["objectKeyOf"] = row.cas_path ? "cas" : "legacy";
+    // One object per checksum: the first row of a duplicate set deletes it.
+    if (row.cas_path && (row.digest === null || stillUsed.has(row.digest) || claimed.has(row.digest))) objectKeyOf = null;
+    if (row.cas_path && row.digest !== null) claimed.add(row.digest);
+    return {
+      id: row.id,
+      digest: row.digest,
+      size: row.size === null ? null : Number(row.size),
+      locations: placements.rows.filter((p) => p.storage_id === row.id).map((p) => p.name),
+      objectKeyOf,
+      uuid: row.uuid,
+    };
+  });
 }
 
 /** The last id of the page of `size` rows of `table` after `afterId`; null past the end. */

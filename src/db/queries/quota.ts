@@ -5,6 +5,7 @@
  * limits are userorganizationquota + quotalimits rows (Warning or Reject at a percent).
  */
 import type { Queryable } from "../../core/ports/sql.js";
+import { intArray } from "./arrays.js";
 
 export interface QuotaLimitRow {
   type: string;
@@ -118,27 +119,41 @@ export async function addManifestToTotals(
 }
 
 /**
- * Takes a manifest about to be deleted out of the totals (Quay's GC does, with quota
- * management on): the bytes of blobs no other manifest of the namespace (resp.
- * repository) references. Call before its manifestblob rows go. An incomplete row is
- * still written, so locked: a backfill cannot count the manifest while this deletes it.
+ * Takes manifests about to be deleted out of the totals (Quay's GC does, with quota
+ * management on): from each namespace (resp. repository), the bytes of the blobs they
+ * reference that no other manifest there references. Call before their manifestblob
+ * rows go. Every total row concerned is locked first (namespaces, then repositories,
+ * each in id order, as the push path does), incomplete ones too, so a backfill cannot
+ * count the manifests while this deletes them.
  */
-export async function subtractManifestFromTotals(
-  sql: Queryable,
-  namespaceId: number,
-  repositoryId: number,
-  manifestId: number,
-): Promise<void> {
-  await lockTotals(sql, namespaceId, repositoryId);
-  const removed = await exclusiveBytes(sql, namespaceId, repositoryId, manifestId);
-  for (const [table, column, id, bytes] of [
-    ["quotanamespacesize", "namespace_user_id", namespaceId, removed.namespace],
-    ["quotarepositorysize", "repository_id", repositoryId, removed.repository],
+export async function subtractManifestsFromTotals(sql: Queryable, manifestIds: readonly number[]): Promise<void> {
+  if (manifestIds.length === 0) return;
+  const ids = intArray(manifestIds);
+  const owners = await sql.query<{ namespace_id: number; repository_id: number }>(
+    `SELECT DISTINCT r.namespace_user_id AS namespace_id, m.repository_id FROM manifest m JOIN repository r ON r.id = m.repository_id
+     WHERE m.id = ANY($1::int[])`,
+    [ids],
+  );
+  await sql.query(`SELECT 1 FROM quotanamespacesize WHERE namespace_user_id = ANY($1::int[]) ORDER BY namespace_user_id FOR UPDATE`, [
+    intArray(owners.rows.map((o) => o.namespace_id)),
+  ]);
+  await sql.query(`SELECT 1 FROM quotarepositorysize WHERE repository_id = ANY($1::int[]) ORDER BY repository_id FOR UPDATE`, [
+    intArray(owners.rows.map((o) => o.repository_id)),
+  ]);
+  for (const [table, column, owner, sameOwner] of [
+    ["quotanamespacesize", "namespace_user_id", "r.namespace_user_id", "ro.namespace_user_id = b.owner"],
+    ["quotarepositorysize", "repository_id", "m.repository_id", "o.repository_id = b.owner"],
   ] as const) {
     await sql.query(
-      `UPDATE ${table} SET size_bytes = CASE WHEN backfill_complete THEN GREATEST(size_bytes - $2::bigint, 0) ELSE size_bytes END
-       WHERE ${column} = $1`,
-      [id, bytes],
+      `WITH b AS (SELECT DISTINCT ${owner} AS owner, mb.blob_id FROM manifest m JOIN repository r ON r.id = m.repository_id
+                  JOIN manifestblob mb ON mb.manifest_id = m.id WHERE m.id = ANY($1::int[])),
+            gone AS (SELECT b.owner, sum(COALESCE(s.image_size, 0)) AS bytes FROM b JOIN imagestorage s ON s.id = b.blob_id
+                     WHERE NOT EXISTS (SELECT 1 FROM manifestblob o JOIN repository ro ON ro.id = o.repository_id
+                                       WHERE o.blob_id = b.blob_id AND ${sameOwner} AND o.manifest_id <> ALL($1::int[]))
+                     GROUP BY b.owner)
+       UPDATE ${table} t SET size_bytes = CASE WHEN t.backfill_complete THEN GREATEST(t.size_bytes - gone.bytes, 0) ELSE t.size_bytes END
+       FROM gone WHERE t.${column} = gone.owner`,
+      [ids],
     );
   }
 }

@@ -260,7 +260,11 @@ export async function findStoredManifest(sql: Queryable, repositoryId: number, d
 }
 
 /** A placed storage of `digest` in any repository (what a mount-style link may reuse). */
-export async function findPlacedStorage(sql: Queryable, digest: string, location: string): Promise<{ id: number; size: number | null } | null> {
+export async function findPlacedStorage(
+  sql: Queryable,
+  digest: string,
+  location: string,
+): Promise<{ id: number; size: number | null } | null> {
   const { rows } = await sql.query<{ id: number; size: string | null }>(
     `SELECT s.id, s.image_size::text AS size FROM imagestorage s
      WHERE s.content_checksum = $1 AND s.cas_path = true AND NOT s.uploading

@@ -71,7 +71,9 @@ export async function lockBlobDigests(sql: Queryable, digests: readonly string[]
     await sql.query(`SELECT pg_advisory_xact_lock(hashtext('imagestorage:' || $1))`, [unique[0]!]);
   } else if (unique.length > 1) {
     // A function scan yields the array in order, so the locks are taken in that order.
-    await sql.query(`SELECT count(pg_advisory_xact_lock(hashtext('imagestorage:' || d))) FROM unnest($1::text[]) AS d`, [textArray(unique)]);
+    await sql.query(`SELECT count(pg_advisory_xact_lock(hashtext('imagestorage:' || d))) FROM unnest($1::text[]) AS d`, [
+      textArray(unique),
+    ]);
   }
 }
 
