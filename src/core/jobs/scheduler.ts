@@ -6,7 +6,7 @@ import type { RegistryConfig } from "../config.js";
 import type { Registry } from "../registry.js";
 import { autoPruneEnabled, defaultAutoPruneEnabled, runAutoPrune, runDefaultAutoPrune } from "./autoprune.js";
 import { collectGarbage } from "./gc.js";
-import { purgeDeletedRepositories } from "./purge.js";
+import { purgeDeleted } from "./purge.js";
 import { backfillQuotaTotals } from "./quota-backfill.js";
 import { repoMirrorEnabled, runRepoMirror } from "./repo-mirror.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
@@ -45,7 +45,7 @@ export const jobs: readonly Job[] = [
     everyMinutes: 1,
     supportsDryRun: true,
     leaseSeconds: 900,
-    run: (registry, context) => purgeDeletedRepositories(registry, context),
+    run: (registry, context) => purgeDeleted(registry, context),
   },
   {
     // Quay's gcworker ticks every 30 s; a minute is the finest cron step.
