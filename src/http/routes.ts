@@ -12,7 +12,7 @@ import {
   listAutoPrunePoliciesHandler,
   updateAutoPrunePolicyHandler,
 } from "./api/autoprune.js";
-import { getOrganizationDetails, postOrganization } from "./api/organizations.js";
+import { deleteOrganizationNamespace, getOrganizationDetails, postOrganization } from "./api/organizations.js";
 import { postValidateProxyCache } from "./api/proxy-cache-validate.js";
 import { deleteProxyCacheContents } from "./api/proxy-cache-purge.js";
 import { deleteProxyCacheConfig, getProxyCacheConfig, postProxyCacheConfig, putProxyCacheOptionsHandler } from "./api/proxy-cache.js";
@@ -115,6 +115,7 @@ export const routes: readonly Route[] = [
   { name: "api-org-create", method: "POST", path: "/api/v1/organization/", handler: postOrganization },
   { name: "api-org-create-noslash", method: "POST", path: "/api/v1/organization", handler: postOrganization },
   { name: "api-org", method: "GET", path: ORG, handler: getOrganizationDetails },
+  { name: "api-org-delete", method: "DELETE", path: ORG, handler: deleteOrganizationNamespace },
   { name: "api-org-proxycache-validate", method: "POST", path: `${ORG}/validateproxycache`, handler: postValidateProxyCache },
   { name: "api-org-robots", method: "GET", path: `${ORG}/robots`, handler: listRobots },
   { name: "api-org-robot", method: "GET", path: `${ORG}/robots/:shortname`, handler: getRobot },

@@ -4,6 +4,7 @@
  * views members, admins and outsiders get, and the refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { purgeDeleted } from "../../src/core/jobs/purge.js";
 import { unique } from "../support/quay-seed.js";
 import { startApiHarness, type ApiHarness, type TestUser } from "../support/api-harness.js";
 
@@ -170,5 +171,50 @@ describe("GET /api/v1/organization/<org>", () => {
       is_org_admin: true,
       preferred_namespace: false,
     });
+  });
+});
+
+describe("DELETE /api/v1/organization/<org>", () => {
+  it("marks the organization for deletion as Quay does (204), and the purge job removes it with its robot", async () => {
+    const doomed = unique("gone");
+    expect((await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: doomed } })).status).toBe(201);
+    expect((await api.call("PUT", `/api/v1/organization/${doomed}/robots/bot`, { auth: owner.basic, body: {} })).status).toBe(201);
+    const repo = await api.call("POST", "/api/v1/repository", {
+      auth: owner.basic,
+      body: { namespace: doomed, repository: "app", visibility: "private", description: "" },
+    });
+    expect(repo.status).toBe(201);
+    const { rows } = await api.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [doomed]);
+    const id = rows[0]!.id;
+
+    expect((await api.call("DELETE", `/api/v1/organization/${doomed}`, { auth: outsider.basic })).status).toBe(403);
+    expect((await api.call("DELETE", `/api/v1/organization/${unique("none")}`, { auth: owner.basic })).status).toBe(404);
+    expect((await api.call("DELETE", `/api/v1/organization/${doomed}`)).status).toBe(401);
+    const deleted = await api.call("DELETE", `/api/v1/organization/${doomed}`, { auth: owner.basic });
+    expect(deleted.status).toBe(204);
+
+    // Gone by name at once: renamed, disabled, its robot disabled; a marker and a namespacegc queue item wait for the purge.
+    expect((await api.call("GET", `/api/v1/organization/${doomed}`, { auth: owner.basic })).status).toBe(404);
+    const marked = await api.sql.query<{ enabled: boolean; username: string; robot_enabled: boolean; marker: string; queued: number }>(
+      `SELECT u.enabled, u.username, r.enabled AS robot_enabled, d.original_username AS marker,
+              (SELECT count(*)::int FROM queueitem q WHERE q.id::text = d.queue_id AND q.queue_name = $2) AS queued
+       FROM "user" u JOIN deletednamespace d ON d.namespace_id = u.id, "user" r WHERE u.id = $1 AND r.username = $3`,
+      [id, `namespacegc/${id}/`, `${doomed}+bot`],
+    );
+    expect(marked.rows[0]).toMatchObject({ enabled: false, robot_enabled: false, marker: doomed, queued: 1 });
+    expect(marked.rows[0]!.username).not.toBe(doomed);
+    const audit = await api.sql.query<{ metadata_json: string }>(
+      `SELECT l.metadata_json FROM logentry3 l JOIN logentrykind k ON k.id = l.kind_id WHERE k.name = 'org_delete' AND l.account_id = $1`,
+      [id],
+    );
+    expect(audit.rows).toEqual([{ metadata_json: `{"namespace": "${doomed}"}` }]);
+
+    const lines: string[] = [];
+    await purgeDeleted(api.registry, { dryRun: false, report: (line) => lines.push(line), reclaimed: () => {} });
+    expect(lines).toEqual(expect.arrayContaining([`repository ${doomed}/app`, `namespace ${doomed}`]));
+    const left = await api.sql.query(`SELECT 1 FROM "user" WHERE id = $1 OR username = $2`, [id, `${doomed}+bot`]);
+    expect(left.rows).toEqual([]);
+    // The name is free again.
+    expect((await api.call("POST", "/api/v1/organization/", { auth: owner.basic, body: { name: doomed } })).status).toBe(201);
   });
 });

@@ -6,9 +6,10 @@
  */
 import { findLegacyContactEmail, findNamespace, insertNamespace, type NamespaceRow } from "../../db/queries/management-accounts.js";
 import { insertTeam, insertTeamMember, listTeams } from "../../db/queries/management-teams.js";
+import { markNamespaceForDeletion } from "../../db/queries/purge.js";
 import { audit } from "./audit.js";
 import { validateBody } from "./body.js";
-import type { ManagementDeps, RequestContext } from "./deps.js";
+import { bumpRepositories, type ManagementDeps, type RequestContext } from "./deps.js";
 import { isUniqueViolation, ManagementError } from "./errors.js";
 import { namespaceNameIssue } from "./names.js";
 import { teamAvatar, userAvatar } from "./views.js";
@@ -106,4 +107,21 @@ export async function getOrganization(deps: ManagementDeps, ctx: RequestContext,
     view.is_free_account = org.stripe_id === null;
   }
   return view;
+}
+
+/**
+ * `DELETE /api/v1/organization/<org>` (organization admins, superusers): 204. The
+ * organization is marked for deletion as Quay marks it — renamed, disabled, its robots
+ * disabled — and the purge job deletes its repositories, blobs and rows
+ * (docs/jobs.md). The audit entry is written first, as Quay does, while the name resolves.
+ */
+export async function deleteOrganization(deps: ManagementDeps, ctx: RequestContext, name: string): Promise<void> {
+  ctx.access.requireCaller();
+  const org = await requireOrganization(deps, name);
+  if (!(await ctx.access.isOrgAdmin(name)) && !ctx.access.isSuperuser()) throw ManagementError.unauthorized();
+  const repositories = await deps.sql.transaction(async (tx) => {
+    await audit(tx, deps, ctx, { kind: "org_delete", namespaceId: org.id, metadata: { namespace: name } });
+    return markNamespaceForDeletion(tx, org, new Date(deps.clock.now()));
+  });
+  await bumpRepositories(deps, repositories);
 }

@@ -295,3 +295,45 @@ async function tablesPresent<T extends string>(tx: Queryable, tables: readonly T
   ]);
   return new Set(rows.map((r) => r.name));
 }
+
+/**
+ * Marks a namespace for deletion as Quay's mark_namespace_for_deletion does (without a
+ * grace period): a `deletednamespace` marker, the row disabled with its username and
+ * e-mail replaced by uuids, a `namespacegc` queue item; its robots are disabled at once
+ * (Quay deletes them here; the purge job does in Pier). Returns its repositories' names.
+ */
+export async function markNamespaceForDeletion(
+  tx: Queryable,
+  namespace: { id: number; username: string; email: string },
+  now: Date,
+): Promise<string[]> {
+  const repositories = await tx.query<{ name: string }>(
+    `SELECT name FROM repository WHERE namespace_user_id = $1 AND state <> ${MARKED_FOR_DELETION}`,
+    [namespace.id],
+  );
+  const marker = await tx.query<{ id: number }>(
+    `INSERT INTO deletednamespace (namespace_id, marked, original_username, original_email) VALUES ($1, $2, $3, $4) RETURNING id`,
+    [namespace.id, now, namespace.username, namespace.email],
+  );
+  await tx.query(`UPDATE "user" SET enabled = false, username = $2, email = $3 WHERE id = $1`, [
+    namespace.id,
+    crypto.randomUUID(),
+    crypto.randomUUID(),
+  ]);
+  await tx.query(`UPDATE "user" SET enabled = false WHERE robot AND username LIKE $1 ESCAPE '\\'`, [
+    `${namespace.username.replace(/[\\%_]/g, "\\$&")}+%`,
+  ]);
+  const markerId = marker.rows[0]!.id;
+  const queued = await tx.query<{ id: number }>(
+    `INSERT INTO queueitem (queue_name, body, available_after, available, retries_remaining, state_id)
+     VALUES ($1, $2, $3, true, 5, $4) RETURNING id`,
+    [
+      `namespacegc/${namespace.id}/`,
+      JSON.stringify({ marker_id: markerId, original_username: namespace.username }),
+      now,
+      crypto.randomUUID(),
+    ],
+  );
+  await tx.query(`UPDATE deletednamespace SET queue_id = $2 WHERE id = $1`, [markerId, String(queued.rows[0]!.id)]);
+  return repositories.rows.map((r) => `${namespace.username}/${r.name}`);
+}
