@@ -48,7 +48,7 @@ const MANIFEST_TEXT = `'{"gcbench":"' || $1 || '","n":' || g || '}'`;
 const BLOB_TEXT = (k: string) => `$1 || ':' || ${k}`;
 
 /** Seeds `count` manifests in a new repository; returns the digests of the blobs GC should delete. */
-async function seed(pier: PierSetup, count: number): Promise<string[]> {
+export async function seed(pier: Pick<PierSetup, "bindings">, count: number): Promise<string[]> {
   const sql = nodePostgresSql(pier.bindings.DATABASE_URL);
   const blobs = s3BlobStore(loadS3Settings({ ...pier.bindings })!);
   try {

@@ -44,6 +44,9 @@ export interface PierSetup {
 
 export const REPOSITORIES = ["small", "big"] as const;
 
+/** Every origin of the run: the GC benchmark (bench/gc-bench.ts) runs its own pass, and an origin's GC timer would take part of its work. */
+export const NO_GC_TIMER = { PIER_GARBAGE_COLLECTION: "false" } as const;
+
 async function seed(bindings: EdgeBindings, namespace: string, user: string, password: string): Promise<string> {
   const sql = nodePostgresSql(bindings.DATABASE_URL);
   try {
@@ -87,8 +90,7 @@ export async function startPier(cleanup: Cleanup): Promise<PierSetup> {
   const password = `pw-${crypto.randomUUID()}`;
   const signingKey = await seed(stack.bindings, namespace, user, password);
 
-  // The GC benchmark (bench/gc-bench.ts) runs its own pass; the origin's timer would share its work.
-  const origin = await startOriginProcess({ ...originEnvFor(stack.bindings, REDIS_URL), PIER_GARBAGE_COLLECTION: "false" });
+  const origin = await startOriginProcess({ ...originEnvFor(stack.bindings, REDIS_URL), ...NO_GC_TIMER });
   cleanup.add("origin", () => origin.close());
   // Both edges now: every runtime loads the code as the working tree has it at the start of the run.
   const edgeBindings = { ...stack.bindings, PIER_SIGNING_KEY: signingKey };

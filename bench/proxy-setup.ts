@@ -9,6 +9,7 @@ import type { EdgeBindings } from "../test/support/gateways.js";
 import { startEdgeWithOrigin } from "../test/support/origin-process.js";
 import { unique } from "../test/support/quay-seed.js";
 import type { Cleanup } from "./cleanup.js";
+import { NO_GC_TIMER } from "./pier.js";
 
 /** What both runtimes of the proxy pair need on top of the stack's bindings. */
 export const PROXY_ENV = { PIER_PROXY_CACHE: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1" } as const;
@@ -26,7 +27,7 @@ export interface ProxyPier {
 /** Starts the edge and origin with the proxy cache on; both stop with `cleanup`. */
 export async function startProxyPier(cleanup: Cleanup, bindings: EdgeBindings, signingKey: string): Promise<ProxyPier> {
   const { edge, origin } = await startEdgeWithOrigin(bindings, {
-    origin: { ...PROXY_ENV },
+    origin: { ...PROXY_ENV, ...NO_GC_TIMER },
     edge: { ...PROXY_ENV, PIER_SIGNING_KEY: signingKey },
   });
   cleanup.add("proxy-cache origin", () => origin.close());

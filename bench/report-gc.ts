@@ -25,7 +25,7 @@ export function renderGcSection(gc: GcResults): string {
     "",
     "One repository seeded in SQL: every manifest has two blobs of its own and one tag; every fourth tag ended 30 days ago (past the",
     "two-week time machine), and those blobs' objects are in S3. Then `bench/gc-run.ts` runs GC batches in its own process until one",
-    "finds nothing (the origin's own GC timer is off for the run). Items are the tags, manifests, labels, upload links and blobs removed.",
+    "finds nothing (every origin of the run has its GC timer off). Items are the tags, manifests, labels, upload links and blobs removed.",
     "Statements count every SQL statement the pass sent (BEGIN and COMMIT not included); transactions are one per item group.",
     "",
     table(
