@@ -135,6 +135,10 @@ describe("Quay config.yaml → Pier settings", () => {
     );
     expect(refusal({ DB_URI: "postgresql+asyncpg://db/quay" })).toMatch(/^DB_URI: unknown PostgreSQL driver/);
     expect(refusal({ DB_URI: "db.example.com/quay" })).toBe("DB_URI: must be a postgresql:// URI");
+    expect(settingsOf({ DB_URI: "postgresql:///quay?host=/run/postgresql&user=quay" }).DATABASE_URL).toBe(
+      "postgresql:///quay?host=/run/postgresql&user=quay",
+    );
+    expect(refusal({ DB_URI: "postgresql:///quay" })).toBe("DB_URI: names no database host");
   });
 
   it("builds one Redis URL from redis-py's kwargs, USER_EVENTS_REDIS first", () => {

@@ -110,7 +110,8 @@ function databaseUrl(quay: QuayMapping, notUsed: string[]): string | undefined {
   } catch {
     return refuse("DB_URI", "is not a valid URI");
   }
-  if (url.hostname === "") return refuse("DB_URI", "names no database host");
+  // A Unix socket comes as `?host=/run/postgresql`, as libpq takes it.
+  if (url.hostname === "" && !url.searchParams.has("host")) return refuse("DB_URI", "names no database host");
   const args = mappingAt(quay, "DB_CONNECTION_ARGS") ?? {};
   for (const name of Object.keys(args)) {
     if (DB_URL_ARGS.has(name)) {
