@@ -13,8 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Subcommand → entry point, and what it does. */
 const COMMANDS = {
-  start: ["workers/embedded.ts", "run the whole registry on this machine (embedded defaults, like npm start)"],
-  origin: ["workers/origin.ts", "run the origin service (DATABASE_URL, REDIS_URL, S3_* or PIER_STORAGE_DIR)"],
+  start: ["workers/embedded.ts", "run the whole registry on this machine (embedded defaults, like npm start) [--config config.yaml]"],
+  origin: ["workers/origin.ts", "run the origin service (DATABASE_URL, REDIS_URL, S3_* or PIER_STORAGE_DIR) [--config config.yaml]"],
   dev: ["scripts/dev.ts", "run the edge under wrangler dev with an origin and the local gateways"],
   migrate: ["scripts/migrate.ts", "bring DATABASE_URL to Pier's schema"],
   user: ["scripts/user.ts", "create a user or reset a password: pier user create <name> [--superuser]"],
@@ -44,6 +44,7 @@ function help() {
     "commands:",
     ...lines,
     "",
+    "  --config F  (start, origin) read Quay's config.yaml F; environment variables override it (or PIER_CONFIG=F)",
     "  --version   print the version and commit",
     "  --help      this text",
   ].join("\n");

@@ -1,6 +1,7 @@
 /**
  * The embedded registry's adapters over its data directory — PGlite, blobs under
- * `<data>/storage`, an in-memory cache — shared by `npm start` and `npm run job`.
+ * `<data>/storage` (or PIER_STORAGE_DIR: Quay's LocalStorage path), an in-memory cache —
+ * shared by `npm start` and `npm run job`.
  */
 import { join } from "node:path";
 import { fsBlobStore } from "../src/adapters/blob/fs.js";
@@ -9,7 +10,7 @@ import { nodeHashing } from "../src/adapters/hashing/node.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
 import { serviceKeys } from "../src/core/auth/service-keys.js";
-import { loadDependencyTimeouts, type ConfigSource, type RegistryConfig } from "../src/core/config.js";
+import { loadDependencyTimeouts, readString, type ConfigSource, type RegistryConfig } from "../src/core/config.js";
 import type { SigningKey } from "../src/core/ports/keys.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Sql } from "../src/core/ports/sql.js";
@@ -26,7 +27,7 @@ export function embeddedRegistry(
     config,
     sql,
     cache: memoryCache(),
-    blobs: fsBlobStore({ root: join(dataDir, "storage") }),
+    blobs: fsBlobStore({ root: readString(env, "PIER_STORAGE_DIR") ?? join(dataDir, "storage") }),
     signer: null,
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),

@@ -1,14 +1,15 @@
 /**
  * `npm start`: the whole registry in one process with embedded defaults — PGlite
  * under ./data/postgres, blobs under ./data/storage, an in-memory cache. Needs
- * nothing but Node.
+ * nothing but Node. Settings come from the environment, over Quay's config.yaml when
+ * one is named (`--config <file>` or PIER_CONFIG).
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pgliteSql } from "../src/adapters/sql/pglite.js";
 import { bootstrapAdmin } from "../src/core/accounts.js";
-import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
+import { loadRegistryConfig, readInteger, readString, type ConfigSource } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocation } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
@@ -18,20 +19,18 @@ import { describeMetricsAccess } from "../src/http/handlers/metrics.js";
 import { nodeBuildInfo } from "../src/runtime/build-info.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
+import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { runStartup } from "../src/runtime/startup.js";
 import { embeddedRegistry } from "./embedded-registry.js";
 
-const env = process.env;
 const startedAt = Date.now();
-const dataDir = resolve(readString(env, "PIER_DATA_DIR") ?? "data");
-const adminUser = readString(env, "PIER_ADMIN_USER") ?? "admin";
 
 /**
  * Quay's DATABASE_SECRET_KEY for robot tokens: PIER_DATABASE_SECRET_KEY when set, else one
  * generated on first start and kept (mode 0600) in the data directory, so robots work out
  * of the box and keep working across restarts.
  */
-async function databaseSecretKey(): Promise<string> {
+async function databaseSecretKey(env: ConfigSource, dataDir: string): Promise<string> {
   const configured = readString(env, "PIER_DATABASE_SECRET_KEY");
   if (configured !== null) return configured;
   const file = join(dataDir, "database-secret-key");
@@ -46,7 +45,10 @@ async function databaseSecretKey(): Promise<string> {
   return key;
 }
 
-await runStartup("embedded", { host: env.PIER_HOST ?? "127.0.0.1", port: env.PORT ?? "5000" }, async (undo) => {
+await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port: process.env.PORT ?? "5000" }, async (undo) => {
+  const env = await loadNodeSettings("embedded", process.argv.slice(2), process.env, (line) => console.log(`Pier embedded: ${line}`));
+  const dataDir = resolve(readString(env, "PIER_DATA_DIR") ?? "data");
+  const adminUser = readString(env, "PIER_ADMIN_USER") ?? "admin";
   const hostname = readString(env, "PIER_HOST") ?? "127.0.0.1";
   const port = readInteger(env, "PORT", 5000);
   await mkdir(dataDir, { recursive: true });
@@ -56,7 +58,11 @@ await runStartup("embedded", { host: env.PIER_HOST ?? "127.0.0.1", port: env.POR
   undo(() => sql.close());
   await migrate(sql);
 
-  const config = loadRegistryConfig({ PIER_SUPER_USERS: adminUser, ...env, PIER_DATABASE_SECRET_KEY: await databaseSecretKey() });
+  const config = loadRegistryConfig({
+    PIER_SUPER_USERS: adminUser,
+    ...env,
+    PIER_DATABASE_SECRET_KEY: await databaseSecretKey(env, dataDir),
+  });
   await ensureStorageLocation(sql, config.storageLocation);
   const admin = await bootstrapAdmin(sql, systemClock, {
     username: adminUser,

@@ -1,6 +1,8 @@
 /**
  * The origin service: the same app on Node for what the edge cannot do (pushes,
  * long streams, token issuing), against PostgreSQL, Redis and S3 or a filesystem.
+ * Settings come from the environment, over Quay's config.yaml when one is named
+ * (`--config <file>` or PIER_CONFIG).
  */
 import { readInteger, readString, requireString } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
@@ -9,12 +11,14 @@ import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { nodeBuildInfo } from "../src/runtime/build-info.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
+import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { runStartup, waitForDatabase } from "../src/runtime/startup.js";
 import { openOriginRegistry } from "./origin-registry.js";
 
-const env = process.env;
+const log = (line: string) => console.log(`Pier origin: ${line}`);
 
-await runStartup("origin", { host: env.PIER_HOST ?? "0.0.0.0", port: env.PORT ?? "8080" }, async (undo) => {
+await runStartup("origin", { host: process.env.PIER_HOST ?? "0.0.0.0", port: process.env.PORT ?? "8080" }, async (undo) => {
+  const env = await loadNodeSettings("origin", process.argv.slice(2), process.env, log);
   const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
   const port = readInteger(env, "PORT", 8080);
   const database = new URL(requireString(env, "DATABASE_URL"));
@@ -24,7 +28,7 @@ await runStartup("origin", { host: env.PIER_HOST ?? "0.0.0.0", port: env.PORT ??
     {
       totalMs: readInteger(env, "PIER_DATABASE_WAIT_S", 30) * 1000,
       describe: `${database.host}${database.pathname}`,
-      log: (line) => console.log(`Pier origin: ${line}`),
+      log,
     },
   );
   undo(close);
