@@ -14,6 +14,7 @@ import { fakeClock } from "../support/fake-clock.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
 import { createRepository } from "../support/quay-seed.js";
 import { expectTotalsTrue } from "../support/quota-check.js";
+import { imagePusher, sha256 } from "../support/image-pushes.js";
 
 const clock = fakeClock(Date.UTC(2026, 5, 1));
 let scene: PushScene;
@@ -21,8 +22,6 @@ let namespaceId: number;
 const DAY = 24 * 3600_000;
 /** Past the seeded namespaces' two-week time machine and every upload link. */
 const PAST_WINDOW = 15 * DAY;
-
-const sha256 = (bytes: string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /** Each call with a token minted now: the fake clock runs past a token's lifetime. */
 async function call(method: string, path: string, body?: string, contentType?: string): Promise<Response> {
@@ -33,32 +32,9 @@ async function call(method: string, path: string, body?: string, contentType?: s
   return scene.call(method, path, { body, token, headers: contentType ? { "content-type": contentType } : {} });
 }
 
-async function upload(repository: string, content: string): Promise<{ mediaType: string; digest: string; size: number }> {
-  const response = await call("POST", `/v2/${scene.namespace}/${repository}/blobs/uploads/?digest=${sha256(content)}`, content);
-  expect(response.status).toBe(201);
-  return { mediaType: "application/octet-stream", digest: sha256(content), size: Buffer.byteLength(content) };
-}
-
-interface Pushed {
-  digest: string;
-  blobs: string[];
-}
-
-/** Pushes an image (config naming `seed`, then `layers`) to `reference`, a tag or its own digest. */
-async function push(repository: string, reference: string | null, seed: string, layers: string[], extra: object = {}): Promise<Pushed> {
-  const config = await upload(repository, JSON.stringify({ os: "linux", seed }));
-  const descriptors = [];
-  for (const layer of layers) descriptors.push(await upload(repository, layer));
-  const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: descriptors, ...extra });
-  const response = await call(
-    "PUT",
-    `/v2/${scene.namespace}/${repository}/manifests/${reference ?? sha256(text)}`,
-    text,
-    MediaType.ociManifest,
-  );
-  expect(response.status).toBe(201);
-  return { digest: sha256(text), blobs: [config.digest, ...descriptors.map((d) => d.digest)] };
-}
+const upload = (repository: string, content: string) => imagePusher(scene.namespace, call).upload(repository, content);
+const push = (repository: string, reference: string | null, seed: string, layers: string[], extra: object = {}) =>
+  imagePusher(scene.namespace, call).push(repository, reference, seed, layers, extra);
 
 function context(dryRun = false): JobContext & { lines: string[]; bytes: number } {
   const lines: string[] = [];

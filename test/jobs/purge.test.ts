@@ -6,7 +6,6 @@
  * marked for deletion as Quay marks it goes with its robots, teams and quotas, after its
  * grace period.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeDeleted } from "../../src/core/jobs/purge.js";
@@ -17,11 +16,10 @@ import { markRepositoryForDeletion } from "../../src/db/queries/management-repos
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
 import { createNamespace, createRepository, storeBlob, storeManifest, tagManifest } from "../support/quay-seed.js";
 import { expectTotalsTrue } from "../support/quota-check.js";
+import { imagePusher, sha256 } from "../support/image-pushes.js";
 
 let scene: PushScene;
 let namespaceId: number;
-const sha256 = (bytes: string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-
 async function call(method: string, path: string, body?: string, contentType?: string): Promise<Response> {
   const token = await scene.origin.token("writer", {
     [`${scene.namespace}/gone`]: ["pull", "push"],
@@ -30,20 +28,9 @@ async function call(method: string, path: string, body?: string, contentType?: s
   return scene.call(method, path, { body, token, headers: contentType ? { "content-type": contentType } : {} });
 }
 
-async function upload(repository: string, content: string) {
-  const response = await call("POST", `/v2/${scene.namespace}/${repository}/blobs/uploads/?digest=${sha256(content)}`, content);
-  expect(response.status).toBe(201);
-  return { mediaType: "application/octet-stream", digest: sha256(content), size: Buffer.byteLength(content) };
-}
-
-async function push(repository: string, tag: string, layers: string[]): Promise<string> {
-  const config = await upload(repository, JSON.stringify({ seed: `${repository}:${tag}:${crypto.randomUUID()}` }));
-  const descriptors = [];
-  for (const layer of layers) descriptors.push(await upload(repository, layer));
-  const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: descriptors });
-  expect((await call("PUT", `/v2/${scene.namespace}/${repository}/manifests/${tag}`, text, MediaType.ociManifest)).status).toBe(201);
-  return sha256(text);
-}
+const upload = (repository: string, content: string) => imagePusher(scene.namespace, call).upload(repository, content);
+const push = (repository: string, tag: string, layers: string[]) =>
+  imagePusher(scene.namespace, call).push(repository, tag, `${repository}:${tag}:${crypto.randomUUID()}`, layers);
 
 function context(dryRun = false): JobContext & { lines: string[] } {
   const lines: string[] = [];

@@ -5,43 +5,28 @@
  * fills a namespace whose row was deleted and a total left incomplete, skips robots and
  * disabled namespaces, and two runners at once never recompute the same total twice.
  */
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobs } from "../../src/core/jobs/scheduler.js";
 import { backfillQuotaTotals } from "../../src/core/jobs/quota-backfill.js";
 import { addManifestToTotals } from "../../src/db/queries/quota.js";
 import { loadRegistryConfig } from "../../src/core/config.js";
-import { MediaType } from "../../src/core/model/media-types.js";
 import { startPushScene, type PushScene } from "../support/origin-registry.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 import { expectTotalsTrue, recomputedTotals, recordedTotals } from "../support/quota-check.js";
+import { imagePusher } from "../support/image-pushes.js";
 
 let scene: PushScene;
 let token: string;
 let namespaceId: number;
 
-const sha256 = (bytes: string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-
 function call(method: string, path: string, body?: string, contentType?: string): Promise<Response> {
   return scene.call(method, path, { body, token, headers: contentType ? { "content-type": contentType } : {} });
 }
 
-async function upload(repository: string, content: string): Promise<{ mediaType: string; digest: string; size: number }> {
-  const response = await call("POST", `/v2/${scene.namespace}/${repository}/blobs/uploads/?digest=${sha256(content)}`, content);
-  expect(response.status).toBe(201);
-  return { mediaType: "application/octet-stream", digest: sha256(content), size: Buffer.byteLength(content) };
-}
-
+const upload = (repository: string, content: string) => imagePusher(scene.namespace, call).upload(repository, content);
 /** Pushes an image of `layers` (and a config naming `seed`) under `tag`; its manifest digest. */
-async function push(repository: string, tag: string, seed: string, layers: string[]): Promise<string> {
-  const config = await upload(repository, JSON.stringify({ os: "linux", seed }));
-  const descriptors = [];
-  for (const layer of layers) descriptors.push(await upload(repository, layer));
-  const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: descriptors });
-  const response = await call("PUT", `/v2/${scene.namespace}/${repository}/manifests/${tag}`, text, MediaType.ociManifest);
-  expect(response.status).toBe(201);
-  return sha256(text);
-}
+const push = async (repository: string, tag: string, seed: string, layers: string[]) =>
+  (await imagePusher(scene.namespace, call).push(repository, tag, seed, layers)).digest;
 
 async function namespaceRow(id: number) {
   const { rows } = await scene.origin.registry.sql.query<{ size: string; start: string | null; complete: boolean }>(

@@ -20,7 +20,13 @@ import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
-import { pushBlob, pushImage, startUpstreamRegistry, type PushedImage, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
+import {
+  pushBlob,
+  pushImage,
+  startUpstreamRegistry,
+  type PushedImage,
+  type UpstreamRegistryProcess,
+} from "../support/upstream-registry.js";
 
 const SECRET_KEY = "mirror-test-database-secret";
 const clock = fakeClock(Date.UTC(2030, 0, 1));
@@ -182,7 +188,11 @@ async function pushIndex(url: string, repository: string, tag: string, images: P
       })),
     }),
   );
-  const put = await fetch(`${url}/v2/${repository}/manifests/${tag}`, { method: "PUT", headers: { "content-type": mediaType }, body: bytes });
+  const put = await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: bytes,
+  });
   expect(put.status).toBe(201);
   return sha256(bytes);
 }
@@ -242,7 +252,10 @@ describe("the repo-mirror job", () => {
     // Clients pull the mirrored content from Pier: the upstream's bytes under the upstream's digests.
     const app = createApp(origin.registry);
     const token = await origin.token("puller", { [`${org}/${mirror.repo}`]: ["pull"] });
-    for (const [tag, digest] of [["latest", latest.digest], ["multi", indexDigest]] as const) {
+    for (const [tag, digest] of [
+      ["latest", latest.digest],
+      ["multi", indexDigest],
+    ] as const) {
       const response = await app.request(`https://${TEST_HOST}/v2/${org}/${mirror.repo}/manifests/${tag}`, {
         headers: {
           authorization: `Bearer ${token}`,
@@ -271,7 +284,9 @@ describe("the repo-mirror job", () => {
     const shared = latest.layers[0]!;
     const fresh = crypto.getRandomValues(new Uint8Array(7_000));
     const freshDigest = await pushBlob(upstream.url, source, fresh);
-    const configBytes = encoder.encode(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, n: 2 }));
+    const configBytes = encoder.encode(
+      JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, n: 2 }),
+    );
     const configDigest = await pushBlob(upstream.url, source, configBytes);
     const mediaType = "application/vnd.oci.image.manifest.v1+json";
     const manifest = encoder.encode(
@@ -285,7 +300,11 @@ describe("the repo-mirror job", () => {
         ],
       }),
     );
-    const put = await fetch(`${upstream.url}/v2/${source}/manifests/latest`, { method: "PUT", headers: { "content-type": mediaType }, body: manifest });
+    const put = await fetch(`${upstream.url}/v2/${source}/manifests/latest`, {
+      method: "PUT",
+      headers: { "content-type": mediaType },
+      body: manifest,
+    });
     expect(put.status).toBe(201);
     const before = await findMirrorStats(origin.direct, mirror.repoId);
     await syncNow(mirror);
@@ -311,7 +330,9 @@ describe("the repo-mirror job", () => {
     const tags = await localTags(mirror);
     expect(Object.keys(tags)).toEqual(["latest", "multi", "v1.0"]);
     // Soft-deleted: the row ended, the time machine can restore it.
-    const { rows } = await origin.direct.query(`SELECT lifetime_end_ms FROM tag WHERE repository_id = $1 AND name = 'v1.1'`, [mirror.repoId]);
+    const { rows } = await origin.direct.query(`SELECT lifetime_end_ms FROM tag WHERE repository_id = $1 AND name = 'v1.1'`, [
+      mirror.repoId,
+    ]);
     expect(rows).toHaveLength(1);
     expect(Number((rows[0] as any).lifetime_end_ms)).toBe(clock.now());
     expect((await findMirrorStats(origin.direct, mirror.repoId))!.tags_deleted).toBe("1");
