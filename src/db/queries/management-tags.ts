@@ -66,7 +66,8 @@ export async function listTagHistory(sql: Queryable, repositoryId: number, query
 
 /**
  * A manifest a tag may be moved to (Quay's lookup_manifest without allow_dead): one an
- * alive visible tag points at, or a child of such a manifest.
+ * alive visible tag points at, or a child of such a manifest. Locked against GC's delete
+ * until the transaction ends (as every lookup of a manifest about to be tagged is).
  */
 export async function findTaggedManifest(sql: Queryable, repositoryId: number, digest: string, nowMs: number): Promise<number | null> {
   const { rows } = await sql.query<{ id: number }>(
@@ -74,7 +75,8 @@ export async function findTaggedManifest(sql: Queryable, repositoryId: number, d
      WHERE m.repository_id = $1 AND m.digest = $2
        AND (EXISTS (SELECT 1 FROM tag t WHERE t.manifest_id = m.id AND NOT t.hidden AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $3))
          OR EXISTS (SELECT 1 FROM manifestchild mc JOIN tag t ON t.manifest_id = mc.manifest_id
-                    WHERE mc.child_manifest_id = m.id AND NOT t.hidden AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $3)))`,
+                    WHERE mc.child_manifest_id = m.id AND NOT t.hidden AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $3)))
+     FOR KEY SHARE OF m`,
     [repositoryId, digest, nowMs],
   );
   return rows[0]?.id ?? null;
@@ -82,7 +84,8 @@ export async function findTaggedManifest(sql: Queryable, repositoryId: number, d
 
 /**
  * A manifest the time machine still holds: some tag row of the repository pointed at it
- * and is alive or ended after `sinceMs` (now minus the namespace's window).
+ * and is alive or ended after `sinceMs` (now minus the namespace's window). Locked
+ * against GC's delete until the transaction ends: its tag may pass the window meanwhile.
  */
 export async function findRestorableManifest(
   sql: Queryable,
@@ -93,7 +96,8 @@ export async function findRestorableManifest(
   const { rows } = await sql.query<{ id: number }>(
     `SELECT m.id FROM manifest m
      WHERE m.repository_id = $1 AND m.digest = $2
-       AND EXISTS (SELECT 1 FROM tag t WHERE t.repository_id = $1 AND t.manifest_id = m.id AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $3))`,
+       AND EXISTS (SELECT 1 FROM tag t WHERE t.repository_id = $1 AND t.manifest_id = m.id AND (t.lifetime_end_ms IS NULL OR t.lifetime_end_ms > $3))
+     FOR KEY SHARE OF m`,
     [repositoryId, digest, sinceMs],
   );
   return rows[0]?.id ?? null;
