@@ -9,13 +9,24 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { loadRegistryConfig } from "../../src/core/config.js";
-import { replicationEnabled, replicationStats, runReplication, REPLICATION_DEFAULTS } from "../../src/core/jobs/replication.js";
+import { asyncLocalScope } from "../../src/adapters/scope/async-local.js";
+import {
+  queueMissing,
+  replicationEnabled,
+  replicationStats,
+  runReplication,
+  REPLICATION_DEFAULTS,
+  REPLICATION_SWEEP_KEY,
+} from "../../src/core/jobs/replication.js";
+import { MediaType } from "../../src/core/model/media-types.js";
 import type { JobContext } from "../../src/core/jobs/scheduler.js";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
 import type { Registry } from "../../src/core/registry.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { fakeClock } from "../support/fake-clock.js";
-import { startPushScene, type PushScene } from "../support/origin-registry.js";
+import { startPushScene, TEST_HOST, type PushScene } from "../support/origin-registry.js";
+import { createApp } from "../../src/http/app.js";
+import { observed } from "../../src/http/observability.js";
 
 const clock = fakeClock(Date.UTC(2026, 5, 1));
 let scene: PushScene;
@@ -174,6 +185,49 @@ describe("replication job", () => {
     await replicateAll();
     expect(await placements(digest)).toEqual(["ap", "eu", "us"]);
     await expectPlacedObjectsIntact(digest);
+  });
+
+  it("queues a pushed manifest's blobs at once, as Quay does", async () => {
+    const layer = await upload(`layer ${crypto.randomUUID()}`);
+    const config = await upload(JSON.stringify({ os: "linux", seed: crypto.randomUUID() }));
+    expect(await queueItem(layer.digest)).toBeNull();
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config.digest, size: config.bytes.byteLength },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layer.digest, size: layer.bytes.byteLength }],
+    });
+    const put = await scene.call("PUT", `/v2/${scene.repo}/manifests/latest`, {
+      body: manifest,
+      headers: { "content-type": MediaType.ociManifest },
+    });
+    expect(put.status).toBe(201);
+    for (const digest of [layer.digest, config.digest]) expect(await queueItem(digest)).toMatchObject({ retries_remaining: 5, available: true });
+    // Claimed and copied on the next run, without waiting for the sweep to come round.
+    await scene.origin.registry.cache.set(REPLICATION_SWEEP_KEY, String(2 ** 30), 60);
+    const run = context();
+    await runReplication(scene.origin.registry, run);
+    expect(await placements(layer.digest)).toEqual(["ap", "eu", "us"]);
+    await expectPlacedObjectsIntact(layer.digest);
+  });
+
+  it("shows the backlog, bytes copied and lag on /metrics", async () => {
+    const { registry, observability } = observed(scene.origin.registry, "origin", asyncLocalScope());
+    const app = createApp(registry, { observability });
+    await upload(`waiting ${crypto.randomUUID()}`);
+    // Queued by the sweep, not yet copied.
+    await scene.origin.registry.cache.set(REPLICATION_SWEEP_KEY, "0", 60);
+    await queueMissing(registry.sql, { after: 0, last: 2 ** 30 }, registry.config, clock.now());
+    const response = await app.request(`https://${TEST_HOST}/metrics`, {}, { incoming: { socket: { remoteAddress: "127.0.0.1" } } });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const stats = await replicationStats(registry);
+    expect(stats.queued).toBeGreaterThan(0);
+    expect(text).toContain(`pier_replication_backlog{state="queued"} ${stats.queued}\n`);
+    expect(text).toContain(`pier_replication_bytes_total ${stats.bytesCopied}\n`);
+    expect(stats.bytesCopied).toBeGreaterThan(0);
+    expect(text).toMatch(/pier_replication_lag_seconds_count [1-9]\d*\n/);
+    await replicateAll();
   });
 
   it("lets two runners split the work without copying a blob twice", async () => {

@@ -22,6 +22,7 @@ import type { RegistryConfig } from "../config.js";
 import { parseDigest } from "../model/digest.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Hashing } from "../ports/hashing.js";
+import type { Sql } from "../ports/sql.js";
 import { meteredBody, writeObject } from "../push/objects.js";
 import type { Registry } from "../registry.js";
 import { blobKey, legacyBlobKey, uploadKey } from "../storage-layout.js";
@@ -32,12 +33,15 @@ import {
   completeItem,
   enqueueMissing,
   findReplicationTarget,
+  lockReplicationSweep,
   recordPlacement,
   replicationBacklog,
   retryItem,
   storagePageEnd,
   type ReplicationItem,
   type ReplicationTarget,
+  type ReplicationTargets,
+  type StorageSelection,
 } from "../../db/queries/replication.js";
 
 export interface ReplicationOptions {
@@ -98,10 +102,24 @@ async function sweep(registry: Registry, pageSize: number): Promise<number> {
   const last = await storagePageEnd(sql, after, pageSize);
   await cache.set(REPLICATION_SWEEP_KEY, String(last ?? 0), 30 * 24 * 3600).catch(() => {});
   if (last === null) return 0;
-  // One sweep at a time queues, so two runners never queue the same blob twice.
+  return queueMissing(sql, { after, last }, config, clock.now());
+}
+
+/** The locations that count here: every configured one, and those every blob must reach. */
+function targetsOf(config: RegistryConfig): ReplicationTargets {
+  return { configured: config.storage.locations, defaults: config.storage.defaultLocations };
+}
+
+/**
+ * Queues the selected blobs that miss a location (none when replication is off). One
+ * caller at a time queues, so two runners never queue the same blob twice. Also called
+ * after a manifest push for its blobs, as Quay queues them.
+ */
+export function queueMissing(sql: Sql, selection: StorageSelection, config: RegistryConfig, nowMs: number): Promise<number> {
+  if (!replicationEnabled(config)) return Promise.resolve(0);
   return sql.transaction(async (tx) => {
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('pier:replication:sweep'))`);
-    return enqueueMissing(tx, after, last, config.storage.defaultLocations, new Date(clock.now()));
+    await lockReplicationSweep(tx);
+    return enqueueMissing(tx, selection, targetsOf(config), new Date(nowMs));
   });
 }
 
@@ -110,7 +128,7 @@ async function replicateItem(registry: Registry, hashing: Hashing, item: Replica
   const { sql, config } = registry;
   // Quay completes items of unknown storages and of storages without a placement silently.
   if (item.storageUuid === null) return null;
-  const target = await findReplicationTarget(sql, item.storageUuid, config.storage.defaultLocations);
+  const target = await findReplicationTarget(sql, item.storageUuid, targetsOf(config));
   if (target === null || target.placements.length === 0) return null;
   const stores = locationStores(registry);
   const missing = target.required.filter((name) => !target.placements.includes(name));
@@ -194,4 +212,25 @@ export async function replicationStats(
     lagSecondsSum: fields.lag_seconds_sum ?? 0,
     lagCount: fields.lag_count ?? 0,
   };
+}
+
+/** The replication figures in Prometheus' text format (cluster-wide: from the database and the shared cache). */
+export function replicationExposition(stats: Awaited<ReturnType<typeof replicationStats>>): string {
+  return [
+    "# HELP pier_replication_backlog Blobs queued for replication (queued), and those that spent every claim (dead).",
+    "# TYPE pier_replication_backlog gauge",
+    `pier_replication_backlog{state="queued"} ${stats.queued}`,
+    `pier_replication_backlog{state="dead"} ${stats.dead}`,
+    "# HELP pier_replication_bytes_total Blob bytes copied to other storage locations.",
+    "# TYPE pier_replication_bytes_total counter",
+    `pier_replication_bytes_total ${stats.bytesCopied}`,
+    "# HELP pier_replication_blobs_total Blob copies made to other storage locations.",
+    "# TYPE pier_replication_blobs_total counter",
+    `pier_replication_blobs_total ${stats.blobsCopied}`,
+    "# HELP pier_replication_lag_seconds From a blob being queued short of a location to its last copy.",
+    "# TYPE pier_replication_lag_seconds summary",
+    `pier_replication_lag_seconds_sum ${stats.lagSecondsSum}`,
+    `pier_replication_lag_seconds_count ${stats.lagCount}`,
+    "",
+  ].join("\n");
 }

@@ -16,38 +16,59 @@ function textArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
 }
 
-/** Locations linked (uploadedblob or manifestblob) repositories' namespaces of storage `s` must reach, as `l`. */
+/**
+ * Locations that storage `s` must reach, as rows `(id, name)`: the default locations
+ * (`$REQ`) and the `userregion` rows of the namespaces of repositories linking it
+ * (uploadedblob or manifestblob), limited to the configured ones (`$CONF`).
+ */
 const REQUIRED = `
   SELECT l.id, l.name FROM imagestoragelocation l
-  WHERE l.name = ANY($REQ::text[]) OR l.id IN (
+  WHERE l.name = ANY($CONF::text[]) AND (l.name = ANY($REQ::text[]) OR l.id IN (
     SELECT ur.location_id FROM userregion ur WHERE ur.user_id IN (
       SELECT r.namespace_user_id FROM repository r WHERE r.id IN (
         SELECT mb.repository_id FROM manifestblob mb WHERE mb.blob_id = s.id
-        UNION SELECT ub.repository_id FROM uploadedblob ub WHERE ub.blob_id = s.id)))`;
+        UNION SELECT ub.repository_id FROM uploadedblob ub WHERE ub.blob_id = s.id))))`;
+
+/** Which locations count: the configured ones, and those every blob must reach. */
+export interface ReplicationTargets {
+  configured: readonly string[];
+  defaults: readonly string[];
+}
+
+/** The storages to look at: ids in (after, last], or these ids. */
+export type StorageSelection = { after: number; last: number } | { ids: readonly number[] };
 
 /**
- * Queues every placed storage with id in (after, last] that misses a required location
- * and has no queue item yet (alive or dead); how many it queued.
+ * Queues every selected placed storage that misses a required location and has no queue
+ * item yet (alive or dead); how many it queued. Run it in a transaction holding the
+ * sweep lock, or two callers may queue one blob twice.
  */
-export async function enqueueMissing(sql: Queryable, after: number, last: number, defaults: readonly string[], now: Date): Promise<number> {
+export async function enqueueMissing(sql: Queryable, selection: StorageSelection, targets: ReplicationTargets, now: Date): Promise<number> {
+  const range = "ids" in selection ? `s.id = ANY($1::int[]) AND $2::int IS NULL` : `s.id > $1 AND s.id <= $2`;
+  const params = "ids" in selection ? [`{${selection.ids.join(",")}}`, null] : [selection.after, selection.last];
   const { rowCount } = await sql.query(
     `INSERT INTO queueitem (queue_name, body, available_after, available, retries_remaining, state_id)
      SELECT '${REPLICATION_QUEUE}/' || s.uuid || '/',
-            json_build_object('namespace_user_id', ns.user_id, 'storage_id', s.uuid, 'pier_queued_at_ms', $5::bigint)::text,
-            $4, true, ${RETRIES}, gen_random_uuid()::text
+            json_build_object('namespace_user_id', ns.user_id, 'storage_id', s.uuid, 'pier_queued_at_ms', $6::bigint)::text,
+            $5, true, ${RETRIES}, gen_random_uuid()::text
      FROM imagestorage s
      LEFT JOIN LATERAL (
        SELECT min(r.namespace_user_id) AS user_id FROM repository r WHERE r.id IN (
          SELECT mb.repository_id FROM manifestblob mb WHERE mb.blob_id = s.id
          UNION SELECT ub.repository_id FROM uploadedblob ub WHERE ub.blob_id = s.id)) ns ON true
-     WHERE s.id > $1 AND s.id <= $2
+     WHERE ${range}
        AND EXISTS (SELECT 1 FROM imagestorageplacement p WHERE p.storage_id = s.id)
-       AND EXISTS (SELECT 1 FROM (${REQUIRED.replace("$REQ", "$3")}) req
+       AND EXISTS (SELECT 1 FROM (${REQUIRED.replace("$REQ", "$3").replace("$CONF", "$4")}) req
                    WHERE NOT EXISTS (SELECT 1 FROM imagestorageplacement p WHERE p.storage_id = s.id AND p.location_id = req.id))
        AND NOT EXISTS (SELECT 1 FROM queueitem q WHERE q.queue_name = '${REPLICATION_QUEUE}/' || s.uuid || '/')`,
-    [after, last, textArray(defaults), now, now.getTime()],
+    [...params, textArray(targets.defaults), textArray(targets.configured), now, now.getTime()],
   );
   return rowCount ?? 0;
+}
+
+/** Serializes callers of enqueueMissing until the transaction ends. */
+export async function lockReplicationSweep(tx: Queryable): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('pier:replication:sweep'))`);
 }
 
 /** The last storage id of the page of `size` ids after `after`; null past the end. */
@@ -133,7 +154,7 @@ export interface ReplicationTarget {
 }
 
 /** A queued storage with its placements and the locations it must reach; null when the row is gone. */
-export async function findReplicationTarget(sql: Queryable, uuid: string, defaults: readonly string[]): Promise<ReplicationTarget | null> {
+export async function findReplicationTarget(sql: Queryable, uuid: string, targets: ReplicationTargets): Promise<ReplicationTarget | null> {
   const { rows } = await sql.query<{
     id: number;
     content_checksum: string | null;
@@ -145,9 +166,9 @@ export async function findReplicationTarget(sql: Queryable, uuid: string, defaul
     `SELECT s.id, s.content_checksum, s.image_size::text AS image_size, s.cas_path,
        (SELECT array_agg(l.name ORDER BY l.name) FROM imagestorageplacement p JOIN imagestoragelocation l ON l.id = p.location_id
         WHERE p.storage_id = s.id) AS placements,
-       (SELECT array_agg(req.name ORDER BY req.name) FROM (${REQUIRED.replace("$REQ", "$2")}) req) AS required
+       (SELECT array_agg(req.name ORDER BY req.name) FROM (${REQUIRED.replace("$REQ", "$2").replace("$CONF", "$3")}) req) AS required
      FROM imagestorage s WHERE s.uuid = $1`,
-    [uuid, textArray(defaults)],
+    [uuid, textArray(targets.defaults), textArray(targets.configured)],
   );
   const row = rows[0];
   if (row === undefined) return null;
