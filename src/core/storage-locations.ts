@@ -24,7 +24,12 @@ export interface LocationStore {
   signer: RedirectSigner | null;
 }
 
-type WithLocations = { config: RegistryConfig; blobs: BlobStore; signer: RedirectSigner | null; locations?: ReadonlyMap<string, LocationStore> };
+type WithLocations = {
+  config: RegistryConfig;
+  blobs: BlobStore;
+  signer: RedirectSigner | null;
+  locations?: ReadonlyMap<string, LocationStore>;
+};
 
 /** The registry's locations by name, the writer's first (one entry when it configures only that). */
 export function locationStores(registry: WithLocations): ReadonlyMap<string, LocationStore> {
@@ -46,7 +51,11 @@ export async function ensureStorageLocations(sql: Queryable, config: RegistryCon
  * writer's store alone when no placement is in a location this runtime reaches (or the
  * placements are unknown, as in answers cached before they were recorded).
  */
-export function readStores(registry: WithLocations, placements: readonly string[] | undefined, region?: ClientRegion | null): LocationStore[] {
+export function readStores(
+  registry: WithLocations,
+  placements: readonly string[] | undefined,
+  region?: ClientRegion | null,
+): LocationStore[] {
   const stores = locationStores(registry);
   const names = placements === undefined ? [] : readOrder(registry.config.storage, placements, region);
   const found = names.flatMap((name) => stores.get(name) ?? []);

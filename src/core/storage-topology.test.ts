@@ -38,10 +38,12 @@ describe("storage topology (geo-replication settings)", () => {
     expect(() => loadRegistryConfig({ PIER_STORAGE_LOCATIONS: "[1]" })).toThrow(/PIER_STORAGE_LOCATIONS must be a JSON object/);
     expect(() => loadRegistryConfig({ PIER_STORAGE_LOCATIONS: "{}" })).toThrow(/at least one/);
     expect(() => loadRegistryConfig({ PIER_STORAGE_LOCATIONS: LOCATIONS, PIER_STORAGE_REGION_MAP: '{"EU": "eu"}' })).toThrow(/country:XX/);
-    expect(() => loadRegistryConfig({ PIER_STORAGE_LOCATIONS: LOCATIONS, PIER_STORAGE_PREFERENCE: "eu", PIER_STORAGE_LOCATION: "us" })).toThrow(
-      /must equal PIER_STORAGE_LOCATION/,
+    expect(() =>
+      loadRegistryConfig({ PIER_STORAGE_LOCATIONS: LOCATIONS, PIER_STORAGE_PREFERENCE: "eu", PIER_STORAGE_LOCATION: "us" }),
+    ).toThrow(/must equal PIER_STORAGE_LOCATION/);
+    expect(() => loadLocationSettings({ PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { endpoint: "http://s3", region: "x" } }) })).toThrow(
+      /\["us"\]\.bucket/,
     );
-    expect(() => loadLocationSettings({ PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { endpoint: "http://s3", region: "x" } }) })).toThrow(/\["us"\]\.bucket/);
     expect(() => loadLocationSettings({ PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { bucket: "b" } }) })).toThrow(/\["us"\]\.endpoint/);
   });
 
@@ -54,7 +56,14 @@ describe("storage topology (geo-replication settings)", () => {
     })!;
     expect(settings.get("eu")).toEqual({
       kind: "s3",
-      s3: { endpoint: "http://s3.local", bucket: "pier-eu", region: "eu-west-1", accessKeyId: "id", secretAccessKey: "secret", storagePath: undefined },
+      s3: {
+        endpoint: "http://s3.local",
+        bucket: "pier-eu",
+        region: "eu-west-1",
+        accessKeyId: "id",
+        secretAccessKey: "secret",
+        storagePath: undefined,
+      },
       akamai: null,
     });
     expect(settings.get("ap")).toEqual({ kind: "dir", dir: "/srv/ap" });

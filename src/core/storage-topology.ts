@@ -16,7 +16,8 @@
 import { ConfigError, readBoolean, readString, type ConfigSource, type S3Settings } from "./config.js";
 
 /** How one location's objects are reached: S3 (fields absent here come from S3_*) or a directory. */
-export type LocationSettings = { kind: "s3"; s3: S3Settings; akamai: { domain: string; sharedSecretHex: string } | null } | { kind: "dir"; dir: string };
+export type LocationSettings =
+  { kind: "s3"; s3: S3Settings; akamai: { domain: string; sharedSecretHex: string } | null } | { kind: "dir"; dir: string };
 
 export interface StorageTopology {
   /** Every configured location name, the writer's (the preference's first) first. */
@@ -46,7 +47,8 @@ function readJsonObject(source: ConfigSource, name: string): Record<string, unkn
   } catch {
     throw new ConfigError(`${name} must be a JSON object, got "${text}"`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${name} must be a JSON object, got "${text}"`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ConfigError(`${name} must be a JSON object, got "${text}"`);
   return value as Record<string, unknown>;
 }
 
@@ -150,7 +152,10 @@ export function loadLocationSettings(source: ConfigSource): Map<string, Location
     const akamai =
       entry.akamaiDomain === undefined
         ? null
-        : { domain: text(entry.akamaiDomain, `${where}.akamaiDomain`), sharedSecretHex: text(entry.akamaiSharedSecret, `${where}.akamaiSharedSecret`) };
+        : {
+            domain: text(entry.akamaiDomain, `${where}.akamaiDomain`),
+            sharedSecretHex: text(entry.akamaiSharedSecret, `${where}.akamaiSharedSecret`),
+          };
     settings.set(name, { kind: "s3", s3, akamai });
   }
   return settings;

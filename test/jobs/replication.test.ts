@@ -202,7 +202,8 @@ describe("replication job", () => {
       headers: { "content-type": MediaType.ociManifest },
     });
     expect(put.status).toBe(201);
-    for (const digest of [layer.digest, config.digest]) expect(await queueItem(digest)).toMatchObject({ retries_remaining: 5, available: true });
+    for (const digest of [layer.digest, config.digest])
+      expect(await queueItem(digest)).toMatchObject({ retries_remaining: 5, available: true });
     // Claimed and copied on the next run, without waiting for the sweep to come round.
     await scene.origin.registry.cache.set(REPLICATION_SWEEP_KEY, String(2 ** 30), 60);
     const run = context();

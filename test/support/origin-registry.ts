@@ -87,7 +87,9 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
     }),
   );
   const locationSettings = new Map<string, S3Settings>(
-    writer === undefined ? [] : [[writer, s3], ...extraServers.map(({ name, server: other }): [string, S3Settings] => [name, { ...s3, endpoint: other.endpoint }])],
+    writer === undefined
+      ? []
+      : [[writer, s3], ...extraServers.map(({ name, server: other }): [string, S3Settings] => [name, { ...s3, endpoint: other.endpoint }])],
   );
   const locationEnv = writer === undefined ? {} : { PIER_STORAGE_LOCATIONS: JSON.stringify(Object.fromEntries(locationSettings)) };
   const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https", ...locationEnv, ...options.env });

@@ -16,7 +16,10 @@ import { createNamespace, createRepository, storeImage, unique, type SeededImage
 
 const geoEnv = {
   ...env,
-  PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { bucket: env.S3_BUCKET, storagePath: "geo-us" }, eu: { bucket: env.S3_BUCKET, storagePath: "geo-eu" } }),
+  PIER_STORAGE_LOCATIONS: JSON.stringify({
+    us: { bucket: env.S3_BUCKET, storagePath: "geo-us" },
+    eu: { bucket: env.S3_BUCKET, storagePath: "geo-eu" },
+  }),
   PIER_STORAGE_LOCATION: "us",
   PIER_STORAGE_PREFERENCE: "us eu",
   PIER_STORAGE_REGION_MAP: JSON.stringify({ "continent:EU": "eu", "country:JP": "eu" }),
@@ -78,9 +81,14 @@ describe("geo-replication on the edge", () => {
   });
 
   it("refuses a directory location and an unknown location name at startup", () => {
-    expect(() => edgeRegistry({ ...geoEnv, PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { dir: "/srv" } }), PIER_STORAGE_PREFERENCE: "us", PIER_STORAGE_REGION_MAP: "{}" })).toThrow(
-      /storage location "us" is a directory/,
-    );
+    expect(() =>
+      edgeRegistry({
+        ...geoEnv,
+        PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { dir: "/srv" } }),
+        PIER_STORAGE_PREFERENCE: "us",
+        PIER_STORAGE_REGION_MAP: "{}",
+      }),
+    ).toThrow(/storage location "us" is a directory/);
     expect(() => edgeRegistry({ ...geoEnv, PIER_STORAGE_PREFERENCE: "us asia" })).toThrow(ConfigError);
     expect(() => edgeRegistry({ ...geoEnv, PIER_STORAGE_PREFERENCE: "us asia" })).toThrow(/"asia"/);
   });

@@ -78,7 +78,9 @@ export async function runReplication(registry: Registry, context: JobContext, op
   const queued = await sweep(registry, options.sweepPage);
   if (queued > 0) context.report(`queued ${queued} blobs missing a location`);
   const now = clock.now();
-  const items = await sql.transaction((tx) => claimReplicationItems(tx, new Date(now), new Date(now + options.reservationMs), options.items));
+  const items = await sql.transaction((tx) =>
+    claimReplicationItems(tx, new Date(now), new Date(now + options.reservationMs), options.items),
+  );
   let done = 0;
   for (const item of items) {
     try {
@@ -90,7 +92,9 @@ export async function runReplication(registry: Registry, context: JobContext, op
       // Quay retries after 300 s; Pier backs off from a minute, doubling with each claim spent.
       const spent = 5 - item.retriesRemaining;
       await retryItem(sql, item, new Date(clock.now() + options.backoffMs * 2 ** Math.max(0, spent - 1)));
-      context.report(`storage ${item.storageUuid}: ${error instanceof Error ? error.message : String(error)} (${item.retriesRemaining} claims left)`);
+      context.report(
+        `storage ${item.storageUuid}: ${error instanceof Error ? error.message : String(error)} (${item.retriesRemaining} claims left)`,
+      );
     }
   }
   return done + queued;

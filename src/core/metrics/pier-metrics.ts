@@ -168,11 +168,7 @@ export function countedUpstream(upstream: Upstream, metrics: PierMetrics): Upstr
 /** The registry's adapters wrapped so every SQL statement, cache round trip, signature and upstream call is counted. */
 export function instrumentPorts<
   R extends { sql: Sql; cache: Cache; signer: RedirectSigner | null; upstream: Upstream; locations?: ReadonlyMap<string, LocationStore> },
->(
-  registry: R,
-  metrics: PierMetrics,
-  scope: RequestScope<RequestStats>,
-): R {
+>(registry: R, metrics: PierMetrics, scope: RequestScope<RequestStats>): R {
   return {
     ...registry,
     sql: countedSql(registry.sql, metrics, scope),
@@ -180,7 +176,9 @@ export function instrumentPorts<
     signer: registry.signer && countedSigner(registry.signer, metrics),
     locations:
       registry.locations &&
-      new Map([...registry.locations].map(([name, store]) => [name, { ...store, signer: store.signer && countedSigner(store.signer, metrics) }])),
+      new Map(
+        [...registry.locations].map(([name, store]) => [name, { ...store, signer: store.signer && countedSigner(store.signer, metrics) }]),
+      ),
     upstream: countedUpstream(registry.upstream, metrics),
   };
 }

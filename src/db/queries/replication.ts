@@ -197,7 +197,10 @@ export async function recordPlacement(tx: Queryable, storageId: number, digest: 
     [storageId, location],
   );
   if (rowCount === 1) return true;
-  const { rows } = await tx.query(`SELECT 1 FROM imagestorage s WHERE s.id = $1 AND EXISTS (SELECT 1 FROM imagestorageplacement p WHERE p.storage_id = s.id)`, [storageId]);
+  const { rows } = await tx.query(
+    `SELECT 1 FROM imagestorage s WHERE s.id = $1 AND EXISTS (SELECT 1 FROM imagestorageplacement p WHERE p.storage_id = s.id)`,
+    [storageId],
+  );
   return rows.length === 1;
 }
 
