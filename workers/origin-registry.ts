@@ -34,6 +34,8 @@ export interface OriginRegistry {
 /** Connects the origin's adapters; migrates first when `migrateFirst`. */
 export async function openOriginRegistry(env: ConfigSource, options: { migrateFirst: boolean }): Promise<OriginRegistry> {
   const config = loadRegistryConfig(env);
+  // Every setting is checked before the database is touched.
+  const storage = openStorage(env, config, systemClock, (root) => fsBlobStore({ root }));
   const timeouts = loadDependencyTimeouts(env);
   const databaseUrl = requireString(env, "DATABASE_URL");
   if (options.migrateFirst) {
@@ -42,7 +44,6 @@ export async function openOriginRegistry(env: ConfigSource, options: { migrateFi
     await migrate(migrator).finally(() => migrator.close());
   }
   const sql = nodePostgresSql(databaseUrl, { timeouts });
-  const storage = openStorage(env, config, systemClock, (root) => fsBlobStore({ root }));
   await ensureStorageLocations(sql, config);
   const cache = prefixedCache(
     redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379", commandTimeoutMs: timeouts.cacheMs }),

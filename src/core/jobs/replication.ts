@@ -35,6 +35,7 @@ import {
   findReplicationTarget,
   lockReplicationSweep,
   recordPlacement,
+  renewItem,
   replicationBacklog,
   retryItem,
   storagePageEnd,
@@ -84,7 +85,7 @@ export async function runReplication(registry: Registry, context: JobContext, op
   let done = 0;
   for (const item of items) {
     try {
-      const outcome = await replicateItem(registry, hashing, item, context);
+      const outcome = await replicateItem(registry, hashing, item, context, options.reservationMs);
       await completeItem(sql, item);
       if (outcome !== null) context.report(outcome);
       done++;
@@ -128,7 +129,13 @@ export function queueMissing(sql: Sql, selection: StorageSelection, config: Regi
 }
 
 /** Copies one queued blob to every location it misses that this runtime reaches; a report line, or null when nothing was missing. */
-async function replicateItem(registry: Registry, hashing: Hashing, item: ReplicationItem, context: JobContext): Promise<string | null> {
+async function replicateItem(
+  registry: Registry,
+  hashing: Hashing,
+  item: ReplicationItem,
+  context: JobContext,
+  reservationMs: number,
+): Promise<string | null> {
   const { sql, config } = registry;
   // Quay completes items of unknown storages and of storages without a placement silently.
   if (item.storageUuid === null) return null;
@@ -151,6 +158,10 @@ async function replicateItem(registry: Registry, hashing: Hashing, item: Replica
   const copied: string[] = [];
   for (const location of reachable) {
     const store = stores.get(location)!;
+    // Each copy starts with a fresh reservation; a claim taken over (expired) is left to its new holder.
+    if (!(await renewItem(sql, item, new Date(registry.clock.now() + reservationMs)))) {
+      throw new ReplicationError("the claim expired and another runner took the item");
+    }
     await copyVerified(hashing, source, store.blobs, key, target);
     const alive = await sql.transaction((tx) => recordPlacement(tx, target.storageId, target.digest!, location));
     // GC collected the blob while it was copied: the copy goes too.
@@ -172,7 +183,7 @@ async function replicateItem(registry: Registry, hashing: Hashing, item: Replica
 /** The first placement, in read-preference order, whose object is there with the right size. */
 async function findSource(registry: Registry, target: ReplicationTarget, key: string): Promise<BlobStore> {
   const stores = locationStores(registry);
-  const order = [...config(registry).preference.filter((n) => target.placements.includes(n)), ...target.placements];
+  const order = [...registry.config.storage.preference.filter((n) => target.placements.includes(n)), ...target.placements];
   for (const name of new Set(order)) {
     const store: LocationStore | undefined = stores.get(name);
     if (store === undefined) continue;
@@ -181,8 +192,6 @@ async function findSource(registry: Registry, target: ReplicationTarget, key: st
   }
   throw new ReplicationError(`no location holding ${target.digest} has its object (placements: ${target.placements.join(", ")})`);
 }
-
-const config = (registry: Registry) => registry.config.storage;
 
 /** Streams the object from `source` into a temporary key of `to`, hashed; moves it to `key` only when it hashes to the digest. */
 async function copyVerified(hashing: Hashing, source: BlobStore, to: BlobStore, key: string, target: ReplicationTarget): Promise<void> {
