@@ -83,4 +83,54 @@ describe("storage topology (geo-replication settings)", () => {
     expect(readOrder(storage, ["us"], { continent: "EU" })).toEqual(["us"]);
     expect(readOrder(storage, ["elsewhere"], null)).toEqual(["elsewhere"]);
   });
+
+  it("reads Quay's [driver, {parameters}] form of DISTRIBUTED_STORAGE_CONFIG", () => {
+    const settings = loadLocationSettings({
+      PIER_STORAGE_LOCATIONS: JSON.stringify({
+        local_us: [
+          "S3Storage",
+          { s3_bucket: "us", storage_path: "/registry", s3_access_key: "a", s3_secret_key: "b", s3_region: "us-west-2" },
+        ],
+        local_eu: [
+          "RadosGWStorage",
+          { hostname: "rgw.eu", port: 8080, is_secure: false, access_key: "c", secret_key: "d", bucket_name: "eu", storage_path: "/r" },
+        ],
+        cdn: [
+          "AkamaiS3Storage",
+          {
+            s3_bucket: "cdn",
+            storage_path: "",
+            akamai_domain: "cdn.example",
+            akamai_shared_secret: "0a0b",
+            endpoint_url: "http://s3.local",
+          },
+        ],
+        disk: ["LocalStorage", { storage_path: "/datastorage/registry" }],
+      }),
+      S3_ACCESS_KEY_ID: "env-id",
+      S3_SECRET_ACCESS_KEY: "env-secret",
+    })!;
+    expect(settings.get("local_us")).toEqual({
+      kind: "s3",
+      s3: {
+        endpoint: "https://s3.us-west-2.amazonaws.com",
+        bucket: "us",
+        region: "us-west-2",
+        accessKeyId: "a",
+        secretAccessKey: "b",
+        storagePath: "/registry",
+      },
+      akamai: null,
+    });
+    expect(settings.get("local_eu")).toMatchObject({ kind: "s3", s3: { endpoint: "http://rgw.eu:8080", bucket: "eu", accessKeyId: "c" } });
+    expect(settings.get("cdn")).toMatchObject({
+      kind: "s3",
+      s3: { endpoint: "http://s3.local", accessKeyId: "env-id" },
+      akamai: { domain: "cdn.example", sharedSecretHex: "0a0b" },
+    });
+    expect(settings.get("disk")).toEqual({ kind: "dir", dir: "/datastorage/registry" });
+    expect(() => loadLocationSettings({ PIER_STORAGE_LOCATIONS: JSON.stringify({ g: ["GoogleCloudStorage", {}] }) })).toThrow(
+      /PIER_STORAGE_LOCATIONS\["g"\]: storage driver "GoogleCloudStorage" is not supported/,
+    );
+  });
 });

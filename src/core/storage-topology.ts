@@ -127,7 +127,8 @@ function text(value: unknown, where: string, fallback?: string | null): string {
  * Each location's settings from PIER_STORAGE_LOCATIONS, or null when it is unset (one
  * location from S3_* or PIER_STORAGE_DIR, as before). An S3 entry takes `bucket` and
  * optionally `endpoint`, `region`, `accessKeyId`, `secretAccessKey`, `storagePath`,
- * `akamaiDomain` with `akamaiSharedSecret`; what it leaves out comes from S3_*.
+ * `akamaiDomain` with `akamaiSharedSecret`; what it leaves out comes from S3_*. Quay's
+ * `[driver, {parameters}]` form is read too (quayLocation).
  */
 export function loadLocationSettings(source: ConfigSource): Map<string, LocationSettings> | null {
   const json = readJsonObject(source, "PIER_STORAGE_LOCATIONS");
@@ -135,7 +136,11 @@ export function loadLocationSettings(source: ConfigSource): Map<string, Location
   const settings = new Map<string, LocationSettings>();
   for (const [name, raw] of Object.entries(json)) {
     const where = `PIER_STORAGE_LOCATIONS["${name}"]`;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where} must be an object`);
+    if (Array.isArray(raw)) {
+      settings.set(name, quayLocation(source, where, raw));
+      continue;
+    }
+    if (typeof raw !== "object" || raw === null) throw new ConfigError(`${where} must be an object or Quay's [driver, parameters]`);
     const entry = raw as Record<string, unknown>;
     if ("dir" in entry) {
       settings.set(name, { kind: "dir", dir: text(entry.dir, `${where}.dir`) });
@@ -159,6 +164,70 @@ export function loadLocationSettings(source: ConfigSource): Map<string, Location
     settings.set(name, { kind: "s3", s3, akamai });
   }
   return settings;
+}
+
+const QUAY_DRIVERS = ["LocalStorage", "S3Storage", "STSS3Storage", "AkamaiS3Storage", "RadosGWStorage", "RHOCSStorage"];
+
+function optionalText(value: unknown, where: string): string | undefined {
+  return value === undefined || value === null ? undefined : text(value, where);
+}
+
+/**
+ * A location in Quay's DISTRIBUTED_STORAGE_CONFIG form, `[driver, {parameters}]`, with
+ * Quay's parameter names (LocalStorage, S3Storage, STSS3Storage, AkamaiS3Storage,
+ * RadosGWStorage, RHOCSStorage); credentials and endpoint Quay leaves implicit come from S3_*.
+ */
+function quayLocation(source: ConfigSource, where: string, entry: unknown[]): LocationSettings {
+  const [driver, raw] = entry;
+  if (typeof driver !== "string" || !QUAY_DRIVERS.includes(driver)) {
+    throw new ConfigError(`${where}: storage driver ${JSON.stringify(driver)} is not supported (${QUAY_DRIVERS.join(", ")})`);
+  }
+  if (entry.length !== 2 || typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${where} must be [driver, {parameters}]`);
+  }
+  const p = raw as Record<string, unknown>;
+  if (driver === "LocalStorage") return { kind: "dir", dir: text(p.storage_path, `${where}.storage_path`) };
+  if (p.storage_path !== undefined && p.storage_path !== null && typeof p.storage_path !== "string") {
+    throw new ConfigError(`${where}.storage_path must be a string`);
+  }
+  // Quay's storage_path may be empty (the bucket's root).
+  const storagePath = typeof p.storage_path === "string" && p.storage_path !== "" ? p.storage_path : undefined;
+  if (driver === "RadosGWStorage" || driver === "RHOCSStorage") {
+    const port = p.port === undefined || p.port === null ? "" : `:${String(p.port)}`;
+    const scheme = p.is_secure === false ? "http" : "https";
+    const s3: S3Settings = {
+      endpoint: `${scheme}://${text(p.hostname, `${where}.hostname`)}${port}`,
+      bucket: text(p.bucket_name, `${where}.bucket_name`),
+      region: optionalText(p.region_name, `${where}.region_name`) ?? "us-east-1",
+      accessKeyId: text(p.access_key, `${where}.access_key`),
+      secretAccessKey: text(p.secret_key, `${where}.secret_key`),
+      storagePath,
+    };
+    return { kind: "s3", s3, akamai: null };
+  }
+  const region = optionalText(p.s3_region, `${where}.s3_region`);
+  const host = optionalText(p.host, `${where}.host`);
+  // Quay: endpoint_url, else host (+ port) over https, else the region's AWS endpoint.
+  const endpoint =
+    optionalText(p.endpoint_url, `${where}.endpoint_url`) ??
+    (host ? `https://${host}${p.port === undefined || p.port === null ? "" : `:${String(p.port)}`}` : undefined) ??
+    (region ? `https://s3.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}` : undefined);
+  const s3: S3Settings = {
+    endpoint: text(endpoint, `${where}.endpoint_url`, readString(source, "S3_ENDPOINT")),
+    bucket: text(p.s3_bucket, `${where}.s3_bucket`),
+    region: region ?? readString(source, "S3_REGION") ?? "us-east-1",
+    accessKeyId: text(p.s3_access_key, `${where}.s3_access_key`, readString(source, "S3_ACCESS_KEY_ID")),
+    secretAccessKey: text(p.s3_secret_key, `${where}.s3_secret_key`, readString(source, "S3_SECRET_ACCESS_KEY")),
+    storagePath,
+  };
+  const akamai =
+    driver === "AkamaiS3Storage"
+      ? {
+          domain: text(p.akamai_domain, `${where}.akamai_domain`),
+          sharedSecretHex: text(p.akamai_shared_secret, `${where}.akamai_shared_secret`),
+        }
+      : null;
+  return { kind: "s3", s3, akamai };
 }
 
 /** The location a client in `region` is nearest to, by the region map; null when unmapped. */
