@@ -80,6 +80,33 @@ describe("geo-replication on the edge", () => {
     expect((await fetch(url)).status).toBe(200);
   });
 
+  it("signs each location's redirect its own way: Akamai in front of one, plain S3 for the other", async () => {
+    const cdnEnv = {
+      ...geoEnv,
+      PIER_STORAGE_LOCATIONS: JSON.stringify({
+        us: { bucket: env.S3_BUCKET, storagePath: "geo-us" },
+        eu: { bucket: env.S3_BUCKET, storagePath: "geo-eu", akamaiDomain: "eu.cdn.example", akamaiSharedSecret: "0a1b2c3d" },
+      }),
+    };
+    const app = createApp({ ...edgeRegistry(cdnEnv), sql: registry.sql }, { clientAddressFrom: "platform" });
+    const digest = image.layers[0]!.digest;
+    const get = (cf: { continent: string }) =>
+      app.fetch(
+        new Request(`https://registry.example/v2/${repo}/blobs/${digest}`, {
+          redirect: "manual",
+          cf,
+          headers: { "cf-connecting-ip": "203.0.113.9" },
+        }),
+      );
+    const eu = new URL((await get({ continent: "EU" })).headers.get("location")!);
+    expect(eu.host).toBe("eu.cdn.example");
+    expect(eu.pathname).toBe(pathIn("eu", digest));
+    expect(eu.searchParams.get("akamai_signature")).toMatch(/^exp=\d+~hmac=[0-9a-f]{64}$/);
+    const us = new URL((await get({ continent: "NA" })).headers.get("location")!);
+    expect(us.origin).toBe(new URL(env.S3_ENDPOINT!).origin);
+    expect(us.searchParams.get("akamai_signature")).toBeNull();
+  });
+
   it("refuses a directory location and an unknown location name at startup", () => {
     expect(() =>
       edgeRegistry({
