@@ -129,8 +129,12 @@ describe("storage topology (geo-replication settings)", () => {
       akamai: { domain: "cdn.example", sharedSecretHex: "0a0b" },
     });
     expect(settings.get("disk")).toEqual({ kind: "dir", dir: "/datastorage/registry" });
-    expect(() => loadLocationSettings({ PIER_STORAGE_LOCATIONS: JSON.stringify({ g: ["GoogleCloudStorage", {}] }) })).toThrow(
-      /PIER_STORAGE_LOCATIONS\["g"\]: storage driver "GoogleCloudStorage" is not supported/,
+    const refusal = (entry: unknown) => () => loadLocationSettings({ PIER_STORAGE_LOCATIONS: JSON.stringify({ g: entry }) });
+    expect(refusal(["GoogleCloudStorage", {}])).toThrow(/^PIER_STORAGE_LOCATIONS\["g"\]: GoogleCloudStorage is not supported/);
+    expect(refusal(["S3Storage", { s3_bucket: "b", s3_regoin: "x" }])).toThrow(
+      'PIER_STORAGE_LOCATIONS["g"].s3_regoin: not a parameter of S3Storage',
     );
+    expect(refusal(["S3Storage", { s3_bucket: "b" }])).toThrow('PIER_STORAGE_LOCATIONS["g"].s3_access_key must be a non-empty string');
+    expect(refusal(["LocalStorage"])).toThrow(/must be \[DriverName, \{parameters\}\]/);
   });
 });

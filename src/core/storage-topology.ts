@@ -14,6 +14,7 @@
  * Every name must be a configured location: an unknown one is a startup error naming it.
  */
 import { ConfigError, readBoolean, readString, type ConfigSource, type S3Settings } from "./config.js";
+import { translateLocation } from "./quay-config/storage.js";
 
 /** How one location's objects are reached: S3 (fields absent here come from S3_*) or a directory. */
 export type LocationSettings =
@@ -166,67 +167,28 @@ export function loadLocationSettings(source: ConfigSource): Map<string, Location
   return settings;
 }
 
-const QUAY_DRIVERS = ["LocalStorage", "S3Storage", "STSS3Storage", "AkamaiS3Storage", "RadosGWStorage", "RHOCSStorage"];
-
-function optionalText(value: unknown, where: string): string | undefined {
-  return value === undefined || value === null ? undefined : text(value, where);
-}
-
 /**
- * A location in Quay's DISTRIBUTED_STORAGE_CONFIG form, `[driver, {parameters}]`, with
- * Quay's parameter names (LocalStorage, S3Storage, STSS3Storage, AkamaiS3Storage,
- * RadosGWStorage, RHOCSStorage); credentials and endpoint Quay leaves implicit come from S3_*.
+ * A location in Quay's DISTRIBUTED_STORAGE_CONFIG form, `[driver, {parameters}]`, read
+ * exactly as a config.yaml's (quay-config/storage.ts: the same drivers, parameters and
+ * refusals); credentials Quay leaves to the environment come from S3_*. A parameter no
+ * driver of that kind takes is refused: this form has no place to report it.
  */
 function quayLocation(source: ConfigSource, where: string, entry: unknown[]): LocationSettings {
-  const [driver, raw] = entry;
-  if (typeof driver !== "string" || !QUAY_DRIVERS.includes(driver)) {
-    throw new ConfigError(`${where}: storage driver ${JSON.stringify(driver)} is not supported (${QUAY_DRIVERS.join(", ")})`);
-  }
-  if (entry.length !== 2 || typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(`${where} must be [driver, {parameters}]`);
-  }
-  const p = raw as Record<string, unknown>;
-  if (driver === "LocalStorage") return { kind: "dir", dir: text(p.storage_path, `${where}.storage_path`) };
-  if (p.storage_path !== undefined && p.storage_path !== null && typeof p.storage_path !== "string") {
-    throw new ConfigError(`${where}.storage_path must be a string`);
-  }
-  // Quay's storage_path may be empty (the bucket's root).
-  const storagePath = typeof p.storage_path === "string" && p.storage_path !== "" ? p.storage_path : undefined;
-  if (driver === "RadosGWStorage" || driver === "RHOCSStorage") {
-    const port = p.port === undefined || p.port === null ? "" : `:${String(p.port)}`;
-    const scheme = p.is_secure === false ? "http" : "https";
-    const s3: S3Settings = {
-      endpoint: `${scheme}://${text(p.hostname, `${where}.hostname`)}${port}`,
-      bucket: text(p.bucket_name, `${where}.bucket_name`),
-      region: optionalText(p.region_name, `${where}.region_name`) ?? "us-east-1",
-      accessKeyId: text(p.access_key, `${where}.access_key`),
-      secretAccessKey: text(p.secret_key, `${where}.secret_key`),
-      storagePath,
-    };
-    return { kind: "s3", s3, akamai: null };
-  }
-  const region = optionalText(p.s3_region, `${where}.s3_region`);
-  const host = optionalText(p.host, `${where}.host`);
-  // Quay: endpoint_url, else host (+ port) over https, else the region's AWS endpoint.
-  const endpoint =
-    optionalText(p.endpoint_url, `${where}.endpoint_url`) ??
-    (host ? `https://${host}${p.port === undefined || p.port === null ? "" : `:${String(p.port)}`}` : undefined) ??
-    (region ? `https://s3.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}` : undefined);
+  const { settings, unknown } = translateLocation(where, entry);
+  if (unknown.length > 0) throw new ConfigError(`${unknown[0]}: not a parameter of ${String(entry[0])}`);
+  if (settings.PIER_STORAGE_DIR !== undefined) return { kind: "dir", dir: settings.PIER_STORAGE_DIR };
   const s3: S3Settings = {
-    endpoint: text(endpoint, `${where}.endpoint_url`, readString(source, "S3_ENDPOINT")),
-    bucket: text(p.s3_bucket, `${where}.s3_bucket`),
-    region: region ?? readString(source, "S3_REGION") ?? "us-east-1",
-    accessKeyId: text(p.s3_access_key, `${where}.s3_access_key`, readString(source, "S3_ACCESS_KEY_ID")),
-    secretAccessKey: text(p.s3_secret_key, `${where}.s3_secret_key`, readString(source, "S3_SECRET_ACCESS_KEY")),
-    storagePath,
+    endpoint: settings.S3_ENDPOINT!,
+    bucket: settings.S3_BUCKET!,
+    region: settings.S3_REGION ?? "us-east-1",
+    accessKeyId: text(settings.S3_ACCESS_KEY_ID, `${where}.s3_access_key`, readString(source, "S3_ACCESS_KEY_ID")),
+    secretAccessKey: text(settings.S3_SECRET_ACCESS_KEY, `${where}.s3_secret_key`, readString(source, "S3_SECRET_ACCESS_KEY")),
+    storagePath: settings.S3_STORAGE_PATH || undefined,
   };
   const akamai =
-    driver === "AkamaiS3Storage"
-      ? {
-          domain: text(p.akamai_domain, `${where}.akamai_domain`),
-          sharedSecretHex: text(p.akamai_shared_secret, `${where}.akamai_shared_secret`),
-        }
-      : null;
+    settings.PIER_AKAMAI_DOMAIN === undefined
+      ? null
+      : { domain: settings.PIER_AKAMAI_DOMAIN, sharedSecretHex: settings.PIER_AKAMAI_SHARED_SECRET! };
   return { kind: "s3", s3, akamai };
 }
 

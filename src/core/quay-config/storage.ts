@@ -179,7 +179,37 @@ export function translateStorage(quay: QuayMapping, preferenceOverride: readonly
   }
   const location = chooseLocation(Object.keys(config), preference);
   const path = `DISTRIBUTED_STORAGE_CONFIG.${location}`;
-  const entry = config[location];
+  const translated = translateLocation(path, config[location]);
+  const notUsed = Object.keys(config)
+    .filter((name) => name !== location)
+    .map((name) => `DISTRIBUTED_STORAGE_CONFIG.${name}`);
+  notUsed.push(...translated.tuning);
+  return {
+    settings: { ...translated.settings, PIER_STORAGE_LOCATION: location },
+    location,
+    driver: translated.driver,
+    notUsed,
+    unknown: translated.unknown,
+  };
+}
+
+/** One location's settings, translated: its driver, Pier's settings for it and the parameters reported. */
+export interface LocationTranslation {
+  driver: string;
+  /** S3_*, PIER_STORAGE_DIR and PIER_AKAMAI_* as the single-location settings name them. */
+  settings: Record<string, string>;
+  /** Tuning parameters Pier does not use, as paths. */
+  tuning: string[];
+  /** Parameters no Quay driver of that kind takes, as paths. */
+  unknown: string[];
+}
+
+/**
+ * One `DISTRIBUTED_STORAGE_CONFIG` entry, `[DriverName, {parameters}]`, at `path` (for
+ * messages) → Pier's settings; refuses drivers and values Pier cannot honour. Also how
+ * PIER_STORAGE_LOCATIONS reads entries in Quay's form (core/storage-topology.ts).
+ */
+export function translateLocation(path: string, entry: unknown): LocationTranslation {
   if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string" || !isMapping(entry[1])) {
     return refuse(path, `must be [DriverName, {parameters}], got ${shown(entry)}`);
   }
@@ -187,19 +217,12 @@ export function translateStorage(quay: QuayMapping, preferenceOverride: readonly
   if (UNSUPPORTED_DRIVERS[driver] !== undefined) refuse(path, `${driver} is not supported: ${UNSUPPORTED_DRIVERS[driver]}`);
   const known = DRIVER_PARAMETERS[driver === "RHOCSStorage" ? "RadosGWStorage" : driver];
   if (known === undefined) refuse(path, `unknown storage driver ${shown(driver)}`);
-  const notUsed = Object.keys(config)
-    .filter((name) => name !== location)
-    .map((name) => `DISTRIBUTED_STORAGE_CONFIG.${name}`);
-  notUsed.push(
-    ...Object.keys(params)
+  return {
+    driver,
+    settings: driverSettings(driver, params, path),
+    tuning: Object.keys(params)
       .filter((p) => TUNING_PARAMETERS.has(p) && known.includes(p))
       .map((p) => `${path}.${p}`),
-  );
-  return {
-    settings: { ...driverSettings(driver, params, path), PIER_STORAGE_LOCATION: location },
-    location,
-    driver,
-    notUsed,
     unknown: Object.keys(params)
       .filter((p) => !known.includes(p))
       .map((p) => `${path}.${p}`),
