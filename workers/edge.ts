@@ -10,10 +10,8 @@ import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { neonSql } from "../src/adapters/sql/neon.js";
 import { serviceKeys, signingKeyFromJwk } from "../src/core/auth/service-keys.js";
 import {
-  ConfigError,
   loadDependencyTimeouts,
   loadRegistryConfig,
-  loadS3Settings,
   readInteger,
   readString,
   requireString,
@@ -29,15 +27,14 @@ import { LastPulls } from "../src/core/proxy/last-pulls.js";
 import { edgeMetricsShipper, type PierMetrics } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
-import { s3Storage } from "./s3-storage.js";
+import { openStorage } from "./storage-locations.js";
 
 export type EdgeEnv = ConfigSource;
 
 /** The edge's adapters, from its bindings (exported for the workerd tests). */
 export function edgeRegistry(env: EdgeEnv): Registry {
-  const s3 = loadS3Settings(env);
-  if (s3 === null) throw new ConfigError("S3_ENDPOINT is required on the edge");
-  const { blobs, signer } = s3Storage(env, s3, systemClock);
+  const config = loadRegistryConfig(env);
+  const { blobs, signer, locations } = openStorage(env, config, systemClock, null);
   const timeouts = loadDependencyTimeouts(env);
   const sql = neonSql({
     connectionString: requireString(env, "DATABASE_URL"),
@@ -45,7 +42,6 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     wsProxy: readString(env, "NEON_WS_PROXY") ?? undefined,
     timeouts,
   });
-  const config = loadRegistryConfig(env);
   const signingKey = readString(env, "PIER_SIGNING_KEY");
   return {
     config,
@@ -60,6 +56,7 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     ),
     blobs,
     signer,
+    locations,
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     // With a registered key in its secrets the edge issues tokens too; else only the origin does.

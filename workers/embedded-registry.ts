@@ -15,6 +15,7 @@ import type { SigningKey } from "../src/core/ports/keys.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import type { Sql } from "../src/core/ports/sql.js";
 import type { Registry } from "../src/core/registry.js";
+import { openStorage } from "./storage-locations.js";
 
 export function embeddedRegistry(
   env: ConfigSource,
@@ -27,8 +28,10 @@ export function embeddedRegistry(
     config,
     sql,
     cache: memoryCache(),
-    blobs: fsBlobStore({ root: readString(env, "PIER_STORAGE_DIR") ?? join(dataDir, "storage") }),
-    signer: null,
+    // Several locations only when PIER_STORAGE_LOCATIONS names them; else the data directory's.
+    ...(readString(env, "PIER_STORAGE_LOCATIONS") === null
+      ? { blobs: fsBlobStore({ root: readString(env, "PIER_STORAGE_DIR") ?? join(dataDir, "storage") }), signer: null }
+      : openStorage(env, config, systemClock, (root) => fsBlobStore({ root }))),
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     signingKey,

@@ -11,7 +11,7 @@ import { pgliteSql } from "../src/adapters/sql/pglite.js";
 import { bootstrapAdmin } from "../src/core/accounts.js";
 import { loadRegistryConfig, readInteger, readString, type ConfigSource } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
-import { ensureStorageLocation } from "../src/core/storage-locations.js";
+import { ensureStorageLocations } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
 import { lockDataDir } from "../src/runtime/data-dir-lock.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
@@ -63,7 +63,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
     ...env,
     PIER_DATABASE_SECRET_KEY: await databaseSecretKey(env, dataDir),
   });
-  await ensureStorageLocation(sql, config.storageLocation);
+  await ensureStorageLocations(sql, config);
   const admin = await bootstrapAdmin(sql, systemClock, {
     username: adminUser,
     password: readString(env, "PIER_ADMIN_PASSWORD"),

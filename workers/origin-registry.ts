@@ -13,19 +13,16 @@ import { serviceKeys } from "../src/core/auth/service-keys.js";
 import {
   loadDependencyTimeouts,
   loadRegistryConfig,
-  loadS3Settings,
   readString,
   requireString,
   type ConfigSource,
 } from "../src/core/config.js";
-import type { BlobStore } from "../src/core/ports/blob-store.js";
 import { systemClock } from "../src/core/ports/clock.js";
-import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 import type { Registry } from "../src/core/registry.js";
 import { prefixedCache } from "../src/core/prefixed-cache.js";
-import { ensureStorageLocation } from "../src/core/storage-locations.js";
+import { ensureStorageLocations } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
-import { s3Storage } from "./s3-storage.js";
+import { openStorage } from "./storage-locations.js";
 
 export interface OriginRegistry {
   /** Without a signing key: the origin registers its instance key itself. */
@@ -34,15 +31,11 @@ export interface OriginRegistry {
   close(): Promise<void>;
 }
 
-function storage(env: ConfigSource): { blobs: BlobStore; signer: RedirectSigner | null } {
-  const s3 = loadS3Settings(env);
-  if (s3 === null) return { blobs: fsBlobStore({ root: readString(env, "PIER_STORAGE_DIR") ?? "data/storage" }), signer: null };
-  return s3Storage(env, s3, systemClock);
-}
-
 /** Connects the origin's adapters; migrates first when `migrateFirst`. */
 export async function openOriginRegistry(env: ConfigSource, options: { migrateFirst: boolean }): Promise<OriginRegistry> {
   const config = loadRegistryConfig(env);
+  // Every setting is checked before the database is touched.
+  const storage = openStorage(env, config, systemClock, (root) => fsBlobStore({ root }));
   const timeouts = loadDependencyTimeouts(env);
   const databaseUrl = requireString(env, "DATABASE_URL");
   if (options.migrateFirst) {
@@ -51,7 +44,7 @@ export async function openOriginRegistry(env: ConfigSource, options: { migrateFi
     await migrate(migrator).finally(() => migrator.close());
   }
   const sql = nodePostgresSql(databaseUrl, { timeouts });
-  await ensureStorageLocation(sql, config.storageLocation);
+  await ensureStorageLocations(sql, config);
   const cache = prefixedCache(
     redisCache({ url: readString(env, "REDIS_URL") ?? "redis://127.0.0.1:6379", commandTimeoutMs: timeouts.cacheMs }),
     readString(env, "PIER_REDIS_PREFIX") ?? "",
@@ -60,7 +53,7 @@ export async function openOriginRegistry(env: ConfigSource, options: { migrateFi
     config,
     sql,
     cache,
-    ...storage(env),
+    ...storage,
     clock: systemClock,
     keys: serviceKeys({ sql, clock: systemClock }),
     signingKey: null,

@@ -9,9 +9,16 @@ import type { BlobStore } from "../src/core/ports/blob-store.js";
 import type { Clock } from "../src/core/ports/clock.js";
 import type { RedirectSigner } from "../src/core/ports/redirect-signer.js";
 
-export function s3Storage(env: ConfigSource, settings: S3Settings, clock: Clock): { blobs: BlobStore; signer: RedirectSigner } {
+/** `cdn`: a location's own Akamai host and secret, used with the global bypass settings. */
+export function s3Storage(
+  env: ConfigSource,
+  settings: S3Settings,
+  clock: Clock,
+  cdn: { domain: string; sharedSecretHex: string } | null = null,
+): { blobs: BlobStore; signer: RedirectSigner } {
   const store = s3BlobStore(settings, { timeoutMs: loadDependencyTimeouts(env).storageMs });
-  const akamai = loadAkamaiSettings(env);
+  const global = loadAkamaiSettings(env);
+  const akamai = cdn === null ? global : { bypassCidrs: [], cdnSpecificNamespaces: [], ...global, ...cdn };
   if (akamai === null) return { blobs: store, signer: store };
   return { blobs: store, signer: akamaiSigner({ s3: store, region: settings.region, clock, ...akamai }) };
 }

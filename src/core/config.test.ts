@@ -13,6 +13,13 @@ describe("configuration", () => {
       defaultTagExpirationSeconds: 1_209_600,
       redirectExpirySeconds: 600,
       storageLocation: "default",
+      storage: {
+        locations: ["default"],
+        preference: ["default"],
+        defaultLocations: [],
+        regionMap: { country: {}, continent: {} },
+        replication: false,
+      },
       publicCatalog: false,
       isolateCacheMs: 5_000,
       sharedCacheMaxAgeMs: 30_000,

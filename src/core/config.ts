@@ -3,6 +3,7 @@
  * one place. Names follow Quay's settings where one exists (SERVER_HOSTNAME, …).
  */
 import { assertValidPolicy, InvalidAutoPrunePolicy, policyConfigOf, type AutoPrunePolicyConfig } from "./autoprune/policy.js";
+import { loadStorageTopology, type StorageTopology } from "./storage-topology.js";
 import { parseCidr } from "./upstream-guard.js";
 
 export interface RegistryConfig {
@@ -22,8 +23,10 @@ export interface RegistryConfig {
   redirectExpirySeconds: number;
   /** Hosts and CIDRs upstream fetches may reach although non-public (Quay's SSRF_ALLOWED_HOSTS). */
   ssrfAllowedHosts: readonly string[];
-  /** Name of this registry's storage in `imagestoragelocation` (Quay's DISTRIBUTED_STORAGE_CONFIG key). */
+  /** Name of this registry's storage in `imagestoragelocation` (Quay's DISTRIBUTED_STORAGE_CONFIG key): the writer's location, the preference's first. */
   storageLocation: string;
+  /** Every storage location, read preference, replication targets and region map (storage-topology.ts). */
+  storage: StorageTopology;
   /** Quay's FEATURE_PUBLIC_CATALOG: anonymous callers see public repositories in `_catalog`. */
   publicCatalog: boolean;
   /** How long an isolate serves a pull answer without asking the shared cache: the staleness bound. */
@@ -128,6 +131,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
   const scheme = readString(source, "PIER_URL_SCHEME");
   if (scheme !== null && scheme !== "http" && scheme !== "https")
     throw new ConfigError(`PIER_URL_SCHEME must be http or https, got "${scheme}"`);
+  const storage = loadStorageTopology(source);
   return {
     serverHostname: readString(source, "PIER_SERVER_HOSTNAME"),
     urlScheme: scheme,
@@ -137,7 +141,8 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     ssrfAllowedHosts: readList(source, "PIER_SSRF_ALLOWED_HOSTS"),
     defaultTagExpirationSeconds: readInteger(source, "PIER_DEFAULT_TAG_EXPIRATION_S", 1_209_600),
     redirectExpirySeconds: readInteger(source, "PIER_REDIRECT_EXPIRY_S", 600, 1),
-    storageLocation: readString(source, "PIER_STORAGE_LOCATION") ?? "default",
+    storageLocation: storage.locations[0]!,
+    storage,
     publicCatalog: readBoolean(source, "PIER_PUBLIC_CATALOG", false),
     isolateCacheMs: readInteger(source, "PIER_ISOLATE_CACHE_MS", 5_000),
     sharedCacheMaxAgeMs: readInteger(source, "PIER_SHARED_CACHE_MAX_AGE_MS", 30_000, 1),

@@ -10,6 +10,7 @@ import type { Hashing } from "./ports/hashing.js";
 import type { Keys, SigningKey } from "./ports/keys.js";
 import type { RedirectSigner } from "./ports/redirect-signer.js";
 import type { Sql } from "./ports/sql.js";
+import type { LocationStore } from "./storage-locations.js";
 import type { Upstream } from "./ports/upstream.js";
 
 export interface Registry {
@@ -19,6 +20,12 @@ export interface Registry {
   blobs: BlobStore;
   /** Null where blobs are streamed through the registry (filesystem, embedded). */
   signer: RedirectSigner | null;
+  /**
+   * Every storage location this runtime reaches, by `imagestoragelocation` name, the
+   * writer's (`config.storageLocation`, whose store is `blobs`) first. Absent: that one
+   * location only. Read it through `locationStores` (storage-locations.ts).
+   */
+  locations?: ReadonlyMap<string, LocationStore>;
   clock: Clock;
   /** Verification keys for registry JWTs (Quay's `servicekey` table). */
   keys: Keys;

@@ -6,6 +6,7 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
+import { queueMissing, replicationEnabled } from "../core/jobs/replication.js";
 import { isDependencyUnavailable, unavailableDependency } from "../core/errors/dependency-unavailable.js";
 import type { Registry } from "../core/registry.js";
 import { isRejectedValue } from "../core/ports/sql.js";
@@ -102,6 +103,10 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       blobs: registry.blobs,
       quota: registry.config.quota,
       proxyCache: registry.config.proxyCache,
+      // The replication job would find them on its sweep; queued now, they are copied on its next run.
+      onBlobsPushed: replicationEnabled(registry.config)
+        ? (ids) => queueMissing(registry.sql, { ids }, registry.config, registry.clock.now())
+        : undefined,
     },
     registryClient: client,
     credentials: {

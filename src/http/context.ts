@@ -20,6 +20,7 @@ import type { UploadDeps } from "../core/push/uploads.js";
 import type { PullDeps } from "../core/resources/deps.js";
 import type { RegistryClient } from "../core/upstream/types.js";
 import type { PullSource } from "../core/resources/source.js";
+import type { ClientRegion } from "../core/storage-topology.js";
 
 /** What a runtime records about requests (see core/metrics). */
 export interface Observability {
@@ -105,6 +106,17 @@ export function nextLink(path: string, query: Record<string, string | number>): 
 /** The client address, as the runtime's source resolved it (see client-ip.ts). */
 export function clientIp(c: Context): string | null {
   return (c.get("clientIp") as string | null | undefined) ?? null;
+}
+
+/**
+ * The client's region as Cloudflare's edge reports it (`request.cf`); null on the Node
+ * runtimes, where no platform stamps requests and reads follow the configured preference.
+ */
+export function clientRegion(c: Context): ClientRegion | null {
+  const cf = (c.req.raw as Request & { cf?: unknown }).cf;
+  if (typeof cf !== "object" || cf === null) return null;
+  const { country, continent } = cf as Record<string, unknown>;
+  return { country: typeof country === "string" ? country : undefined, continent: typeof continent === "string" ? continent : undefined };
 }
 
 /** The repository a write request goes to (created on first push), with who is writing. */

@@ -212,6 +212,19 @@ describe("failed starts", () => {
     }
   }, 90_000);
 
+  it("the origin refuses an unknown storage location name at once, naming it", async () => {
+    const started = spawnEntry("workers/origin.ts", {
+      DATABASE_URL: "postgres://pier@127.0.0.1:1/pier",
+      PORT: "0",
+      PIER_STORAGE_LOCATIONS: JSON.stringify({ us: { dir: join(work, "us") }, eu: { dir: join(work, "eu") } }),
+      PIER_STORAGE_PREFERENCE: "us mars",
+    });
+    expect(await started.exited).toBe(1);
+    expect(started.output().trim()).toBe(
+      'Pier origin: configuration error: PIER_STORAGE_PREFERENCE names storage location "mars", which is not configured (configured: us, eu)',
+    );
+  }, 60_000);
+
   it("the origin waits for a database that does not answer, then gives up with one line", async () => {
     const { server, port } = await listening();
     server.close();

@@ -20,7 +20,7 @@ import { systemClock, type Clock } from "../../src/core/ports/clock.js";
 import type { Registry } from "../../src/core/registry.js";
 import type { Sql } from "../../src/core/ports/sql.js";
 import { prefixedCache } from "../../src/core/prefixed-cache.js";
-import { ensureStorageLocation } from "../../src/core/storage-locations.js";
+import { ensureStorageLocations } from "../../src/core/storage-locations.js";
 import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy.js";
@@ -38,6 +38,8 @@ export interface OriginFixture {
   /** The prefix of this fixture's Redis keys (PIER_REDIS_PREFIX): another instance of it must use the same. */
   cachePrefix: string;
   s3: S3Settings;
+  /** With `locations`: each storage location's S3 settings (its own server and bucket), the writer's first. */
+  locations: Map<string, S3Settings>;
   /** A bearer token for `subject` with these grants (`ns/repo` → actions). */
   token(subject: string, grants: Record<string, Action[]>): Promise<string>;
   /** With `faultProxies`: the proxies between the registry and PostgreSQL, Redis and S3. */
@@ -51,6 +53,11 @@ export interface OriginOptions {
   timeouts?: Partial<DependencyTimeouts>;
   /** More settings, as environment variables (e.g. PIER_PROXY_CACHE, PIER_SSRF_ALLOWED_HOSTS). */
   env?: Record<string, string>;
+  /**
+   * Storage locations (geo-replication), each on its own S3 server, the first the writer's;
+   * set as PIER_STORAGE_LOCATIONS (options.env may add PIER_STORAGE_PREFERENCE and the rest).
+   */
+  locations?: string[];
 }
 
 async function proxyFor(url: string): Promise<FaultProxy> {
@@ -72,9 +79,31 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   const direct = nodePostgresSql(database.url, { max: 2, timeouts: null });
   await migrate(direct);
   const sql = nodePostgresSql(faults ? faults.database.urlFor(database.url) : database.url, { timeouts });
-  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https", ...options.env });
-  await ensureStorageLocation(sql, config.storageLocation);
+  const [writer, ...others] = options.locations ?? [];
+  const extraServers = await Promise.all(
+    others.map(async (name) => {
+      const dir = await mkdtemp(join(tmpdir(), `pier-origin-s3-${name}-`));
+      return { name, dir, server: await startS3Server({ root: dir, bucket: "pier", region: "us-east-1", ...credentials }) };
+    }),
+  );
+  const locationSettings = new Map<string, S3Settings>(
+    writer === undefined
+      ? []
+      : [[writer, s3], ...extraServers.map(({ name, server: other }): [string, S3Settings] => [name, { ...s3, endpoint: other.endpoint }])],
+  );
+  const locationEnv = writer === undefined ? {} : { PIER_STORAGE_LOCATIONS: JSON.stringify(Object.fromEntries(locationSettings)) };
+  const config = loadRegistryConfig({ PIER_SERVER_HOSTNAME: TEST_HOST, PIER_URL_SCHEME: "https", ...locationEnv, ...options.env });
+  await ensureStorageLocations(sql, config);
   const blobs = s3BlobStore(faults ? { ...s3, endpoint: faults.storage.urlFor(server.endpoint) } : s3, { timeoutMs: timeouts.storageMs });
+  const locations =
+    writer === undefined
+      ? undefined
+      : new Map(
+          [...locationSettings].map(([name, settings]) => {
+            const store = name === writer ? blobs : s3BlobStore(settings, { timeoutMs: timeouts.storageMs });
+            return [name, { blobs: store, signer: store }];
+          }),
+        );
   // Test databases share one Redis: each fixture keeps to its own keys.
   const cachePrefix = `${database.name}:`;
   const cache = prefixedCache(
@@ -86,8 +115,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
     config,
     sql,
     cache,
-    blobs,
-    signer: blobs,
+    ...(locations === undefined ? { blobs, signer: blobs } : { ...locations.get(config.storageLocation)!, locations }),
     clock,
     keys: serviceKeys({ sql, clock }),
     signingKey: key.signing,
@@ -97,6 +125,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
   return {
     registry,
     s3,
+    locations: locationSettings,
     token: (subject, grants) =>
       issueRegistryToken(key.signing, clock, {
         audience: TEST_HOST,
@@ -109,10 +138,10 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
     databaseUrl: database.url,
     cachePrefix,
     async close() {
-      await Promise.all([sql.close(), direct.close(), cache.close(), server.close()]);
+      await Promise.all([sql.close(), direct.close(), cache.close(), server.close(), ...extraServers.map((extra) => extra.server.close())]);
       if (faults) await Promise.all([faults.database.close(), faults.cache.close(), faults.storage.close()]);
       await database.drop();
-      await rm(root, { recursive: true, force: true });
+      await Promise.all([root, ...extraServers.map((extra) => extra.dir)].map((dir) => rm(dir, { recursive: true, force: true })));
     },
   };
 }

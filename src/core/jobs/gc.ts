@@ -10,11 +10,11 @@
  * a tag expired, and a sweep walks all storage rows for orphans that earlier runs (or
  * Quay) left behind.
  */
-import type { BlobStore } from "../ports/blob-store.js";
 import type { Queryable } from "../ports/sql.js";
 import type { Registry } from "../registry.js";
 import { PullCache } from "../resources/pull-cache.js";
 import { blobKey, legacyBlobKey } from "../storage-layout.js";
+import { storeAt } from "../storage-locations.js";
 import {
   deleteExpiredTags,
   deleteExpiredUploadLinks,
@@ -256,7 +256,7 @@ async function deleteObjects(run: GcRun, storage: CollectedStorage): Promise<voi
         : null;
   if (key === null || storage.digest === EMPTY_LAYER_DIGEST) return;
   for (const location of storage.locations) {
-    const store = storeAt(run.registry, location);
+    const store = storeAt(run.registry, location)?.blobs ?? null;
     if (store === null) {
       run.context.report(`left ${key} in ${location}: this runtime cannot reach that location`);
     } else if (!run.context.dryRun) {
@@ -265,9 +265,6 @@ async function deleteObjects(run: GcRun, storage: CollectedStorage): Promise<voi
   }
 }
 
-function storeAt(registry: Registry, location: string): BlobStore | null {
-  return location === registry.config.storageLocation ? registry.blobs : null;
-}
 
 /**
  * The candidates in the next page of a sweep over all rows of `table`: it resumes where

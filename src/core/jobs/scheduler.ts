@@ -9,6 +9,7 @@ import { collectGarbage } from "./gc.js";
 import { purgeDeleted } from "./purge.js";
 import { backfillQuotaTotals } from "./quota-backfill.js";
 import { repoMirrorEnabled, runRepoMirror } from "./repo-mirror.js";
+import { replicationEnabled, runReplication } from "./replication.js";
 import { cleanupStaleUploads } from "./upload-cleanup.js";
 import { sweepAbandonedWrites, sweepOrphanedUploadObjects } from "./upload-orphans.js";
 
@@ -101,6 +102,15 @@ export const jobs: readonly Job[] = [
     // A sync renews its mirror's claim after every tag; the lease only spares duplicate polling.
     leaseSeconds: 900,
     run: (registry, context) => runRepoMirror(registry, context),
+  },
+  {
+    // Quay's storagereplication worker polls every 10 s; items are claimed one by one (SKIP LOCKED), so runners split them.
+    name: "replication",
+    everyMinutes: 1,
+    enabled: replicationEnabled,
+    // An item's own reservation (20 min) guards its copy; the lease only spares duplicate polling.
+    leaseSeconds: 900,
+    run: (registry, context) => runReplication(registry, context),
   },
 ];
 

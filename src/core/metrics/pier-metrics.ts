@@ -6,6 +6,7 @@
 import type { Cache } from "../ports/cache.js";
 import { systemStopwatch, type Stopwatch } from "../ports/clock.js";
 import type { RedirectSigner } from "../ports/redirect-signer.js";
+import type { LocationStore } from "../storage-locations.js";
 import type { RequestScope } from "../ports/request-scope.js";
 import type { Sql } from "../ports/sql.js";
 import type { Upstream } from "../ports/upstream.js";
@@ -165,16 +166,19 @@ export function countedUpstream(upstream: Upstream, metrics: PierMetrics): Upstr
 }
 
 /** The registry's adapters wrapped so every SQL statement, cache round trip, signature and upstream call is counted. */
-export function instrumentPorts<R extends { sql: Sql; cache: Cache; signer: RedirectSigner | null; upstream: Upstream }>(
-  registry: R,
-  metrics: PierMetrics,
-  scope: RequestScope<RequestStats>,
-): R {
+export function instrumentPorts<
+  R extends { sql: Sql; cache: Cache; signer: RedirectSigner | null; upstream: Upstream; locations?: ReadonlyMap<string, LocationStore> },
+>(registry: R, metrics: PierMetrics, scope: RequestScope<RequestStats>): R {
   return {
     ...registry,
     sql: countedSql(registry.sql, metrics, scope),
     cache: countedCache(registry.cache, metrics, scope),
     signer: registry.signer && countedSigner(registry.signer, metrics),
+    locations:
+      registry.locations &&
+      new Map(
+        [...registry.locations].map(([name, store]) => [name, { ...store, signer: store.signer && countedSigner(store.signer, metrics) }]),
+      ),
     upstream: countedUpstream(registry.upstream, metrics),
   };
 }

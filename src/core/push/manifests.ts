@@ -42,6 +42,11 @@ export interface ManifestWriteDeps {
   quota: QuotaSettings;
   /** PIER_PROXY_CACHE: writes into cache organizations are refused. */
   proxyCache: boolean;
+  /**
+   * After a manifest PUT, with the storage ids of its blobs (Quay queues them for
+   * replication); a failure here does not fail the push.
+   */
+  onBlobsPushed?: (storageIds: readonly number[]) => Promise<unknown>;
 }
 
 export interface PushedManifest {
@@ -132,8 +137,10 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
   const label = await newManifestLabel(deps, target, manifest, digest, text);
   const now = deps.clock.now();
   let warning: string | null = null;
+  let pushedStorages: number[] = [];
   await deps.sql.transaction(async (tx) => {
     const { storages, children } = await references(tx, target, manifest);
+    pushedStorages = storages;
     const row = await insertManifest(tx, {
       repositoryId: target.id,
       digest,
@@ -170,6 +177,7 @@ export async function putManifest(deps: ManifestWriteDeps, target: PushTarget, p
     await audit(tx, target, "push_repo", now, { tag: tags[0] ?? null, manifest_digest: digest });
   });
   await deps.cache.bump(target.full);
+  if (deps.onBlobsPushed && pushedStorages.length > 0) await deps.onBlobsPushed(pushedStorages).catch(() => {});
   return { digest, tags, subject: manifest.subject?.digest ?? null, quotaWarning: warning };
 }
 

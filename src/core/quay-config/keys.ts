@@ -26,7 +26,6 @@ export const FIXED_SETTINGS: Readonly<Record<string, FixedSetting>> = {
   FEATURE_APP_SPECIFIC_TOKENS: { value: true, why: "Pier always accepts app-specific tokens" },
   FEATURE_SPARSE_INDEX: { value: false, why: "Pier has no sparse manifest lists" },
   FEATURE_PROXY_STORAGE: { value: false, why: "Pier redirects blob downloads to storage, it does not proxy them" },
-  FEATURE_STORAGE_REPLICATION: { value: false, why: "Pier serves one storage location and does not replicate" },
   FEATURE_ORG_MIRROR: { value: false, why: "Pier has no organization mirroring" },
   FEATURE_RESTRICTED_USERS: { value: false, why: "Pier has no restricted users" },
   FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: { value: false, why: "Pier does not decrypt Quay's encrypted passwords" },

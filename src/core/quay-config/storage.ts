@@ -75,6 +75,8 @@ export interface StorageTranslation {
   notUsed: string[];
   /** Parameters no Quay driver of that kind takes. */
   unknown: string[];
+  /** With FEATURE_STORAGE_REPLICATION: every location is served (PIER_STORAGE_LOCATIONS), each with its driver. */
+  replicated?: Record<string, string>;
 }
 
 function awsEndpoint(region: string): string {
@@ -172,14 +174,47 @@ function chooseLocation(locations: readonly string[], preference: readonly strin
 export function translateStorage(quay: QuayMapping, preferenceOverride: readonly string[] | undefined): StorageTranslation | null {
   const config = mappingAt(quay, "DISTRIBUTED_STORAGE_CONFIG");
   const preference = preferenceOverride ?? stringListAt(quay, "DISTRIBUTED_STORAGE_PREFERENCE");
+  const replication = booleanAt(quay, "FEATURE_STORAGE_REPLICATION") ?? false;
   if (config === undefined) {
+    if (replication) refuse("FEATURE_STORAGE_REPLICATION", "needs DISTRIBUTED_STORAGE_CONFIG with the locations to replicate between");
     if (preference !== undefined && preference.length > 0)
       refuse("DISTRIBUTED_STORAGE_PREFERENCE", "is set but DISTRIBUTED_STORAGE_CONFIG is not");
     return null;
   }
+  if (replication) return translateReplicated(quay, config, preference);
   const location = chooseLocation(Object.keys(config), preference);
   const path = `DISTRIBUTED_STORAGE_CONFIG.${location}`;
-  const entry = config[location];
+  const translated = translateLocation(path, config[location]);
+  const notUsed = Object.keys(config)
+    .filter((name) => name !== location)
+    .map((name) => `DISTRIBUTED_STORAGE_CONFIG.${name}`);
+  notUsed.push(...translated.tuning);
+  return {
+    settings: { ...translated.settings, PIER_STORAGE_LOCATION: location },
+    location,
+    driver: translated.driver,
+    notUsed,
+    unknown: translated.unknown,
+  };
+}
+
+/** One location's settings, translated: its driver, Pier's settings for it and the parameters reported. */
+export interface LocationTranslation {
+  driver: string;
+  /** S3_*, PIER_STORAGE_DIR and PIER_AKAMAI_* as the single-location settings name them. */
+  settings: Record<string, string>;
+  /** Tuning parameters Pier does not use, as paths. */
+  tuning: string[];
+  /** Parameters no Quay driver of that kind takes, as paths. */
+  unknown: string[];
+}
+
+/**
+ * One `DISTRIBUTED_STORAGE_CONFIG` entry, `[DriverName, {parameters}]`, at `path` (for
+ * messages) → Pier's settings; refuses drivers and values Pier cannot honour. Also how
+ * PIER_STORAGE_LOCATIONS reads entries in Quay's form (core/storage-topology.ts).
+ */
+export function translateLocation(path: string, entry: unknown): LocationTranslation {
   if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string" || !isMapping(entry[1])) {
     return refuse(path, `must be [DriverName, {parameters}], got ${shown(entry)}`);
   }
@@ -187,21 +222,64 @@ export function translateStorage(quay: QuayMapping, preferenceOverride: readonly
   if (UNSUPPORTED_DRIVERS[driver] !== undefined) refuse(path, `${driver} is not supported: ${UNSUPPORTED_DRIVERS[driver]}`);
   const known = DRIVER_PARAMETERS[driver === "RHOCSStorage" ? "RadosGWStorage" : driver];
   if (known === undefined) refuse(path, `unknown storage driver ${shown(driver)}`);
-  const notUsed = Object.keys(config)
-    .filter((name) => name !== location)
-    .map((name) => `DISTRIBUTED_STORAGE_CONFIG.${name}`);
-  notUsed.push(
-    ...Object.keys(params)
+  return {
+    driver,
+    settings: driverSettings(driver, params, path),
+    tuning: Object.keys(params)
       .filter((p) => TUNING_PARAMETERS.has(p) && known.includes(p))
       .map((p) => `${path}.${p}`),
-  );
-  return {
-    settings: { ...driverSettings(driver, params, path), PIER_STORAGE_LOCATION: location },
-    location,
-    driver,
-    notUsed,
     unknown: Object.keys(params)
       .filter((p) => !known.includes(p))
       .map((p) => `${path}.${p}`),
+  };
+}
+
+/**
+ * FEATURE_STORAGE_REPLICATION: every location of DISTRIBUTED_STORAGE_CONFIG is served
+ * (PIER_STORAGE_LOCATIONS in Quay's form, parameters no driver takes left out), in the
+ * preference's order, and blobs replicate to DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS.
+ */
+function translateReplicated(quay: QuayMapping, config: QuayMapping, preference: readonly string[] | undefined): StorageTranslation {
+  const names = Object.keys(config);
+  // Quay refuses to boot: "Missing storage preference for geo-replication".
+  if (preference === undefined || preference.length === 0)
+    refuse("DISTRIBUTED_STORAGE_PREFERENCE", "is required with FEATURE_STORAGE_REPLICATION: its first location receives uploads");
+  const defaults = stringListAt(quay, "DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS") ?? [];
+  for (const [key, list] of [
+    ["DISTRIBUTED_STORAGE_PREFERENCE", preference],
+    ["DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS", defaults],
+  ] as const) {
+    const missing = list.find((name) => !names.includes(name));
+    if (missing !== undefined) refuse(key, `names "${missing}", which DISTRIBUTED_STORAGE_CONFIG does not define`);
+  }
+  const locations: Record<string, [string, QuayMapping]> = {};
+  const drivers: Record<string, string> = {};
+  const notUsed: string[] = [];
+  const unknown: string[] = [];
+  for (const name of names) {
+    const path = `DISTRIBUTED_STORAGE_CONFIG.${name}`;
+    const translated = translateLocation(path, config[name]);
+    const params = (config[name] as [string, QuayMapping])[1];
+    locations[name] = [
+      translated.driver,
+      Object.fromEntries(Object.entries(params).filter(([p]) => !translated.unknown.includes(`${path}.${p}`))),
+    ];
+    drivers[name] = translated.driver;
+    notUsed.push(...translated.tuning);
+    unknown.push(...translated.unknown);
+  }
+  return {
+    settings: {
+      PIER_STORAGE_LOCATIONS: JSON.stringify(locations),
+      PIER_STORAGE_PREFERENCE: preference.join(" "),
+      PIER_STORAGE_DEFAULT_LOCATIONS: defaults.join(" "),
+      PIER_STORAGE_REPLICATION: "true",
+      PIER_STORAGE_LOCATION: preference[0]!,
+    },
+    location: preference[0]!,
+    driver: drivers[preference[0]!]!,
+    notUsed,
+    unknown,
+    replicated: drivers,
   };
 }

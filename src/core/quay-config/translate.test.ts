@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadAkamaiSettings, loadRegistryConfig, loadS3Settings } from "../config.js";
+import { loadLocationSettings } from "../storage-topology.js";
 import { overlayEnvironment, translateQuayConfig, type TranslateOptions } from "./translate.js";
 
 const origin: TranslateOptions = { runtime: "origin" };
@@ -289,12 +290,56 @@ describe("Quay config.yaml → Pier settings", () => {
     });
   });
 
+  it("translates geo-replication: every location served, the preference, the default locations", () => {
+    const quay = {
+      FEATURE_STORAGE_REPLICATION: true,
+      DISTRIBUTED_STORAGE_CONFIG: {
+        us: ["S3Storage", { s3_bucket: "us", storage_path: "/r", s3_access_key: "a", s3_secret_key: "b", s3_region: "us-east-1", typo: 1 }],
+        eu: [
+          "RadosGWStorage",
+          { hostname: "rgw.eu", is_secure: true, access_key: "c", secret_key: "d", bucket_name: "eu", storage_path: "/r" },
+        ],
+      },
+      DISTRIBUTED_STORAGE_PREFERENCE: ["eu", "us"],
+      DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: ["us", "eu"],
+    };
+    const translation = translateQuayConfig(quay, origin);
+    expect(translation.unknown).toEqual(["DISTRIBUTED_STORAGE_CONFIG.us.typo"]);
+    expect(translation.notUsed).toEqual([]);
+    const config = loadRegistryConfig(translation.settings);
+    expect(config.storageLocation).toBe("eu");
+    expect(config.storage).toMatchObject({
+      locations: ["eu", "us"],
+      preference: ["eu", "us"],
+      defaultLocations: ["us", "eu"],
+      replication: true,
+    });
+    expect(loadLocationSettings(translation.settings)!.get("us")).toMatchObject({
+      kind: "s3",
+      s3: { endpoint: "https://s3.us-east-1.amazonaws.com", bucket: "us", accessKeyId: "a", storagePath: "/r" },
+    });
+    expect(loadLocationSettings(translation.settings)!.get("eu")).toMatchObject({ kind: "s3", s3: { endpoint: "https://rgw.eu" } });
+    // QUAY_DISTRIBUTED_STORAGE_PREFERENCE gives each region's deployment its own order.
+    expect(settingsOf(quay, { runtime: "origin", storagePreference: ["us", "eu"] }).PIER_STORAGE_PREFERENCE).toBe("us eu");
+    expect(refusal({ ...quay, DISTRIBUTED_STORAGE_PREFERENCE: [] })).toMatch(
+      /^DISTRIBUTED_STORAGE_PREFERENCE: is required with FEATURE_STORAGE_REPLICATION/,
+    );
+    expect(refusal({ ...quay, DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: ["ap"] })).toBe(
+      'DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: names "ap", which DISTRIBUTED_STORAGE_CONFIG does not define',
+    );
+    expect(refusal(quay, { runtime: "embedded" })).toBe(
+      "DISTRIBUTED_STORAGE_CONFIG.us: pier start stores blobs on a filesystem (LocalStorage) only; run pier origin for S3Storage",
+    );
+  });
+
   it("refuses a value Pier's fixed behaviour cannot honour, naming the key and why", () => {
     expect(refusal({ AUTHENTICATION_TYPE: "LDAP" })).toBe(
       'AUTHENTICATION_TYPE: "LDAP" is not supported: Pier checks passwords against Quay\'s database users only',
     );
     expect(refusal({ REGISTRY_STATE: "readonly" })).toBe('REGISTRY_STATE: "readonly" is not supported: Pier has no read-only mode');
-    expect(refusal({ FEATURE_STORAGE_REPLICATION: true })).toMatch(/^FEATURE_STORAGE_REPLICATION: true is not supported/);
+    expect(refusal({ FEATURE_STORAGE_REPLICATION: true })).toBe(
+      "FEATURE_STORAGE_REPLICATION: needs DISTRIBUTED_STORAGE_CONFIG with the locations to replicate between",
+    );
     expect(refusal({ CREATE_PRIVATE_REPO_ON_PUSH: false })).toMatch(/^CREATE_PRIVATE_REPO_ON_PUSH: false is not supported/);
     expect(refusal({ PREFERRED_URL_SCHEME: "ftp" })).toBe('PREFERRED_URL_SCHEME: must be http or https, got "ftp"');
     expect(refusal({ FEATURE_PROXY_CACHE: "yes please" })).toBe('FEATURE_PROXY_CACHE: must be true or false, got "yes please"');

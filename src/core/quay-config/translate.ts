@@ -74,6 +74,7 @@ const TRANSLATED_KEYS = new Set([
   "USER_EVENTS_REDIS",
   "DISTRIBUTED_STORAGE_CONFIG",
   "DISTRIBUTED_STORAGE_PREFERENCE",
+  "FEATURE_STORAGE_REPLICATION",
   "SUPER_USERS",
   "FEATURE_SUPER_USERS",
   "DEFAULT_TAG_EXPIRATION",
@@ -233,10 +234,12 @@ export function translateQuayConfig(file: unknown, options: TranslateOptions): Q
     const own = [database !== undefined && "DB_URI", redis !== undefined && "BUILDLOGS_REDIS/USER_EVENTS_REDIS"].filter(Boolean);
     if (own.length > 0)
       remarks.push(`${own.join(" and ")} not used: pier start keeps its database and cache itself (pier origin uses them)`);
-    if (storage !== null && storage.driver !== "LocalStorage") {
+    const drivers = storage === null ? {} : (storage.replicated ?? { [storage.location]: storage.driver });
+    const remote = Object.entries(drivers).find(([, driver]) => driver !== "LocalStorage");
+    if (remote !== undefined) {
       refuse(
-        `DISTRIBUTED_STORAGE_CONFIG.${storage.location}`,
-        `pier start stores blobs on a filesystem (LocalStorage) only; run pier origin for ${storage.driver}`,
+        `DISTRIBUTED_STORAGE_CONFIG.${remote[0]}`,
+        `pier start stores blobs on a filesystem (LocalStorage) only; run pier origin for ${remote[1]}`,
       );
     }
   } else {
@@ -247,6 +250,8 @@ export function translateQuayConfig(file: unknown, options: TranslateOptions): Q
 
   for (const key of Object.keys(quay)) {
     if (TRANSLATED_KEYS.has(key) || FIXED_SETTINGS[key] !== undefined) continue;
+    // Replication uses the default locations; without it they are reported as not used.
+    if (key === "DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS" && storage?.replicated !== undefined) continue;
     if (NOT_USED_KEYS.has(key) || NOT_USED_PATTERNS.some((pattern) => pattern.test(key))) notUsed.push(key);
     else unknown.push(key);
   }
@@ -254,8 +259,11 @@ export function translateQuayConfig(file: unknown, options: TranslateOptions): Q
 }
 
 /** Storage variables: an operator who sets one of these in the environment chooses storage there, not in the file. */
-const STORAGE_CHOICE = ["S3_ENDPOINT", "PIER_STORAGE_DIR"];
+const STORAGE_CHOICE = ["S3_ENDPOINT", "PIER_STORAGE_DIR", "PIER_STORAGE_LOCATIONS"];
 const STORAGE_FROM_FILE = [
+  "PIER_STORAGE_LOCATIONS",
+  "PIER_STORAGE_PREFERENCE",
+  "PIER_STORAGE_DEFAULT_LOCATIONS",
   "PIER_STORAGE_DIR",
   "S3_ENDPOINT",
   "S3_BUCKET",

@@ -18,6 +18,8 @@ export interface BlobInfo {
   size: number;
   /** Object key in storage, relative to the store's root. */
   key: string;
+  /** The locations holding a placement (absent in entries cached before there were several). */
+  locations?: string[];
 }
 
 export interface BlobLookup {
@@ -31,7 +33,7 @@ export function lookupBlob(deps: PullDeps, name: RepositoryName, digest: string)
     const row = await findRepositoryBlob(deps.sql, name.namespace, name.repository, digest);
     const repository = row && toRepositoryInfo(row);
     const key = row?.storage_uuid ? (row.cas_path === false ? legacyBlobKey(row.storage_uuid) : blobKey(digest)) : null;
-    const blob = row && key && row.image_size !== null ? { digest, size: Number(row.image_size), key } : null;
+    const blob = row && key && row.image_size !== null ? { digest, size: Number(row.image_size), key, locations: row.locations ?? [] } : null;
     return { value: { repository, blob }, validUntil: null, negative: blob === null };
   });
 }

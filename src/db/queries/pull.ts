@@ -122,6 +122,8 @@ export interface RepositoryBlobRow extends RepositoryRow {
   storage_uuid: string | null;
   image_size: string | null;
   cas_path: boolean | null;
+  /** Names of the locations holding a placement of the blob (imagestorageplacement). */
+  locations: string[] | null;
 }
 
 /**
@@ -137,10 +139,12 @@ export async function findRepositoryBlob(
 ): Promise<RepositoryBlobRow | null> {
   const { rows } = await sql.query<RepositoryBlobRow>(
     `WITH ${REPOSITORY}
-     SELECT repo.*, s.uuid AS storage_uuid, s.image_size::text AS image_size, s.cas_path
+     SELECT repo.*, s.uuid AS storage_uuid, s.image_size::text AS image_size, s.cas_path,
+       (SELECT array_agg(l.name ORDER BY l.name) FROM imagestorageplacement p
+        JOIN imagestoragelocation l ON l.id = p.location_id WHERE p.storage_id = s.id) AS locations
      FROM repo
      LEFT JOIN LATERAL (
-       SELECT s.uuid, s.image_size, s.cas_path FROM (
+       SELECT s.id, s.uuid, s.image_size, s.cas_path FROM (
          (SELECT s.id, s.uuid, s.image_size, s.cas_path, 0 AS rank FROM imagestorage s
           JOIN uploadedblob ub ON ub.blob_id = s.id
           WHERE ub.repository_id = repo.repository_id AND s.content_checksum = $3 LIMIT 1)

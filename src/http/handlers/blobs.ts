@@ -7,7 +7,9 @@ import type { Context } from "hono";
 import { RegistryError } from "../../core/errors/registry-error.js";
 import { unlinkBlob } from "../../core/push/blob-unlink.js";
 import type { BlobInfo } from "../../core/resources/blobs.js";
-import { callerOf, digestParam, repositoryParam, type AppServices, clientIp } from "../context.js";
+import type { BlobRead } from "../../core/ports/blob-store.js";
+import { readStores, type LocationStore } from "../../core/storage-locations.js";
+import { callerOf, digestParam, repositoryParam, type AppServices, clientIp, clientRegion } from "../context.js";
 import { parseRange } from "../range.js";
 
 const IMMUTABLE = "max-age=31536000";
@@ -21,16 +23,18 @@ function metadataHeaders(blob: { digest: string }): Record<string, string> {
   };
 }
 
-async function streamBlob(c: Context, services: AppServices, blob: BlobInfo): Promise<Response> {
+async function streamBlob(c: Context, stores: readonly LocationStore[], blob: BlobInfo): Promise<Response> {
   const range = parseRange(c.req.header("range"), blob.size);
   const headers = metadataHeaders(blob);
   if (range.kind === "unsatisfiable") {
     return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${blob.size}` } });
   }
-  const read = await services.registry.blobs.get(
-    blob.key,
-    range.kind === "range" ? { offset: range.offset, length: range.length } : undefined,
-  );
+  // A placement without its object (a lost copy) falls through to the next location.
+  let read: BlobRead | null = null;
+  for (const store of stores) {
+    read = await store.blobs.get(blob.key, range.kind === "range" ? { offset: range.offset, length: range.length } : undefined);
+    if (read !== null) break;
+  }
   // The row exists but the bytes do not: to the client that is an unknown blob.
   if (read === null) throw new RegistryError("BLOB_UNKNOWN", undefined, { digest: blob.digest });
   if (range.kind === "range") {
@@ -60,8 +64,11 @@ export function getBlob(services: AppServices) {
     }
     const blob = answer.blob;
     const { registry } = services;
-    const location = registry.signer
-      ? await registry.signer.sign({
+    // The nearest location holding the blob: the client's region on the edge, else the preference.
+    const stores = readStores(registry, blob.locations, clientRegion(c));
+    const signer = stores[0]!.signer;
+    const location = signer
+      ? await signer.sign({
           key: blob.key,
           method: "GET",
           expiresInSeconds: registry.config.redirectExpirySeconds,
@@ -71,7 +78,7 @@ export function getBlob(services: AppServices) {
           username: callerOf(c).subject ?? undefined,
         })
       : null;
-    if (location === null) return streamBlob(c, services, blob);
+    if (location === null) return streamBlob(c, stores, blob);
     // No long Cache-Control here (Quay sends a year): the signed URL dies in minutes.
     return new Response(null, { status: 302, headers: { Location: location, "Docker-Content-Digest": blob.digest } });
   };

@@ -9,6 +9,7 @@
  */
 import type { Context } from "hono";
 import { equalSecrets } from "../../core/auth/constant-time.js";
+import { replicationEnabled, replicationExposition, replicationStats } from "../../core/jobs/replication.js";
 import { EDGE_METRICS_KEY } from "../../core/metrics/pier-metrics.js";
 import { inNetworks, parseCidr } from "../../core/upstream-guard.js";
 import { clientIp, type AppServices } from "../context.js";
@@ -47,6 +48,11 @@ export function metricsEndpoint(services: AppServices) {
       );
     }
     const edge = await services.registry.cache.readFields(EDGE_METRICS_KEY).catch(() => ({}));
-    return c.body(observability.metrics.registry.render(edge), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    let text = observability.metrics.registry.render(edge);
+    if (replicationEnabled(services.registry.config)) {
+      const stats = await replicationStats(services.registry).catch(() => null);
+      if (stats !== null) text += (text.endsWith("\n") || text === "" ? "" : "\n") + replicationExposition(stats);
+    }
+    return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   };
 }
