@@ -1,6 +1,6 @@
 /**
- * `GET /metrics`: Prometheus text exposition of this process's metrics plus the edge's
- * counts aggregated in Redis. Origin and embedded only (the edge has no scrape
+ * `GET /metrics`: Prometheus text exposition of this process's metrics (the sum over the
+ * origin's workers when several serve the port) plus the edge's counts aggregated in Redis. Origin and embedded only (the edge has no scrape
  * endpoint). With PIER_METRICS_TOKEN set, that bearer token is required from anyone
  * (compared in constant time); without it only loopback callers (after
  * PIER_TRUSTED_PROXIES resolution) are answered, and never a request carrying forwarding
@@ -46,7 +46,10 @@ export function metricsEndpoint(services: AppServices) {
         403,
       );
     }
-    const edge = await services.registry.cache.readFields(EDGE_METRICS_KEY).catch(() => ({}));
-    return c.body(observability.metrics.registry.render(edge), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    const [edge, group] = await Promise.all([
+      services.registry.cache.readFields(EDGE_METRICS_KEY).catch(() => ({})),
+      observability.groupSamples?.(),
+    ]);
+    return c.body(observability.metrics.registry.render(edge, group), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   };
 }
