@@ -64,6 +64,26 @@ export async function descendantsNamed(ancestor: number, comm: string): Promise<
   return stats.filter((s) => s.comm === comm && descends(s.pid)).map((s) => s.pid);
 }
 
+/** Resident set size now (`VmRSS`) of `pid` and every live descendant, in bytes, and how many processes that is. */
+export async function treeRssBytes(pid: number): Promise<{ bytes: number; processes: number }> {
+  const stats = await allStats();
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const s of stats) {
+      if (tree.has(s.pid) || !tree.has(s.ppid)) continue;
+      tree.add(s.pid);
+      grew = true;
+    }
+  }
+  let bytes = 0;
+  for (const member of tree) {
+    const status = await readFile(`/proc/${member}/status`, "utf8").catch(() => "");
+    bytes += Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0) * 1024;
+  }
+  return { bytes, processes: tree.size };
+}
+
 /** Peak resident set size of `pid` so far (`VmHWM`), in bytes. */
 export async function peakRssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");

@@ -5,6 +5,7 @@
  */
 import { CACHED_PREFIX, MANIFEST_PULL, PUSHED_PREFIX, type AccountingRow, type Scenario } from "./accounting.js";
 import type { GcResults } from "./gc-bench.js";
+import type { IdleMemoryRow } from "./memory.js";
 import { renderGcSection } from "./report-gc.js";
 import type { Environment } from "./environment.js";
 import type { LoadResult, LoadSettings } from "./load.js";
@@ -23,6 +24,10 @@ export interface BenchResults {
   accounting: AccountingRow[];
   proxy: ProxyResults;
   gc: GcResults;
+  /** Idle RSS of npm start and the origin. */
+  memory: IdleMemoryRow[];
+  /** How many workers the default origin ran (PIER_WORKERS unset: one per core). */
+  workers: number;
   runSeconds: number;
 }
 
@@ -156,6 +161,65 @@ function targets(results: BenchResults): Target[] {
   ];
 }
 
+/** Issue 12: the origin on every core (req/s and CPU per request against the peer's), and idle memory. */
+function machineSection(results: BenchResults): string {
+  const peer = manifestRow(results, SERVER.peer);
+  const rows = [SERVER.node, SERVER.nodeWorkers].map((server) => {
+    const row = manifestRow(results, server);
+    if ("missing" in row || "missing" in peer) return [server, "—", "—", "—", "—", "missing" in row ? row.missing : "no peer row"];
+    const r = row.value;
+    const p = peer.value;
+    return [
+      server === SERVER.node ? `${server} (PIER_WORKERS=1)` : `${server} (${results.workers})`,
+      fixed(r.rps, 0),
+      fixed(r.serverCpuMsPerRequest, 3),
+      ratio(r.rps / p.rps),
+      ratio(r.serverCpuMsPerRequest / p.serverCpuMsPerRequest),
+      row.wrong ?? "ok",
+    ];
+  });
+  const workers = manifestRow(results, SERVER.nodeWorkers);
+  const judged = [
+    judge("Default workers: warm manifest GET by tag ≥ 10× the peer's req/s", [workers, peer], ([w, p]) => ({
+      measured: `${fixed(w!.rps, 0)} vs ${fixed(p!.rps, 0)} req/s (${ratio(w!.rps / p!.rps)})`,
+      met: w!.rps >= 10 * p!.rps,
+    })),
+    judge("Default workers: warm manifest GET by tag ≤ 1/10 of the peer's CPU ms/request", [workers, peer], ([w, p]) => ({
+      measured: `${fixed(w!.serverCpuMsPerRequest, 3)} vs ${fixed(p!.serverCpuMsPerRequest, 3)} CPU ms/req (${ratio(w!.serverCpuMsPerRequest / p!.serverCpuMsPerRequest)})`,
+      met: w!.serverCpuMsPerRequest * 10 <= p!.serverCpuMsPerRequest,
+    })),
+    ...results.memory.map((m): Target => {
+      const perProcess = m.processes > 0 ? m.rssBytes / m.processes : 0;
+      return m.error
+        ? {
+            target: `Idle RSS, ${m.runtime}: < ${fixed(m.targetBytes / 1e6, 0)} MB per process`,
+            measured: `failed: ${m.error}`,
+            met: false,
+          }
+        : {
+            target: `Idle RSS, ${m.runtime}: < ${fixed(m.targetBytes / 1e6, 0)} MB per process`,
+            measured: `${fixed(m.rssBytes / 1e6, 0)} MB in ${m.processes} process(es)${m.processes > 1 ? `, ${fixed(perProcess / 1e6, 0)} MB each` : ""}`,
+            met: perProcess < m.targetBytes,
+          };
+    }),
+  ];
+  return [
+    "## The whole machine and memory (issue 12)",
+    "",
+    `Warm manifest GET by tag (the Requests row's settings) on the origin with one worker and with its default, one worker per core (${results.workers} here,`,
+    "behind node:cluster's primary, whose CPU counts too). The load tool runs on the same cores: on a 2-core machine the workers share them with it.",
+    "Idle RSS: VmRSS of the process and its descendants 5 s after it said it was ready, before any request (bench/memory.ts); `npm start` as a user runs it,",
+    "on a new data directory (initdb and every migration) and again on the same one.",
+    "",
+    table(["server", "req/s", "CPU ms/req", "req/s Pier/peer", "CPU/req Pier/peer", "check"], rows),
+    "",
+    table(
+      ["target", "measured", "result"],
+      judged.map((t) => [t.target, t.measured, t.met ? "met" : "**missed**"]),
+    ),
+  ].join("\n");
+}
+
 function setting(results: BenchResults): string {
   const { machine, versions, date } = results.environment;
   const s = results.settings;
@@ -243,6 +307,8 @@ export function renderReport(results: BenchResults): string {
     "",
     renderProxySection(results.proxy, results.accounting, results.pulls),
     renderGcSection(results.gc),
+    "",
+    machineSection(results),
     "",
     "## Pushes (setup, for information)",
     "",

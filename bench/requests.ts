@@ -8,7 +8,12 @@ import type { LayoutImage } from "../test/support/oci-layout.js";
 import { measureLoad, type LoadResult, type LoadSettings } from "./load.js";
 
 /** Server names as the report prints them (and finds the rows its targets need). */
-export const SERVER = { peer: "CNCF Distribution", node: "Pier Node origin", workerd: "Pier edge (workerd)" } as const;
+export const SERVER = {
+  peer: "CNCF Distribution",
+  node: "Pier Node origin",
+  nodeWorkers: "Pier Node origin, default workers",
+  workerd: "Pier edge (workerd)",
+} as const;
 
 /** The row the throughput and CPU targets are about. */
 export const MANIFEST_BY_TAG = "GET manifest by tag";

@@ -2,29 +2,32 @@
  * `npm run bench`: Pier (Node origin and edge Worker under workerd) side by side with
  * CNCF Distribution in one run — request throughput and cost, ~200 MB pull wall time,
  * SQL and Redis per pull, the pull-through proxy cache (bench/proxy-bench.ts) and
- * garbage collection (bench/gc-bench.ts) —
+ * garbage collection (bench/gc-bench.ts), the origin with one worker and with its default
+ * workers, and the idle memory of npm start and the origin (bench/memory.ts) —
  * written to docs/benchmarks.md and printed.
  *
  * BENCH_DURATION_S, BENCH_PULL_RUNS and BENCH_OUTPUT shorten a trial run and send it elsewhere.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { format, resolveConfig } from "prettier";
-import { ensureServices } from "../test/support/services.js";
+import { originEnvFor, startOriginProcess } from "../test/support/origin-process.js";
+import { ensureServices, REDIS_URL } from "../test/support/services.js";
 import { measureAccounting } from "./accounting.js";
 import { Cleanup, Interrupted } from "./cleanup.js";
 import { describeEnvironment } from "./environment.js";
 import { imageBytes, pushBenchImages, writeBenchImages } from "./images.js";
 import type { LoadSettings } from "./load.js";
 import { startPeerRegistry } from "./peer.js";
-import { startPier } from "./pier.js";
+import { NO_GC_TIMER, startPier } from "./pier.js";
 import { runGcBenchmark } from "./gc-bench.js";
 import { runProxyBenchmarks } from "./proxy-bench.js";
 import { timePulls, type PullTarget } from "./pulls.js";
 import { renderReport } from "./report.js";
-import { pullEndpoints, runRequestBenchmarks, SERVER, type Server } from "./requests.js";
+import { measureIdleMemory } from "./memory.js";
+import { MANIFEST_BY_TAG, pullEndpoints, runRequestBenchmarks, SERVER, type Server } from "./requests.js";
 import { createSkopeo } from "./skopeo.js";
 
 const TOOLS: Record<string, string> = { wrk: "wrk", hey: "hey", skopeo: "skopeo", "docker-registry": "docker-registry" };
@@ -95,6 +98,22 @@ async function main(): Promise<void> {
     log,
   );
 
+  // The warm manifest GET once more on the origin as deployed by default (PIER_WORKERS unset: one worker per core), for
+  // issue 12's comparison; started only for its row, so nothing else in the run shares the machine with its workers.
+  const workers = availableParallelism();
+  const originWorkers = await startOriginProcess({
+    ...originEnvFor(pier.bindings, REDIS_URL),
+    ...NO_GC_TIMER,
+    PIER_WORKERS: String(workers),
+  });
+  try {
+    const endpoints = pullEndpoints(`${ns}/small`, images.small).filter((endpoint) => endpoint.label === MANIFEST_BY_TAG);
+    const server: Server = { name: SERVER.nodeWorkers, kind: "pier", url: originWorkers.url, pid: originWorkers.pid };
+    requests.push(...(await runRequestBenchmarks([server], endpoints, settings, environment.machine.cores, log)));
+  } finally {
+    await originWorkers.close();
+  }
+
   const big = `${ns}/big:v1`;
   const targets: PullTarget[] = [
     { name: SERVER.peer, kind: "peer", source: `docker://${peer.host}/${big}`, note: "HTTP" },
@@ -119,7 +138,12 @@ async function main(): Promise<void> {
 
   const gc = await runGcBenchmark(pier, `/v2/${ns}/small/manifests/v1`, settings, environment.machine.cores, log);
 
+  log("idle memory of npm start and of the origin");
+  const memory = await measureIdleMemory(pier.bindings, environment.machine.cores, log);
+
   const report = renderReport({
+    memory,
+    workers,
     environment,
     settings,
     pushes,

@@ -110,6 +110,8 @@ const origin = spawn(process.execPath, ["--import", "tsx", "workers/origin.ts"],
     PIER_HOST: "127.0.0.1",
     PORT: String(originPort),
     PIER_MIGRATE_ON_START: "false",
+    // One process is plenty for a developer's pushes; PIER_WORKERS still overrides it.
+    PIER_WORKERS: env.PIER_WORKERS ?? "1",
   },
 });
 children.push(origin);

@@ -54,7 +54,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
   await mkdir(dataDir, { recursive: true });
   const unlock = await lockDataDir(dataDir);
   undo(unlock);
-  const sql = await pgliteSql(join(dataDir, "postgres"));
+  const sql = await pgliteSql(join(dataDir, "postgres"), { sharedBuffers: readString(env, "PIER_PGLITE_SHARED_BUFFERS") ?? undefined });
   undo(() => sql.close());
   await migrate(sql);
 
@@ -108,4 +108,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
       `         or: podman login --tls-verify=false -u ${admin.username} ${address}`,
     ].join("\n"),
   );
+  // Starting leaves garbage an idle process would keep for good: a first start's initdb (a
+  // whole second WASM instance) and the migrations' buffers. `npm start` exposes gc for this one collection.
+  (globalThis as { gc?: () => void }).gc?.();
 });

@@ -48,6 +48,16 @@ export interface AppOptions {
   drainUnreadBodyBytes?: number;
   /** How the runtime knows the client's address: "platform" on the edge, else the socket (default). */
   clientAddressFrom?: ClientAddressSource;
+  /** The other processes serving the same port (the origin's workers); absent: this process serves alone. */
+  siblings?: CacheSiblings;
+}
+
+/** How the pull caches of processes sharing a port hear of each other's writes. */
+export interface CacheSiblings {
+  /** Resolves once every other process dropped its isolate copies of `repository` (or a short timeout passed). */
+  forget(repository: string): Promise<void>;
+  /** What runs here when another process wrote `repository`. */
+  onForget(listener: (repository: string) => void): void;
 }
 
 function registryErrorResponse(registry: Registry, c: Context, error: RegistryError): Response {
@@ -64,7 +74,9 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     isolateTtlMs: registry.config.isolateCacheMs,
     maxAgeMs: registry.config.sharedCacheMaxAgeMs,
     onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
+    onBump: options.siblings && ((repository) => options.siblings!.forget(repository)),
   });
+  options.siblings?.onForget((repository) => cache.forget(repository));
   const pull = { config: registry.config, sql: registry.sql, clock: registry.clock, cache };
   const fields = registry.config.databaseSecretKey === null ? null : new FieldEncrypter(registry.config.databaseSecretKey);
   const client = registryClient({

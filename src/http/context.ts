@@ -32,6 +32,11 @@ export interface Observability {
   serveMetrics: boolean;
   /** Bearer token GET /metrics requires from anyone; null: loopback callers only. */
   metricsToken: string | null;
+  /**
+   * The merged samples of every process serving this port (the origin's workers), this
+   * one included; absent: /metrics renders this process's own.
+   */
+  groupSamples?: () => Promise<Record<string, number>>;
 }
 
 export interface AppServices {

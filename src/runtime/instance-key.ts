@@ -63,9 +63,9 @@ export async function startInstanceKey(
   sql: Queryable,
   clock: Clock,
   options: InstanceKeyOptions,
-): Promise<{ signing: SigningKey; stop(): void }> {
+): Promise<{ signing: SigningKey; privateJwk: JWK; stop(): void }> {
   const key = await resumeOrCreate(sql, clock, options);
   const timer = setInterval(() => key.refresh().catch(options.onRefreshError), INSTANCE_KEY_REFRESH_MS);
   timer.unref();
-  return { signing: key.signing, stop: () => clearInterval(timer) };
+  return { signing: key.signing, privateJwk: key.privateJwk, stop: () => clearInterval(timer) };
 }

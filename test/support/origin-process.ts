@@ -20,6 +20,8 @@ export interface OriginProcess {
   rssBytes(): Promise<number>;
   /** Everything the origin printed so far. */
   output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
   /** SIGTERM (the origin's orderly shutdown), SIGKILL if it lingers. */
   close(): Promise<void>;
 }
@@ -47,13 +49,14 @@ async function originNodeFlags(): Promise<string[]> {
 }
 
 /**
- * Starts the origin on 127.0.0.1 (`PORT` from `env`, else an ephemeral one; everything
- * else comes from `env` too) and resolves once it listens.
+ * Starts the origin on 127.0.0.1 (`PORT` from `env`, else an ephemeral one; one worker
+ * unless `env` sets PIER_WORKERS; everything else comes from `env` too) and resolves once it listens.
  */
 export async function startOriginProcess(env: Record<string, string>): Promise<OriginProcess> {
   // Inside the project, so the bundle's bare imports resolve from node_modules.
   const bundle = await bundleOrigin(`dist/test-origin-${process.pid}-${crypto.randomUUID()}.mjs`);
-  const spawned = spawnEntry(bundle, { PORT: "0", ...env, PIER_HOST: "127.0.0.1" }, [], {
+  // One worker unless asked: tests that read the process's memory read the process that serves.
+  const spawned = spawnEntry(bundle, { PORT: "0", PIER_WORKERS: "1", ...env, PIER_HOST: "127.0.0.1" }, [], {
     plain: true,
     nodeFlags: await originNodeFlags(),
   });
@@ -73,6 +76,7 @@ export async function startOriginProcess(env: Record<string, string>): Promise<O
     peakRssBytes: () => statusField(pid!, "VmHWM"),
     rssBytes: () => statusField(pid!, "VmRSS"),
     output: spawned.output,
+    exited: spawned.exited,
     async close() {
       if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
         spawned.child.kill("SIGTERM");

@@ -168,14 +168,27 @@ export class MetricsRegistry {
   }
 
   /**
+   * Every sample of this registry by exposition key, values read now (collectors run):
+   * what a process of a group hands over so the group's sum can be rendered.
+   */
+  snapshot(): Record<string, number> {
+    for (const collect of this.collectors) collect();
+    const samples: Record<string, number> = {};
+    for (const metric of this.metrics) for (const [key, value] of this.samples(metric)) samples[key] = value;
+    return samples;
+  }
+
+  /**
    * The exposition text of this registry's series plus `external` ones (e.g. the edge's
    * aggregate), each family's external histograms put back in order: per series its
    * buckets by ascending `le`, then `_sum` (0 when the aggregate never received one), then `_count`.
+   * With `group` (the merged snapshots of every process serving the same port, this one
+   * included), those samples stand in for this registry's own.
    */
-  render(external: Readonly<Record<string, number>> = {}): string {
+  render(external: Readonly<Record<string, number>> = {}, group?: Readonly<Record<string, number>>): string {
     for (const collect of this.collectors) collect();
     const outside = new Map<string, [string, number][]>();
-    for (const [key, value] of Object.entries(external)) {
+    for (const [key, value] of [...Object.entries(group ?? {}), ...Object.entries(external)]) {
       const family = familyOf(key);
       if (!outside.has(family)) outside.set(family, []);
       outside.get(family)!.push([key, value]);
@@ -183,7 +196,7 @@ export class MetricsRegistry {
     const lines: string[] = [];
     for (const metric of this.metrics) {
       lines.push(`# HELP ${metric.name} ${metric.help}`, `# TYPE ${metric.name} ${metric.kind}`);
-      for (const [key, value] of this.samples(metric)) lines.push(`${key} ${value}`);
+      if (group === undefined) for (const [key, value] of this.samples(metric)) lines.push(`${key} ${value}`);
       const merged = outside.get(metric.name) ?? [];
       for (const [key, value] of metric.kind === "histogram" ? orderedHistogram(metric.name, merged) : merged)
         lines.push(`${key} ${value}`);

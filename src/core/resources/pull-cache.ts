@@ -41,6 +41,12 @@ export interface PullCacheOptions {
   maxIsolateEntries?: number;
   /** Told the outcome of every lookup, per layer (for metrics). */
   onLookup?: (layer: "isolate" | "shared", result: "hit" | "miss") => void;
+  /**
+   * Awaited after each bump: other processes serving the same port (the origin's
+   * workers) drop their isolate copies of the repository, so the write is seen at once
+   * there too rather than within the isolate TTL.
+   */
+  onBump?: (repository: string) => Promise<void>;
 }
 
 /** What a loader found: a value, and how long it stays true (e.g. until a tag expires). */
@@ -155,6 +161,7 @@ export class PullCache {
     this.pendingBumps.add(repository);
     // Unlike reads, a bump tries the shared cache during a read's cooldown: coherence is worth a timeout.
     if (this.options.clock.now() >= this.bumpsDownUntil) await this.flushBumps();
+    await this.options.onBump?.(repository);
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * `GET /metrics`: Prometheus text exposition of this process's metrics plus the edge's
- * counts aggregated in Redis. Origin and embedded only (the edge has no scrape
+ * `GET /metrics`: Prometheus text exposition of this process's metrics (the sum over the
+ * origin's workers when several serve the port) plus the edge's counts aggregated in Redis. Origin and embedded only (the edge has no scrape
  * endpoint). With PIER_METRICS_TOKEN set, that bearer token is required from anyone
  * (compared in constant time); without it only loopback callers (after
  * PIER_TRUSTED_PROXIES resolution) are answered, and never a request carrying forwarding
@@ -47,8 +47,11 @@ export function metricsEndpoint(services: AppServices) {
         403,
       );
     }
-    const edge = await services.registry.cache.readFields(EDGE_METRICS_KEY).catch(() => ({}));
-    let text = observability.metrics.registry.render(edge);
+    const [edge, group] = await Promise.all([
+      services.registry.cache.readFields(EDGE_METRICS_KEY).catch(() => ({})),
+      observability.groupSamples?.(),
+    ]);
+    let text = observability.metrics.registry.render(edge, group);
     if (replicationEnabled(services.registry.config)) {
       const stats = await replicationStats(services.registry).catch(() => null);
       if (stats !== null) text += (text.endsWith("\n") || text === "" ? "" : "\n") + replicationExposition(stats);
