@@ -147,7 +147,16 @@ export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
   async function pullThrough(org: CacheOrganization, caller: Caller, name: RepositoryName, reference: Reference, lookup: ManifestLookup) {
     if (deps.blobFill === null) throw new OriginHandoff();
     const ref = reference.kind === "tag" ? reference.tag : reference.digest.text;
+    // What another instance's fill stored, read afresh past this isolate's copy.
+    const follow = async (): Promise<ManifestLookup | null> => {
+      pull.cache.forget(name.full);
+      const after = await lookupManifest(pull, name, reference);
+      return after.manifest === null ? null : after;
+    };
     const lead = async (): Promise<ManifestLookup> => {
+      // The lease may have been free because a fill just finished: then its work is here.
+      const filled = await follow();
+      if (filled !== null) return filled;
       const repositoryId = lookup.repository?.id ?? null;
       try {
         if (repositoryId !== null) {
@@ -172,11 +181,6 @@ export function proxiedSource(local: PullSource, deps: ProxyDeps): PullSource {
         report(org, "error");
         throw upstreamFailure(error, org.target.registry.host, "MANIFEST_UNKNOWN");
       }
-    };
-    const follow = async (): Promise<ManifestLookup | null> => {
-      pull.cache.forget(name.full);
-      const after = await lookupManifest(pull, name, reference);
-      return after.manifest === null ? null : after;
     };
     return underLease(deps.shared, `manifest:${name.full}@${ref}`, lead, follow);
   }
