@@ -15,6 +15,7 @@ import { blobKey } from "../../src/core/storage-layout.js";
 import { createApp } from "../../src/http/app.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startPushScene, TEST_HOST, type PushScene } from "../support/origin-registry.js";
+import { placementsOf, uploadText } from "../support/placements.js";
 
 const clock = fakeClock(Date.UTC(2026, 5, 1));
 let scene: PushScene;
@@ -30,25 +31,8 @@ const sha256 = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(byte
 const storeOf = (location: string) => s3BlobStore(scene.origin.locations.get(location)!);
 const endpointOf = (location: string) => scene.origin.locations.get(location)!.endpoint;
 
-async function upload(text: string): Promise<{ digest: string; bytes: Uint8Array }> {
-  const bytes = new TextEncoder().encode(text);
-  const digest = sha256(bytes);
-  const response = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/?digest=${digest}`, {
-    body: bytes,
-    headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) },
-  });
-  expect(response.status).toBe(201);
-  return { digest, bytes };
-}
-
-async function placements(digest: string): Promise<string[]> {
-  const { rows } = await scene.origin.direct.query<{ name: string }>(
-    `SELECT l.name FROM imagestorageplacement p JOIN imagestoragelocation l ON l.id = p.location_id
-     JOIN imagestorage s ON s.id = p.storage_id WHERE s.content_checksum = $1 ORDER BY l.name`,
-    [digest],
-  );
-  return rows.map((r) => r.name);
-}
+const upload = (text: string) => uploadText(scene, text);
+const placements = (digest: string) => placementsOf(scene, digest);
 
 /** What the replication job does for one blob: the object copied, then the placement recorded. */
 async function replicate(digest: string, to: string, options: { object: boolean } = { object: true }): Promise<void> {

@@ -25,6 +25,7 @@ import type { Registry } from "../../src/core/registry.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startPushScene, TEST_HOST, type PushScene } from "../support/origin-registry.js";
+import { placementsOf, uploadText } from "../support/placements.js";
 import { createApp } from "../../src/http/app.js";
 import { observed } from "../../src/http/observability.js";
 
@@ -50,25 +51,8 @@ function context(): JobContext & { lines: string[] } {
   return { dryRun: false, lines, report: (line) => lines.push(line), reclaimed: () => {} };
 }
 
-async function upload(text: string): Promise<{ digest: string; bytes: Uint8Array }> {
-  const bytes = new TextEncoder().encode(text);
-  const digest = sha256(bytes);
-  const response = await scene.call("POST", `/v2/${scene.repo}/blobs/uploads/?digest=${digest}`, {
-    body: bytes,
-    headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) },
-  });
-  expect(response.status).toBe(201);
-  return { digest, bytes };
-}
-
-async function placements(digest: string): Promise<string[]> {
-  const { rows } = await scene.origin.direct.query<{ name: string }>(
-    `SELECT l.name FROM imagestorageplacement p JOIN imagestoragelocation l ON l.id = p.location_id
-     JOIN imagestorage s ON s.id = p.storage_id WHERE s.content_checksum = $1 ORDER BY l.name`,
-    [digest],
-  );
-  return rows.map((r) => r.name);
-}
+const upload = (text: string) => uploadText(scene, text);
+const placements = (digest: string) => placementsOf(scene, digest);
 
 async function queueItem(digest: string): Promise<{ retries_remaining: number; available_after: Date; available: boolean } | null> {
   const { rows } = await scene.origin.direct.query<{ retries_remaining: number; available_after: Date; available: boolean }>(
