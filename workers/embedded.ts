@@ -21,6 +21,7 @@ import { serveNodeRegistry } from "../src/runtime/node-registry.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
 import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { runStartup } from "../src/runtime/startup.js";
+import { PREPARE_DATABASE_ENV, prepareFirstStartInChild } from "../src/runtime/first-start.js";
 import { embeddedRegistry } from "./embedded-registry.js";
 
 const startedAt = Date.now();
@@ -45,6 +46,15 @@ async function databaseSecretKey(env: ConfigSource, dataDir: string): Promise<st
   return key;
 }
 
+const preparing = process.env[PREPARE_DATABASE_ENV];
+if (preparing !== undefined) {
+  // The child of prepareFirstStartInChild: create and migrate, then exit with what that cost.
+  const sql = await pgliteSql(preparing, { sharedBuffers: process.env.PIER_PGLITE_SHARED_BUFFERS || undefined });
+  await migrate(sql);
+  await sql.close();
+  process.exit(0);
+}
+
 await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port: process.env.PORT ?? "5000" }, async (undo) => {
   const env = await loadNodeSettings("embedded", process.argv.slice(2), process.env, (line) => console.log(`Pier embedded: ${line}`));
   const dataDir = resolve(readString(env, "PIER_DATA_DIR") ?? "data");
@@ -54,7 +64,10 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
   await mkdir(dataDir, { recursive: true });
   const unlock = await lockDataDir(dataDir);
   undo(unlock);
-  const sql = await pgliteSql(join(dataDir, "postgres"), { sharedBuffers: readString(env, "PIER_PGLITE_SHARED_BUFFERS") ?? undefined });
+  const databaseDir = join(dataDir, "postgres");
+  const openDatabase = () => pgliteSql(databaseDir, { sharedBuffers: readString(env, "PIER_PGLITE_SHARED_BUFFERS") ?? undefined });
+  await prepareFirstStartInChild(import.meta.url, databaseDir);
+  const sql = await openDatabase();
   undo(() => sql.close());
   await migrate(sql);
 
