@@ -4,7 +4,7 @@
  * metadata and other non-public destinations are refused unless the operator lists
  * the host or its network in the allowlist (Quay's SSRF_ALLOWED_HOSTS).
  */
-const BLOCKED_V4: readonly string[] = [
+const BLOCKED_V4_TEXT = [
   "0.0.0.0/8",
   "10.0.0.0/8",
   "100.64.0.0/10",
@@ -20,7 +20,7 @@ const BLOCKED_V4: readonly string[] = [
   "224.0.0.0/4",
   "240.0.0.0/4",
 ];
-const BLOCKED_V6: readonly string[] = ["::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8"];
+const BLOCKED_V6_TEXT = ["::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8"];
 const BLOCKED_NAME = /^(localhost|.*\.localhost|.*\.local|.*\.internal|kubernetes.*|metadata.*)$/;
 
 export class UpstreamBlockedError extends Error {
@@ -91,10 +91,11 @@ function contains(network: Cidr, address: Address): boolean {
   return address.value >> shift === network.value >> shift;
 }
 
-function inCidr(address: Address, cidr: string): boolean {
-  const network = parseCidr(cidr);
-  return network !== null && contains(network, address);
-}
+/** CIDR constants, parsed once: inNetworks runs on every request (client address resolution). */
+const networks = (texts: readonly string[]): readonly Cidr[] => texts.map((text) => parseCidr(text)!);
+const BLOCKED_V4 = networks(BLOCKED_V4_TEXT);
+const BLOCKED_V6 = networks(BLOCKED_V6_TEXT);
+const [V4_MAPPED, NAT64] = networks(["::ffff:0:0/96", "64:ff9b::/96"]) as [Cidr, Cidr];
 
 /**
  * Whether the address literal `ip` lies in one of `networks`. An IPv4-mapped IPv6
@@ -104,14 +105,14 @@ function inCidr(address: Address, cidr: string): boolean {
 export function inNetworks(ip: string, networks: readonly Cidr[]): boolean {
   const parsed = parseAddress(ip);
   if (!parsed) return false;
-  const address = inCidr(parsed, "::ffff:0:0/96") ? { version: 4 as const, value: parsed.value & 0xffffffffn } : parsed;
+  const address = contains(V4_MAPPED, parsed) ? { version: 4 as const, value: parsed.value & 0xffffffffn } : parsed;
   return networks.some((network) => contains(network, address));
 }
 
 /** IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses are judged as the IPv4 they carry. */
 function embeddedV4(address: Address): Address | null {
   if (address.version !== 6) return null;
-  if (inCidr(address, "::ffff:0:0/96") || inCidr(address, "64:ff9b::/96")) return { version: 4, value: address.value & 0xffffffffn };
+  if (contains(V4_MAPPED, address) || contains(NAT64, address)) return { version: 4, value: address.value & 0xffffffffn };
   return null;
 }
 
@@ -119,7 +120,7 @@ export function isPublicAddress(address: Address): boolean {
   const v4 = embeddedV4(address);
   if (v4) return isPublicAddress(v4);
   const blocked = address.version === 4 ? BLOCKED_V4 : BLOCKED_V6;
-  return !blocked.some((cidr) => inCidr(address, cidr));
+  return !blocked.some((network) => contains(network, address));
 }
 
 export interface UpstreamPolicy {
@@ -130,7 +131,10 @@ export interface UpstreamPolicy {
 function allowed(policy: UpstreamPolicy, host: string, address: Address | null): boolean {
   return policy.allowedHosts.some((entry) => {
     const normalized = entry.trim().toLowerCase();
-    if (normalized.includes("/")) return address !== null && inCidr(address, normalized);
+    if (normalized.includes("/")) {
+      const network = parseCidr(normalized);
+      return address !== null && network !== null && contains(network, address);
+    }
     const entryAddress = parseAddress(normalized);
     if (entryAddress && address) return entryAddress.version === address.version && entryAddress.value === address.value;
     return normalized === host;
