@@ -3,7 +3,7 @@
  * server: every flow and error of the OCI upload API, the rows and objects Quay would
  * have, and the bytes read back through the pull path.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureUser } from "../../src/core/accounts.js";
 import { blobKey } from "../../src/core/storage-layout.js";
@@ -128,6 +128,103 @@ describe("monolithic and chunked uploads", () => {
     const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes });
     expect(response.status).toBe(201);
     expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: bytes.byteLength });
+  });
+});
+
+describe("sha512 uploads", () => {
+  async function metadataOf(uuid: string): Promise<string> {
+    const { rows } = await origin.registry.sql.query<{ storage_metadata: string }>(
+      `SELECT storage_metadata FROM blobupload WHERE uuid = $1`,
+      [uuid],
+    );
+    return rows[0]!.storage_metadata;
+  }
+
+  it("stores a monolithic sha512 POST under sha512/<2 hex>/<hex> with the checksum in Quay's columns", async () => {
+    const bytes = new Uint8Array(randomBytes(70_000));
+    const digest = digestOf(bytes, "sha512");
+    const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("docker-content-digest")).toBe(digest);
+    const hex = digest.slice("sha512:".length);
+    expect(blobKey(digest)).toBe(`sha512/${hex.slice(0, 2)}/${hex}`);
+    expect(await origin.registry.blobs.stat(`sha512/${hex.slice(0, 2)}/${hex}`)).toEqual({ size: bytes.byteLength });
+    expect(await rowsFor(digest)).toEqual([{ image_size: "70000", cas_path: true, uploading: false, placements: 1, links: 1 }]);
+    const head = await call("HEAD", `/v2/${repo}/blobs/${digest}`);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("docker-content-digest")).toBe(digest);
+    const redirect = await call("GET", `/v2/${repo}/blobs/${digest}`);
+    const read = new Uint8Array(await (await fetch(redirect.headers.get("location")!)).arrayBuffer());
+    expect(digestOf(read, "sha512")).toBe(digest);
+  });
+
+  it("finishes a chunked session with a sha512 digest, declared on the POST or only on the PUT", async () => {
+    const first = new Uint8Array(randomBytes(40_000));
+    const last = new Uint8Array(randomBytes(1_000));
+    const digest = digestOf(new Uint8Array([...first, ...last]), "sha512");
+    for (const query of ["?digest-algorithm=sha512", ""]) {
+      const start = await call("POST", `/v2/${repo}/blobs/uploads/${query}`);
+      expect(start.status).toBe(202);
+      const uuid = start.headers.get("docker-upload-uuid")!;
+      expect(JSON.parse(await metadataOf(uuid))).toEqual(query ? { chunks: [], digest_algorithm: "sha512" } : { chunks: [] });
+      const patched = await call("PATCH", start.headers.get("location")!, { body: first, headers: { "content-range": "0-39999" } });
+      expect(patched.status).toBe(202);
+      if (query) expect(JSON.parse(await metadataOf(uuid)).digest_algorithm).toBe("sha512");
+      const done = await call("PUT", `${patched.headers.get("location")!}?digest=${digest}`, { body: last });
+      expect(done.status).toBe(201);
+      expect(done.headers.get("docker-content-digest")).toBe(digest);
+    }
+    expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: 41_000 });
+    expect(await rowsFor(digest)).toEqual([{ image_size: "41000", cas_path: true, uploading: false, placements: 1, links: 2 }]);
+  });
+
+  it("takes the sha512 of a POST-then-PUT body, and refuses a wrong one with DIGEST_INVALID, storing nothing", async () => {
+    const bytes = new TextEncoder().encode("put with body");
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    const done = await call("PUT", `${start.headers.get("location")!}?digest=${digestOf(bytes, "sha512")}`, { body: bytes });
+    expect(done.status).toBe(201);
+
+    const wrong = digestOf("other bytes", "sha512");
+    for (const query of ["?digest-algorithm=sha512", ""]) {
+      const session = await call("POST", `/v2/${repo}/blobs/uploads/${query}`);
+      await call("PATCH", session.headers.get("location")!, { body: "these bytes" });
+      const refused = await call("PUT", `${session.headers.get("location")!}?digest=${wrong}`);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    }
+    const monolithic = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${wrong}`, { body: "these bytes" });
+    expect(monolithic.status).toBe(400);
+    expect(await rowsFor(wrong)).toEqual([]);
+    expect(await origin.registry.blobs.stat(blobKey(wrong)!)).toBeNull();
+    expect(await origin.registry.blobs.stat(blobKey(digestOf("these bytes", "sha512"))!)).toBeNull();
+  });
+
+  it("refuses malformed digests of either algorithm and unknown algorithms with DIGEST_INVALID", async () => {
+    const sha256Hex = createHash("sha256").update("x").digest("hex");
+    const sha512Hex = createHash("sha512").update("x").digest("hex");
+    const malformed = [
+      `sha512:${sha512Hex.toUpperCase()}`,
+      `sha512:${sha256Hex}`,
+      `sha512:${sha512Hex.slice(1)}`,
+      `sha256:${sha256Hex.toUpperCase()}`,
+      `sha256:${sha512Hex}`,
+      `md5:${createHash("md5").update("x").digest("hex")}`,
+      `sha384:${createHash("sha384").update("x").digest("hex")}`,
+    ];
+    for (const digest of malformed) {
+      const monolithic = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: "x" });
+      expect([digest, monolithic.status]).toEqual([digest, 400]);
+      expect(((await monolithic.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+      const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+      const put = await call("PUT", `${start.headers.get("location")!}?digest=${digest}`, { body: "x" });
+      expect([digest, put.status]).toEqual([digest, 400]);
+      expect(((await put.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    }
+    const unknown = await call("POST", `/v2/${repo}/blobs/uploads/?digest-algorithm=md5`);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    expect((await origin.registry.blobs.list("sha384/")).keys).toEqual([]);
+    expect((await origin.registry.blobs.list("md5/")).keys).toEqual([]);
   });
 });
 
