@@ -199,6 +199,25 @@ describe("sha512 uploads", () => {
     expect(await origin.registry.blobs.stat(blobKey(digestOf("these bytes", "sha512"))!)).toBeNull();
   });
 
+  it("mounts a sha512 blob from another repository", async () => {
+    const ns = (await origin.registry.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [namespace])).rows[0]!.id;
+    await createRepository(origin.registry, ns, "source512", { visibility: "private" });
+    const source = `${namespace}/source512`;
+    const token = await origin.token("writer", { [repo]: ["pull", "push"], [source]: ["pull", "push"] });
+    const bytes = new Uint8Array(randomBytes(3_000));
+    const digest = digestOf(bytes, "sha512");
+    expect((await call("POST", `/v2/${source}/blobs/uploads/?digest=${digest}`, { body: bytes, token })).status).toBe(201);
+
+    const mounted = await call("POST", `/v2/${repo}/blobs/uploads/?mount=${digest}&from=${source}`, { token });
+    expect(mounted.status).toBe(201);
+    expect(mounted.headers.get("docker-content-digest")).toBe(digest);
+    expect(mounted.headers.get("location")).toBe(`https://${TEST_HOST}/v2/${repo}/blobs/${digest}`);
+    const head = await call("HEAD", `/v2/${repo}/blobs/${digest}`);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe("3000");
+    expect(await rowsFor(digest)).toEqual([{ image_size: "3000", cas_path: true, uploading: false, placements: 1, links: 1 }]);
+  });
+
   it("refuses malformed digests of either algorithm and unknown algorithms with DIGEST_INVALID", async () => {
     const sha256Hex = createHash("sha256").update("x").digest("hex");
     const sha512Hex = createHash("sha512").update("x").digest("hex");
