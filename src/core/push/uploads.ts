@@ -12,7 +12,7 @@
  * the chunks once at completion.
  */
 import { RegistryError } from "../errors/registry-error.js";
-import { isSupportedAlgorithm, parseDigest, type Digest } from "../model/digest.js";
+import { isSupportedAlgorithm, parseSupportedDigest, type Digest } from "../model/digest.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { DigestAlgorithm, Hashing, IncrementalHash } from "../ports/hashing.js";
@@ -275,8 +275,8 @@ export async function completeUpload(
   last: ChunkInput,
 ): Promise<Digest> {
   if (!digestText) throw new RegistryError("BLOB_UPLOAD_INVALID", "Missing digest arg on monolithic upload");
-  const digest = parseDigest(digestText);
-  if (digest === null || (digest.algorithm !== "sha256" && digest.algorithm !== "sha512")) {
+  const digest = parseSupportedDigest(digestText);
+  if (digest === null) {
     throw new RegistryError("DIGEST_INVALID", "invalid or unsupported digest", { digest: digestText });
   }
   const state = await appendChunk(deps, target, uuid, last, digest.algorithm);
