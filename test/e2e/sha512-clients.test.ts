@@ -35,6 +35,13 @@ async function curl(args: string[], output = "/dev/null"): Promise<{ status: num
   return { status: statuses.at(-1)!, headers: stdout.toLowerCase() };
 }
 
+/** curl -X <method> with a bearer token and a body (`@file` or the bytes themselves). */
+function send(method: string, path: string, bearer: string, body: string | null, contentType?: string) {
+  const type = contentType ? ["-H", `Content-Type: ${contentType}`] : [];
+  const data = body === null ? [] : ["--data-binary", body];
+  return curl(["-X", method, "-H", `Authorization: Bearer ${bearer}`, ...type, ...data, `http://${host}${path}`]);
+}
+
 async function token(repository: string, readable = ""): Promise<string> {
   const extra = readable ? `&scope=repository:${readable}:pull` : "";
   const { stdout } = await execFileAsync(
@@ -71,47 +78,23 @@ describe("sha512 with curl and skopeo on the filesystem store", () => {
       const layerDigest = `sha512:${hex("sha512", layer)}`;
       const config = JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } });
       const configDigest = `sha256:${hex("sha256", config)}`;
-      const bearer = `Authorization: Bearer ${await token("root1/app")}`;
+      const app = await token("root1/app");
 
-      const uploaded = await curl([
-        "-X",
+      const uploaded = await send(
         "POST",
-        "-H",
-        bearer,
-        "-H",
-        "Content-Type: application/octet-stream",
-        "--data-binary",
+        `/v2/root1/app/blobs/uploads/?digest=${layerDigest}`,
+        app,
         `@${layerFile}`,
-        `http://${host}/v2/root1/app/blobs/uploads/?digest=${layerDigest}`,
-      ]);
+        "application/octet-stream",
+      );
       expect(uploaded.status).toBe(201);
       expect(uploaded.headers).toContain(`docker-content-digest: ${layerDigest}`);
       const layerHex = layerDigest.slice("sha512:".length);
       expect((await stat(join(dataDir, "storage", "sha512", layerHex.slice(0, 2), layerHex))).size).toBe(layer.byteLength);
 
-      const wrong = await curl([
-        "-X",
-        "POST",
-        "-H",
-        bearer,
-        "--data-binary",
-        "not the layer",
-        `http://${host}/v2/root1/app/blobs/uploads/?digest=${layerDigest.replace(/.$/, (c) => (c === "0" ? "1" : "0"))}`,
-      ]);
-      expect(wrong.status).toBe(400);
-      expect(
-        (
-          await curl([
-            "-X",
-            "POST",
-            "-H",
-            bearer,
-            "--data-binary",
-            config,
-            `http://${host}/v2/root1/app/blobs/uploads/?digest=${configDigest}`,
-          ])
-        ).status,
-      ).toBe(201);
+      const wrongDigest = layerDigest.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
+      expect((await send("POST", `/v2/root1/app/blobs/uploads/?digest=${wrongDigest}`, app, "not the layer")).status).toBe(400);
+      expect((await send("POST", `/v2/root1/app/blobs/uploads/?digest=${configDigest}`, app, config)).status).toBe(201);
 
       const manifest = JSON.stringify({
         schemaVersion: 2,
@@ -119,41 +102,12 @@ describe("sha512 with curl and skopeo on the filesystem store", () => {
         config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
         layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layerDigest, size: layer.byteLength }],
       });
-      const pushed = await curl([
-        "-X",
-        "PUT",
-        "-H",
-        bearer,
-        "-H",
-        `Content-Type: ${MediaType.ociManifest}`,
-        "--data-binary",
-        manifest,
-        `http://${host}/v2/root1/app/manifests/${`sha512:${hex("sha512", manifest)}`}`,
-      ]);
-      expect(pushed.status).toBe(201);
-      expect(
-        (
-          await curl([
-            "-X",
-            "PUT",
-            "-H",
-            bearer,
-            "-H",
-            `Content-Type: ${MediaType.ociManifest}`,
-            "--data-binary",
-            manifest,
-            `http://${host}/v2/root1/app/manifests/mixed`,
-          ])
-        ).status,
-      ).toBe(201);
+      for (const reference of [`sha512:${hex("sha512", manifest)}`, "mixed"]) {
+        expect((await send("PUT", `/v2/root1/app/manifests/${reference}`, app, manifest, MediaType.ociManifest)).status).toBe(201);
+      }
 
-      const mounted = await curl([
-        "-X",
-        "POST",
-        "-H",
-        `Authorization: Bearer ${await token("root1/copy", "root1/app")}`,
-        `http://${host}/v2/root1/copy/blobs/uploads/?mount=${layerDigest}&from=root1/app`,
-      ]);
+      const copy = await token("root1/copy", "root1/app");
+      const mounted = await send("POST", `/v2/root1/copy/blobs/uploads/?mount=${layerDigest}&from=root1/app`, copy, null);
       expect(mounted.status).toBe(201);
       expect(mounted.headers).toContain(`docker-content-digest: ${layerDigest}`);
 
