@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureUser } from "../../src/core/accounts.js";
 import { blobKey } from "../../src/core/storage-layout.js";
+import { createApp } from "../../src/http/app.js";
 import { startPushScene, TEST_HOST, type OriginFixture, type PushScene, type RequestInitLike } from "../support/origin-registry.js";
 import { createRepository, storeImage, unique } from "../support/quay-seed.js";
 import { seededBytes, sha256Hex } from "../suites/blob-store.js";
@@ -176,6 +177,45 @@ describe("sha512 uploads", () => {
     }
     expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: 41_000 });
     expect(await rowsFor(digest)).toEqual([{ image_size: "41000", cas_path: true, uploading: false, placements: 1, links: 2 }]);
+  });
+
+  it("hashes sha512 while the bytes stream when it is known in time, and reads the chunks a second time only when named last", async () => {
+    // The registry's own store, with the keys it reads logged.
+    const reads: string[] = [];
+    const store = origin.registry.blobs;
+    const logged = Object.assign(Object.create(store) as typeof store, {
+      get: (key: string, range?: Parameters<typeof store.get>[1]) => (reads.push(key), store.get(key, range)),
+    });
+    const app = createApp({ ...origin.registry, blobs: logged });
+    const send = (method: string, path: string, body?: Uint8Array) =>
+      app.request(path.startsWith("http") ? path : `https://${TEST_HOST}${path}`, {
+        method,
+        body: (body as Uint8Array<ArrayBuffer> | undefined) ?? null,
+        headers: { authorization: `Bearer ${scene.writer}` },
+      });
+    /** How often each chunk object was read: once to assemble the blob, twice when also hashed afterwards. */
+    const readsPerChunk = () => {
+      const counts = new Map<string, number>();
+      for (const key of reads.filter((k) => k.startsWith("uploads/"))) counts.set(key, (counts.get(key) ?? 0) + 1);
+      return [...new Set(counts.values())];
+    };
+
+    const whole = new Uint8Array(randomBytes(30_000));
+    expect((await send("POST", `/v2/${repo}/blobs/uploads/?digest=${digestOf(whole, "sha512")}`, whole)).status).toBe(201);
+    expect(reads).toEqual([]);
+
+    for (const [query, expectedReads] of [
+      ["?digest-algorithm=sha512", 1],
+      ["", 2],
+    ] as const) {
+      reads.length = 0;
+      const bytes = new Uint8Array(randomBytes(30_000));
+      const start = await send("POST", `/v2/${repo}/blobs/uploads/${query}`);
+      const patched = await send("PATCH", start.headers.get("location")!, bytes.subarray(0, 20_000));
+      const done = await send("PUT", `${patched.headers.get("location")!}?digest=${digestOf(bytes, "sha512")}`, bytes.subarray(20_000));
+      expect(done.status).toBe(201);
+      expect([query, readsPerChunk()]).toEqual([query, [expectedReads]]);
+    }
   });
 
   it("takes the sha512 of a POST-then-PUT body, and refuses a wrong one with DIGEST_INVALID, storing nothing", async () => {
