@@ -188,7 +188,7 @@ export async function appendChunk(
     await deps.blobs.delete(key).catch(() => {});
     throw new RangeMismatch({ uuid, size: Number((await session(deps, target, uuid)).byte_count) });
   }
-  if (hash) deps.hashStates.set(uuid, { offset: size, algorithm: state!.algorithm, hash });
+  if (hash && state) deps.hashStates.set(uuid, { offset: size, algorithm: state.algorithm, hash });
   return { uuid, size };
 }
 
