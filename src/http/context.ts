@@ -5,7 +5,7 @@
 import type { Context } from "hono";
 import { anonymousCaller, type Caller } from "../core/auth/access.js";
 import { RegistryError } from "../core/errors/registry-error.js";
-import { parseDigest, type Digest } from "../core/model/digest.js";
+import { parseSupportedDigest, type Digest } from "../core/model/digest.js";
 import { parseDistributionName, type RepositoryName } from "../core/model/names.js";
 import { hasControlCharacter } from "../core/model/text.js";
 import type { Registry } from "../core/registry.js";
@@ -94,10 +94,10 @@ export function textQuery(c: Context, param: string): string | null {
   return value;
 }
 
-/** A digest route param; DIGEST_INVALID when malformed. */
+/** A digest route param; DIGEST_INVALID when malformed or in an algorithm other than sha256 and sha512. */
 export function digestParam(c: Context, param: string): Digest {
   const raw = c.req.param(param) ?? "";
-  const digest = parseDigest(raw);
+  const digest = parseSupportedDigest(raw);
   if (digest === null) throw new RegistryError("DIGEST_INVALID", "invalid digest", { digest: raw });
   return digest;
 }

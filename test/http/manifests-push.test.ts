@@ -60,6 +60,106 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => origin?.close());
 
+describe("sha512 content", () => {
+  const sha512 = (bytes: Uint8Array | string) => `sha512:${createHash("sha512").update(bytes).digest("hex")}`;
+
+  async function mixedImage(seed: string) {
+    const config = await blob(JSON.stringify({ architecture: "amd64", os: "linux", seed }), "application/vnd.oci.image.config.v1+json");
+    const content = `sha512 layer of ${seed}`;
+    const uploaded = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${sha512(content)}`, { body: content });
+    expect(uploaded.status).toBe(201);
+    const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha512(content), size: Buffer.byteLength(content) };
+    const text = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [layer] });
+    return { text, config, layer };
+  }
+
+  async function storedDigests(): Promise<{ digest: string; blobs: string[] }[]> {
+    const { rows } = await origin.registry.sql.query<{ digest: string; blobs: string[] }>(
+      `SELECT m.digest, array_agg(s.content_checksum ORDER BY s.content_checksum) AS blobs
+       FROM manifest m JOIN manifestblob mb ON mb.manifest_id = m.id JOIN imagestorage s ON s.id = mb.blob_id
+       WHERE m.repository_id = $1 AND m.digest LIKE 'sha512:%' GROUP BY m.digest`,
+      [repoId],
+    );
+    return rows;
+  }
+
+  it("pushes a mixed image (sha256 config, sha512 layer) by tag and by sha512 digest, and serves it by that digest", async () => {
+    const pushed = await mixedImage("mixed");
+    const byTag = await put("mixed", pushed.text);
+    expect(byTag.status).toBe(201);
+    expect(byTag.headers.get("docker-content-digest")).toBe(sha256(pushed.text));
+
+    const digest = sha512(pushed.text);
+    const byDigest = await put(digest, pushed.text);
+    expect(byDigest.status).toBe(201);
+    expect(byDigest.headers.get("docker-content-digest")).toBe(digest);
+    expect(byDigest.headers.get("location")).toBe(`/v2/${repo}/manifests/${digest}`);
+    expect(await storedDigests()).toEqual([{ digest, blobs: [pushed.config.digest, pushed.layer.digest].sort() }]);
+
+    for (const method of ["GET", "HEAD"]) {
+      const read = await call(method, `/v2/${repo}/manifests/${digest}`, { headers: { accept: MediaType.ociManifest } });
+      expect(read.status).toBe(200);
+      expect(read.headers.get("docker-content-digest")).toBe(digest);
+      expect(read.headers.get("content-length")).toBe(String(Buffer.byteLength(pushed.text)));
+      if (method === "GET") expect(await read.text()).toBe(pushed.text);
+    }
+    const tagged = await call("GET", `/v2/${repo}/manifests/mixed`, { headers: { accept: MediaType.ociManifest } });
+    expect(await tagged.text()).toBe(pushed.text);
+  });
+
+  it("refuses a sha512 reference the bytes do not match, and malformed ones, writing nothing", async () => {
+    const pushed = await mixedImage("refused");
+    const wrong = await put(sha512("other bytes"), pushed.text);
+    expect(wrong.status).toBe(400);
+    expect(await errorCode(wrong)).toBe("DIGEST_INVALID");
+    const hex = sha512(pushed.text).slice("sha512:".length);
+    for (const reference of [`sha512:${hex.toUpperCase()}`, `sha512:${hex.slice(0, 64)}`, `sha384:${hex.slice(0, 96)}`]) {
+      const refused = await put(reference, pushed.text);
+      expect([reference, refused.status]).toEqual([reference, 400]);
+      expect(await errorCode(refused)).toMatch(/^(DIGEST_INVALID|MANIFEST_INVALID)$/);
+    }
+    expect((await storedDigests()).map((row) => row.digest)).not.toContain(sha512(pushed.text));
+  });
+
+  it("lists referrers of a sha512 subject, through the API and the spec's 64-character fallback tag", async () => {
+    const subject = await mixedImage("subject");
+    const subjectDigest = sha512(subject.text);
+    expect((await put(subjectDigest, subject.text)).status).toBe(201);
+    expect((await put("subject", subject.text)).status).toBe(201);
+    const empty = await blob("{}", "application/vnd.oci.empty.v1+json");
+    const descriptor = { mediaType: MediaType.ociManifest, digest: subjectDigest, size: Buffer.byteLength(subject.text) };
+    const referrer = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType: "application/vnd.example.sbom",
+      config: empty,
+      layers: [],
+      subject: descriptor,
+    });
+    const pushed = await put(sha512(referrer), referrer);
+    expect(pushed.status).toBe(201);
+    expect(pushed.headers.get("oci-subject")).toBe(subjectDigest);
+
+    // A client without the referrers API keeps an index under `sha512-<first 64 hex>`.
+    const fallbackEntry = {
+      mediaType: MediaType.ociManifest,
+      digest: sha256(subject.text),
+      size: descriptor.size,
+      artifactType: "application/vnd.example.old",
+    };
+    const fallback = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [fallbackEntry] });
+    const tag = `sha512-${subjectDigest.slice("sha512:".length, "sha512:".length + 64)}`;
+    expect((await put(tag, fallback, MediaType.ociIndex)).status).toBe(201);
+
+    const listed = await call("GET", `/v2/${repo}/referrers/${subjectDigest}`);
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { manifests: { digest: string; artifactType: string }[] }).manifests).toEqual([
+      expect.objectContaining({ digest: sha512(referrer), artifactType: "application/vnd.example.sbom" }),
+      expect.objectContaining({ digest: sha256(subject.text), artifactType: "application/vnd.example.old" }),
+    ]);
+  });
+});
+
 describe("PUT manifest", () => {
   it("stores an image manifest by tag as Quay does and serves it at once", async () => {
     const pushed = await image("first");

@@ -3,10 +3,11 @@
  * server: every flow and error of the OCI upload API, the rows and objects Quay would
  * have, and the bytes read back through the pull path.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureUser } from "../../src/core/accounts.js";
 import { blobKey } from "../../src/core/storage-layout.js";
+import { createApp } from "../../src/http/app.js";
 import { startPushScene, TEST_HOST, type OriginFixture, type PushScene, type RequestInitLike } from "../support/origin-registry.js";
 import { createRepository, storeImage, unique } from "../support/quay-seed.js";
 import { seededBytes, sha256Hex } from "../suites/blob-store.js";
@@ -128,6 +129,161 @@ describe("monolithic and chunked uploads", () => {
     const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes });
     expect(response.status).toBe(201);
     expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: bytes.byteLength });
+  });
+});
+
+describe("sha512 uploads", () => {
+  async function metadataOf(uuid: string): Promise<string> {
+    const { rows } = await origin.registry.sql.query<{ storage_metadata: string }>(
+      `SELECT storage_metadata FROM blobupload WHERE uuid = $1`,
+      [uuid],
+    );
+    return rows[0]!.storage_metadata;
+  }
+
+  it("stores a monolithic sha512 POST under sha512/<2 hex>/<hex> with the checksum in Quay's columns", async () => {
+    const bytes = new Uint8Array(randomBytes(70_000));
+    const digest = digestOf(bytes, "sha512");
+    const response = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: bytes });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("docker-content-digest")).toBe(digest);
+    const hex = digest.slice("sha512:".length);
+    expect(blobKey(digest)).toBe(`sha512/${hex.slice(0, 2)}/${hex}`);
+    expect(await origin.registry.blobs.stat(`sha512/${hex.slice(0, 2)}/${hex}`)).toEqual({ size: bytes.byteLength });
+    expect(await rowsFor(digest)).toEqual([{ image_size: "70000", cas_path: true, uploading: false, placements: 1, links: 1 }]);
+    const head = await call("HEAD", `/v2/${repo}/blobs/${digest}`);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("docker-content-digest")).toBe(digest);
+    const redirect = await call("GET", `/v2/${repo}/blobs/${digest}`);
+    const read = new Uint8Array(await (await fetch(redirect.headers.get("location")!)).arrayBuffer());
+    expect(digestOf(read, "sha512")).toBe(digest);
+  });
+
+  it("finishes a chunked session with a sha512 digest, declared on the POST or only on the PUT", async () => {
+    const first = new Uint8Array(randomBytes(40_000));
+    const last = new Uint8Array(randomBytes(1_000));
+    const digest = digestOf(new Uint8Array([...first, ...last]), "sha512");
+    for (const query of ["?digest-algorithm=sha512", ""]) {
+      const start = await call("POST", `/v2/${repo}/blobs/uploads/${query}`);
+      expect(start.status).toBe(202);
+      const uuid = start.headers.get("docker-upload-uuid")!;
+      expect(JSON.parse(await metadataOf(uuid))).toEqual(query ? { chunks: [], digest_algorithm: "sha512" } : { chunks: [] });
+      const patched = await call("PATCH", start.headers.get("location")!, { body: first, headers: { "content-range": "0-39999" } });
+      expect(patched.status).toBe(202);
+      if (query) expect(JSON.parse(await metadataOf(uuid)).digest_algorithm).toBe("sha512");
+      const done = await call("PUT", `${patched.headers.get("location")!}?digest=${digest}`, { body: last });
+      expect(done.status).toBe(201);
+      expect(done.headers.get("docker-content-digest")).toBe(digest);
+    }
+    expect(await origin.registry.blobs.stat(blobKey(digest)!)).toEqual({ size: 41_000 });
+    expect(await rowsFor(digest)).toEqual([{ image_size: "41000", cas_path: true, uploading: false, placements: 1, links: 2 }]);
+  });
+
+  it("hashes sha512 while the bytes stream when it is known in time, and reads the chunks a second time only when named last", async () => {
+    // The registry's own store, with the keys it reads logged.
+    const reads: string[] = [];
+    const store = origin.registry.blobs;
+    const logged = Object.assign(Object.create(store) as typeof store, {
+      get: (key: string, range?: Parameters<typeof store.get>[1]) => (reads.push(key), store.get(key, range)),
+    });
+    const app = createApp({ ...origin.registry, blobs: logged });
+    const send = (method: string, path: string, body?: Uint8Array) =>
+      app.request(path.startsWith("http") ? path : `https://${TEST_HOST}${path}`, {
+        method,
+        body: (body as Uint8Array<ArrayBuffer> | undefined) ?? null,
+        headers: { authorization: `Bearer ${scene.writer}` },
+      });
+    /** How often each chunk object was read: once to assemble the blob, twice when also hashed afterwards. */
+    const readsPerChunk = () => {
+      const counts = new Map<string, number>();
+      for (const key of reads.filter((k) => k.startsWith("uploads/"))) counts.set(key, (counts.get(key) ?? 0) + 1);
+      return [...new Set(counts.values())];
+    };
+
+    const whole = new Uint8Array(randomBytes(30_000));
+    expect((await send("POST", `/v2/${repo}/blobs/uploads/?digest=${digestOf(whole, "sha512")}`, whole)).status).toBe(201);
+    expect(reads).toEqual([]);
+
+    for (const [query, expectedReads] of [
+      ["?digest-algorithm=sha512", 1],
+      ["", 2],
+    ] as const) {
+      reads.length = 0;
+      const bytes = new Uint8Array(randomBytes(30_000));
+      const start = await send("POST", `/v2/${repo}/blobs/uploads/${query}`);
+      const patched = await send("PATCH", start.headers.get("location")!, bytes.subarray(0, 20_000));
+      const done = await send("PUT", `${patched.headers.get("location")!}?digest=${digestOf(bytes, "sha512")}`, bytes.subarray(20_000));
+      expect(done.status).toBe(201);
+      expect([query, readsPerChunk()]).toEqual([query, [expectedReads]]);
+    }
+  });
+
+  it("takes the sha512 of a POST-then-PUT body, and refuses a wrong one with DIGEST_INVALID, storing nothing", async () => {
+    const bytes = new TextEncoder().encode("put with body");
+    const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+    const done = await call("PUT", `${start.headers.get("location")!}?digest=${digestOf(bytes, "sha512")}`, { body: bytes });
+    expect(done.status).toBe(201);
+
+    const wrong = digestOf("other bytes", "sha512");
+    for (const query of ["?digest-algorithm=sha512", ""]) {
+      const session = await call("POST", `/v2/${repo}/blobs/uploads/${query}`);
+      await call("PATCH", session.headers.get("location")!, { body: "these bytes" });
+      const refused = await call("PUT", `${session.headers.get("location")!}?digest=${wrong}`);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    }
+    const monolithic = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${wrong}`, { body: "these bytes" });
+    expect(monolithic.status).toBe(400);
+    expect(await rowsFor(wrong)).toEqual([]);
+    expect(await origin.registry.blobs.stat(blobKey(wrong)!)).toBeNull();
+    expect(await origin.registry.blobs.stat(blobKey(digestOf("these bytes", "sha512"))!)).toBeNull();
+  });
+
+  it("mounts a sha512 blob from another repository", async () => {
+    const ns = (await origin.registry.sql.query<{ id: number }>(`SELECT id FROM "user" WHERE username = $1`, [namespace])).rows[0]!.id;
+    await createRepository(origin.registry, ns, "source512", { visibility: "private" });
+    const source = `${namespace}/source512`;
+    const token = await origin.token("writer", { [repo]: ["pull", "push"], [source]: ["pull", "push"] });
+    const bytes = new Uint8Array(randomBytes(3_000));
+    const digest = digestOf(bytes, "sha512");
+    expect((await call("POST", `/v2/${source}/blobs/uploads/?digest=${digest}`, { body: bytes, token })).status).toBe(201);
+
+    const mounted = await call("POST", `/v2/${repo}/blobs/uploads/?mount=${digest}&from=${source}`, { token });
+    expect(mounted.status).toBe(201);
+    expect(mounted.headers.get("docker-content-digest")).toBe(digest);
+    expect(mounted.headers.get("location")).toBe(`https://${TEST_HOST}/v2/${repo}/blobs/${digest}`);
+    const head = await call("HEAD", `/v2/${repo}/blobs/${digest}`);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe("3000");
+    expect(await rowsFor(digest)).toEqual([{ image_size: "3000", cas_path: true, uploading: false, placements: 1, links: 1 }]);
+  });
+
+  it("refuses malformed digests of either algorithm and unknown algorithms with DIGEST_INVALID", async () => {
+    const sha256Hex = createHash("sha256").update("x").digest("hex");
+    const sha512Hex = createHash("sha512").update("x").digest("hex");
+    const malformed = [
+      `sha512:${sha512Hex.toUpperCase()}`,
+      `sha512:${sha256Hex}`,
+      `sha512:${sha512Hex.slice(1)}`,
+      `sha256:${sha256Hex.toUpperCase()}`,
+      `sha256:${sha512Hex}`,
+      `md5:${createHash("md5").update("x").digest("hex")}`,
+      `sha384:${createHash("sha384").update("x").digest("hex")}`,
+    ];
+    for (const digest of malformed) {
+      const monolithic = await call("POST", `/v2/${repo}/blobs/uploads/?digest=${digest}`, { body: "x" });
+      expect([digest, monolithic.status]).toEqual([digest, 400]);
+      expect(((await monolithic.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+      const start = await call("POST", `/v2/${repo}/blobs/uploads/`);
+      const put = await call("PUT", `${start.headers.get("location")!}?digest=${digest}`, { body: "x" });
+      expect([digest, put.status]).toEqual([digest, 400]);
+      expect(((await put.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    }
+    const unknown = await call("POST", `/v2/${repo}/blobs/uploads/?digest-algorithm=md5`);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("DIGEST_INVALID");
+    expect((await origin.registry.blobs.list("sha384/")).keys).toEqual([]);
+    expect((await origin.registry.blobs.list("md5/")).keys).toEqual([]);
   });
 });
 

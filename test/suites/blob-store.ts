@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
+import { blobKey } from "../../src/core/storage-layout.js";
 import { expectUnavailableInTime, type FrozenDependency } from "./frozen-dependency.js";
 
 export interface BlobStoreSubject {
@@ -98,6 +99,17 @@ export function runBlobStoreSuite(
       await put("basic/hello", "hello, blob ☃");
       expect(await store.stat(key("basic/hello"))).toEqual({ size: 15 });
       expect(await read("basic/hello")).toEqual({ text: "hello, blob ☃", size: 15, range: undefined });
+    });
+
+    it("keeps sha256 and sha512 blobs beside each other under Quay's <algorithm>/<2 hex>/<hex> keys", async () => {
+      const sha256 = blobKey(`sha256:${"ab".repeat(32)}`)!;
+      const sha512 = blobKey(`sha512:${"ab".repeat(64)}`)!;
+      expect([sha256, sha512]).toEqual([`sha256/ab/${"ab".repeat(32)}`, `sha512/ab/${"ab".repeat(64)}`]);
+      await put(sha256, "sha256 bytes");
+      await put(sha512, "sha512 bytes, longer");
+      expect(await read(sha512)).toEqual({ text: "sha512 bytes, longer", size: 20, range: undefined });
+      expect(await read(sha256)).toEqual({ text: "sha256 bytes", size: 12, range: undefined });
+      expect((await store.list(key("sha512/"))).keys.map((k) => [k.key, k.size])).toEqual([[key(sha512), 20]]);
     });
 
     it("stores an empty object", async () => {

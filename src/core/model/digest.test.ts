@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isSupportedAlgorithm, parseDigest } from "./digest.js";
+import { isSupportedAlgorithm, parseDigest, parseSupportedDigest } from "./digest.js";
 
 describe("parseDigest", () => {
   const sha256 = `sha256:${"a".repeat(64)}`;
@@ -23,5 +23,12 @@ describe("parseDigest", () => {
     expect(parseDigest("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8")?.algorithm).toBe("multihash+base58");
     expect(isSupportedAlgorithm("multihash+base58")).toBe(false);
     expect(isSupportedAlgorithm("sha512")).toBe(true);
+  });
+
+  it("keeps only sha256 and sha512 digests for requests", () => {
+    expect(parseSupportedDigest(sha512)).toEqual({ algorithm: "sha512", hex: "b".repeat(128), text: sha512 });
+    expect(parseSupportedDigest(sha256)?.algorithm).toBe("sha256");
+    expect(parseSupportedDigest(`md5:${"c".repeat(32)}`)).toBeNull();
+    expect(parseSupportedDigest(`sha512:${"B".repeat(128)}`)).toBeNull();
   });
 });

@@ -19,6 +19,15 @@ export function parseDigest(text: string): Digest | null {
   return { algorithm, hex, text };
 }
 
+/**
+ * A digest this registry can verify (sha256 or sha512); null otherwise. Requests refuse
+ * the rest with DIGEST_INVALID: content under another algorithm could never be checked.
+ */
+export function parseSupportedDigest(text: string): (Digest & { algorithm: "sha256" | "sha512" }) | null {
+  const digest = parseDigest(text);
+  return digest && isSupportedAlgorithm(digest.algorithm) ? (digest as Digest & { algorithm: "sha256" | "sha512" }) : null;
+}
+
 export function isSupportedAlgorithm(algorithm: string): algorithm is "sha256" | "sha512" {
   return algorithm in HEX_LENGTH;
 }

@@ -4,12 +4,15 @@
  * storage_metadata), and on completion the bytes moved to the blob's content-addressed
  * key — a server-side copy for a single chunk — then recorded as Quay records blobs.
  *
- * The digest is computed while bytes stream in. Hash state lives in the process that
- * received the previous chunk; a chunk arriving elsewhere (or after a restart) falls
- * back to re-reading the chunks once at completion.
+ * The digest is computed while bytes stream in, in the session's algorithm: sha256, or
+ * what `?digest-algorithm=` named on the POST (kept in storage_metadata so any process
+ * sees it), or the final digest's when the body comes with it (monolithic). Hash state
+ * lives in the process that received the previous chunk; a chunk arriving elsewhere (or
+ * after a restart), or a final digest in another algorithm, falls back to re-reading
+ * the chunks once at completion.
  */
 import { RegistryError } from "../errors/registry-error.js";
-import { parseDigest, type Digest } from "../model/digest.js";
+import { isSupportedAlgorithm, parseSupportedDigest, type Digest } from "../model/digest.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { DigestAlgorithm, Hashing, IncrementalHash } from "../ports/hashing.js";
@@ -42,7 +45,7 @@ export interface UploadDeps {
   /** `imagestoragelocation.name` of this registry's storage. */
   location: string;
   /** Hash states of sessions this process is receiving, by upload uuid. */
-  hashStates: Map<string, { offset: number; hash: IncrementalHash }>;
+  hashStates: Map<string, { offset: number; algorithm: DigestAlgorithm; hash: IncrementalHash }>;
   quota: QuotaSettings;
   /** Told how many bytes each stored chunk had (metrics). */
   onBytesReceived?: (bytes: number) => void;
@@ -50,13 +53,25 @@ export interface UploadDeps {
 
 type Chunk = [key: string, offset: number, length: number];
 
-function chunksOf(upload: BlobUploadRow): Chunk[] {
+/** Quay's `{"chunks": [...]}`, plus the algorithm a client declared when it was not sha256. */
+interface SessionMetadata {
+  chunks: Chunk[];
+  digest_algorithm?: DigestAlgorithm;
+}
+
+function metadataOf(upload: BlobUploadRow): SessionMetadata {
   try {
-    const parsed = JSON.parse(upload.storage_metadata || "{}") as { chunks?: unknown };
-    return Array.isArray(parsed.chunks) ? (parsed.chunks as Chunk[]) : [];
+    const parsed = JSON.parse(upload.storage_metadata || "{}") as { chunks?: unknown; digest_algorithm?: unknown };
+    const chunks = Array.isArray(parsed.chunks) ? (parsed.chunks as Chunk[]) : [];
+    const algorithm = parsed.digest_algorithm;
+    return typeof algorithm === "string" && isSupportedAlgorithm(algorithm) ? { chunks, digest_algorithm: algorithm } : { chunks };
   } catch {
-    return [];
+    return { chunks: [] };
   }
+}
+
+function chunksOf(upload: BlobUploadRow): Chunk[] {
+  return metadataOf(upload).chunks;
 }
 
 export interface UploadState {
@@ -71,11 +86,16 @@ async function session(deps: UploadDeps, target: PushTarget, uuid: string): Prom
   return upload;
 }
 
-export async function startUpload(deps: UploadDeps, target: PushTarget): Promise<UploadState> {
+/**
+ * Opens a session hashing in `algorithm` (OCI's `?digest-algorithm=`). A sha256 session
+ * keeps Quay's exact storage_metadata; another algorithm is recorded beside the chunks.
+ */
+export async function startUpload(deps: UploadDeps, target: PushTarget, algorithm: DigestAlgorithm = "sha256"): Promise<UploadState> {
   await assertRoomForUpload(deps.sql, deps.quota, target.namespaceId);
   const uuid = crypto.randomUUID();
-  await insertBlobUpload(deps.sql, target.id, uuid, deps.location, new Date(deps.clock.now()));
-  if (deps.hashing) deps.hashStates.set(uuid, { offset: 0, hash: deps.hashing.create("sha256") });
+  const metadata: SessionMetadata = algorithm === "sha256" ? { chunks: [] } : { chunks: [], digest_algorithm: algorithm };
+  await insertBlobUpload(deps.sql, target.id, uuid, deps.location, new Date(deps.clock.now()), JSON.stringify(metadata));
+  if (deps.hashing) deps.hashStates.set(uuid, { offset: 0, algorithm, hash: deps.hashing.create(algorithm) });
   return { uuid, size: 0 };
 }
 
@@ -117,8 +137,16 @@ export class RangeMismatch extends Error {
  * Streams one chunk into its own object and records it; returns the new state. The
  * chunk is hashed into a copy of the session's hash, which replaces it only once the
  * chunk is recorded: a chunk that failed never counts, and its bytes can be resent.
+ * `finalAlgorithm` is the closing digest's: a first chunk that is also the last is
+ * hashed in it.
  */
-export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: string, input: ChunkInput): Promise<UploadState> {
+export async function appendChunk(
+  deps: UploadDeps,
+  target: PushTarget,
+  uuid: string,
+  input: ChunkInput,
+  finalAlgorithm?: DigestAlgorithm,
+): Promise<UploadState> {
   hashing(deps);
   const upload = await session(deps, target, uuid);
   const offset = Number(upload.byte_count);
@@ -132,7 +160,11 @@ export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: st
   if (input.body === null || expected === 0) return { uuid, size: offset };
 
   // A session opened elsewhere (the edge) starts hashing with its first chunk here.
-  if (offset === 0 && !deps.hashStates.has(uuid)) deps.hashStates.set(uuid, { offset: 0, hash: hashing(deps).create("sha256") });
+  const metadata = metadataOf(upload);
+  const algorithm = finalAlgorithm ?? metadata.digest_algorithm ?? "sha256";
+  if (offset === 0 && deps.hashStates.get(uuid)?.algorithm !== algorithm) {
+    deps.hashStates.set(uuid, { offset: 0, algorithm, hash: hashing(deps).create(algorithm) });
+  }
   const state = deps.hashStates.get(uuid);
   if (state && state.offset !== offset) deps.hashStates.delete(uuid);
   const hash = state && state.offset === offset ? state.hash.copy() : null;
@@ -149,14 +181,14 @@ export async function appendChunk(deps: UploadDeps, target: PushTarget, uuid: st
   }
   deps.onBytesReceived?.(body.bytes());
   const size = offset + body.bytes();
-  const metadata = JSON.stringify({ chunks: [...chunksOf(upload), [key, offset, body.bytes()]] });
+  const recorded = JSON.stringify({ ...metadata, chunks: [...metadata.chunks, [key, offset, body.bytes()]] });
   // When this throws the row may or may not hold the chunk, so its object stays for the orphan sweep.
-  if (!(await recordChunk(deps.sql, upload, size, metadata))) {
+  if (!(await recordChunk(deps.sql, upload, size, recorded))) {
     // Another request moved the session while this chunk streamed: it does not count.
     await deps.blobs.delete(key).catch(() => {});
     throw new RangeMismatch({ uuid, size: Number((await session(deps, target, uuid)).byte_count) });
   }
-  if (hash) deps.hashStates.set(uuid, { offset: size, hash });
+  if (hash && state) deps.hashStates.set(uuid, { offset: size, algorithm: state.algorithm, hash });
   return { uuid, size };
 }
 
@@ -243,15 +275,15 @@ export async function completeUpload(
   last: ChunkInput,
 ): Promise<Digest> {
   if (!digestText) throw new RegistryError("BLOB_UPLOAD_INVALID", "Missing digest arg on monolithic upload");
-  const digest = parseDigest(digestText);
-  if (digest === null || (digest.algorithm !== "sha256" && digest.algorithm !== "sha512")) {
+  const digest = parseSupportedDigest(digestText);
+  if (digest === null) {
     throw new RegistryError("DIGEST_INVALID", "invalid or unsupported digest", { digest: digestText });
   }
-  const state = await appendChunk(deps, target, uuid, last);
+  const state = await appendChunk(deps, target, uuid, last, digest.algorithm);
   const upload = await session(deps, target, uuid);
   const chunks = chunksOf(upload);
   const live = deps.hashStates.get(uuid);
-  const rebuilt = !(digest.algorithm === "sha256" && live && live.offset === state.size);
+  const rebuilt = !(live && live.algorithm === digest.algorithm && live.offset === state.size);
   const keys = chunks.map((c) => c[0]);
   // A copy is finalised, so a retry after a failed commit can read the hash again.
   const computed = rebuilt ? await digestOfObjects(deps, keys, digest.algorithm) : live.hash.copy().digest();

@@ -66,10 +66,13 @@ function describe(digest: string, mediaType: string, text: string, storedArtifac
   };
 }
 
-/** Entries of the index tagged `<alg>-<hex>` (the spec's fallback for registries without the API). */
+/**
+ * Entries of the index tagged `<alg>-<hex>` (the spec's fallback for registries without
+ * the API). The spec limits the hex to 64 characters, so a sha512 subject's tag fits.
+ */
 async function fallbackTagEntries(deps: PullDeps, caller: Caller, name: RepositoryName, subject: Digest): Promise<Descriptor[]> {
   try {
-    const { manifest } = await readManifest(deps, caller, name, { kind: "tag", tag: `${subject.algorithm}-${subject.hex}` }, [
+    const { manifest } = await readManifest(deps, caller, name, { kind: "tag", tag: `${subject.algorithm}-${subject.hex.slice(0, 64)}` }, [
       MediaType.ociIndex,
     ]);
     if (manifest.mediaType !== MediaType.ociIndex) return [];

@@ -16,11 +16,18 @@ export interface BlobUploadRow {
   storage_metadata: string | null;
 }
 
-export async function insertBlobUpload(sql: Queryable, repositoryId: number, uuid: string, location: string, now: Date): Promise<void> {
+export async function insertBlobUpload(
+  sql: Queryable,
+  repositoryId: number,
+  uuid: string,
+  location: string,
+  now: Date,
+  storageMetadata: string,
+): Promise<void> {
   await sql.query(
     `INSERT INTO blobupload (repository_id, uuid, byte_count, location_id, storage_metadata, chunk_count, created)
-     SELECT $1, $2, 0, l.id, '{"chunks": []}', 0, $3 FROM imagestoragelocation l WHERE l.name = $4`,
-    [repositoryId, uuid, now, location],
+     SELECT $1, $2, 0, l.id, $5, 0, $3 FROM imagestoragelocation l WHERE l.name = $4`,
+    [repositoryId, uuid, now, location, storageMetadata],
   );
 }
 

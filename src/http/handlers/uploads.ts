@@ -8,7 +8,8 @@
  */
 import type { Context } from "hono";
 import { RegistryError } from "../../core/errors/registry-error.js";
-import { parseDigest } from "../../core/model/digest.js";
+import { isSupportedAlgorithm, parseDigest } from "../../core/model/digest.js";
+import type { DigestAlgorithm } from "../../core/ports/hashing.js";
 import { parseRepositoryName } from "../../core/model/names.js";
 import { mountBlob } from "../../core/push/mount.js";
 import {
@@ -86,6 +87,14 @@ function redirectBytesToOrigin(services: AppServices, c: Context): Response {
   return new Response(null, { status: 307, headers: { Location: `${uploadOrigin(services, c)}${url.pathname}${url.search}` } });
 }
 
+/** OCI's `?digest-algorithm=` on the POST: the session hashes its chunks in it from the start. */
+function declaredAlgorithm(c: Context): DigestAlgorithm {
+  const algorithm = c.req.query("digest-algorithm");
+  if (algorithm === undefined) return "sha256";
+  if (!isSupportedAlgorithm(algorithm)) throw new RegistryError("DIGEST_INVALID", "unsupported digest algorithm", { algorithm });
+  return algorithm;
+}
+
 export function startBlobUpload(services: AppServices) {
   return async function startBlobUpload(c: Context): Promise<Response> {
     const name = repositoryParam(c, services);
@@ -104,7 +113,7 @@ export function startBlobUpload(services: AppServices) {
       const stored = await inFlight(services, () => uploadMonolithic(services.uploads, target, digest, chunkInput(c)));
       return blobCreated(services, c, name.full, stored.text);
     }
-    const state = await startUpload(services.uploads, target);
+    const state = await startUpload(services.uploads, target, declaredAlgorithm(c));
     return new Response(null, { status: 202, headers: sessionHeaders(services, c, name.full, state) });
   };
 }
