@@ -40,14 +40,23 @@ let beforeSend: (request: Request) => void | Promise<void> = () => {};
 async function user(prefix: string): Promise<{ username: string; basic: string }> {
   const username = unique(prefix);
   const password = `pw-${crypto.randomUUID()}`;
-  await ensureUser(origin.registry.sql, clock, { username, email: `${username}@users.test`, password, removedTagExpirationSeconds: 1_209_600 });
+  await ensureUser(origin.registry.sql, clock, {
+    username,
+    email: `${username}@users.test`,
+    password,
+    removedTagExpirationSeconds: 1_209_600,
+  });
   return { username, basic: basicAuth(username, password) };
 }
 
 async function call(method: string, path: string, auth: string, body?: unknown): Promise<{ status: number; json: any }> {
   const headers: Record<string, string> = { authorization: auth };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await app.request(`https://${TEST_HOST}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await app.request(`https://${TEST_HOST}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, json: text ? JSON.parse(text) : null };
 }
@@ -55,7 +64,9 @@ async function call(method: string, path: string, auth: string, body?: unknown):
 /** A bearer token of the upstream's user for its repository (pushes there). */
 async function upstreamAuthorization(repository: string): Promise<string> {
   const query = new URLSearchParams({ service: upstream.host, scope: `repository:${repository}:pull,push` });
-  const response = await fetch(`${upstream.url}/v2/auth?${query}`, { headers: { authorization: basicAuth(upstream.username, upstream.password) } });
+  const response = await fetch(`${upstream.url}/v2/auth?${query}`, {
+    headers: { authorization: basicAuth(upstream.username, upstream.password) },
+  });
   expect(response.status).toBe(200);
   return `Bearer ${((await response.json()) as { token: string }).token}`;
 }
@@ -66,7 +77,12 @@ const pushUpstream = async (repository: string, tag: string, layerSizes: number[
 /** A MIRROR repository of `host/repository` with `globs`, due now, created and set to sync now through the REST API. */
 async function mirrorOf(host: string, repository: string, globs: string[]): Promise<string> {
   const repo = unique("mirrored");
-  const created = await call("POST", "/api/v1/repository", owner.basic, { namespace: org, repository: repo, visibility: "private", description: "" });
+  const created = await call("POST", "/api/v1/repository", owner.basic, {
+    namespace: org,
+    repository: repo,
+    visibility: "private",
+    description: "",
+  });
   expect(created.status).toBe(201);
   const mirror = await call("POST", `/api/v1/repository/${org}/${repo}/mirror`, owner.basic, {
     external_reference: `${host}/${repository}`,
@@ -183,7 +199,9 @@ describe("mirroring a second Pier behind bearer tokens", () => {
   });
 
   it("refuses /v2 pushes into the mirrored repository to a writer (pull only, upload 401) and lets its robot push", async () => {
-    expect((await call("PUT", `/api/v1/repository/${org}/${repo}/permissions/user/${writer.username}`, owner.basic, { role: "write" })).status).toBe(200);
+    expect(
+      (await call("PUT", `/api/v1/repository/${org}/${repo}/permissions/user/${writer.username}`, owner.basic, { role: "write" })).status,
+    ).toBe(200);
     expect(await pushAttempt(writer.basic, repo)).toEqual({ actions: ["pull"], upload: 401 });
     expect(await pushAttempt(basicAuth(`${org}+syncer`, robotToken), repo)).toEqual({ actions: ["pull", "push"], upload: 202 });
   });

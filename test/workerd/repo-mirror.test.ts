@@ -44,9 +44,10 @@ describe("edge Worker: repo-mirror", () => {
       });
       await setRepositoryState(tx, repoId, 2);
     });
-    const before = await sql.query(`SELECT sync_status, sync_transaction_id, sync_retries_remaining FROM repomirrorconfig WHERE repository_id = $1`, [
-      repoId,
-    ]);
+    const before = await sql.query(
+      `SELECT sync_status, sync_transaction_id, sync_retries_remaining FROM repomirrorconfig WHERE repository_id = $1`,
+      [repoId],
+    );
 
     const job = jobs.find((j) => j.name === "repo-mirror")!;
     expect(await runJob(edgeRegistry(mirrorEnv), job)).toEqual({ name: "repo-mirror", skipped: "no-hashing" });
@@ -58,9 +59,10 @@ describe("edge Worker: repo-mirror", () => {
     );
     await Promise.all(pending);
 
-    const after = await sql.query(`SELECT sync_status, sync_transaction_id, sync_retries_remaining FROM repomirrorconfig WHERE repository_id = $1`, [
-      repoId,
-    ]);
+    const after = await sql.query(
+      `SELECT sync_status, sync_transaction_id, sync_retries_remaining FROM repomirrorconfig WHERE repository_id = $1`,
+      [repoId],
+    );
     expect(after.rows).toEqual(before.rows);
     expect(after.rows[0]).toMatchObject({ sync_status: 0, sync_retries_remaining: 3 });
     const audits = await sql.query(`SELECT 1 FROM logentry3 WHERE repository_id = $1`, [repoId]);
