@@ -23,7 +23,8 @@ import { renderMirrorSection, withMirrorSection } from "./report-mirror.js";
 const MiB = 1024 * 1024;
 const TAGS = 50;
 const SHARED_LAYER_BYTES = [8 * MiB, 4 * MiB, 2 * MiB];
-const OWN_LAYER_BYTES = MiB;
+/** Each tag's own layer, at two sizes: peak RSS that does not grow with the bytes moved is bounded. */
+const OWN_LAYER_BYTES = [MiB, 3 * MiB];
 const SECRET_KEY = "mirror-bench-database-secret";
 
 export interface JobPass {
@@ -34,6 +35,7 @@ export interface JobPass {
 
 export interface MirrorResults {
   tags: number;
+  ownLayerBytes: number;
   uniqueBlobs: number;
   uniqueBlobBytes: number;
   blobGets: number;
@@ -53,7 +55,7 @@ export interface MirrorResults {
 const encoder = new TextEncoder();
 
 /** Pushes the 50 tags; the digest → size of every distinct blob. */
-async function pushTags(url: string, repository: string): Promise<Map<string, number>> {
+async function pushTags(url: string, repository: string, ownLayerBytes: number): Promise<Map<string, number>> {
   const unique = new Map<string, number>();
   const blob = async (bytes: Uint8Array) => {
     const digest = await pushBlob(url, repository, bytes);
@@ -63,7 +65,7 @@ async function pushTags(url: string, repository: string): Promise<Map<string, nu
   const shared = [];
   for (const size of SHARED_LAYER_BYTES) shared.push(await blob(randomBytes(size)));
   for (let i = 0; i < TAGS; i++) {
-    const own = await blob(randomBytes(OWN_LAYER_BYTES));
+    const own = await blob(randomBytes(ownLayerBytes));
     const config = await blob(
       encoder.encode(JSON.stringify({ architecture: "amd64", os: "linux", tag: i, rootfs: { type: "layers", diff_ids: [] } })),
     );
@@ -130,15 +132,22 @@ function runPass(job: "repo-mirror" | "replication" | "idle", env: Record<string
 
 const passOf = ({ seconds, batches, maxRssBytes }: JobPass): JobPass => ({ seconds, batches, maxRssBytes });
 
-export async function runMirrorBenchmark(log: (line: string) => void): Promise<MirrorResults> {
+/** The scenario at each own-layer size, on fresh servers each time. */
+export async function runMirrorBenchmark(log: (line: string) => void): Promise<MirrorResults[]> {
+  const results: MirrorResults[] = [];
+  for (const ownLayerBytes of OWN_LAYER_BYTES) results.push(await runScenario(ownLayerBytes, log));
+  return results;
+}
+
+async function runScenario(ownLayerBytes: number, log: (line: string) => void): Promise<MirrorResults> {
   const upstream = await startUpstreamRegistry();
   const counting = await startCountingProxy(upstream.host);
   const replication = { PIER_STORAGE_REPLICATION: "true", PIER_STORAGE_DEFAULT_LOCATIONS: "us eu" };
   const settings = { PIER_REPO_MIRROR: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1", PIER_DATABASE_SECRET_KEY: SECRET_KEY, ...replication };
   const origin = await startOriginRegistry("mirrorbench", undefined, { locations: ["us", "eu"], env: settings });
   try {
-    log(`mirror bench: pushing ${TAGS} tags sharing ${SHARED_LAYER_BYTES.length} layers to docker-registry`);
-    const uniqueBlobs = await pushTags(upstream.url, "bench/app");
+    log(`mirror bench: pushing ${TAGS} tags sharing ${SHARED_LAYER_BYTES.length} layers, ${ownLayerBytes / MiB} MiB each of their own`);
+    const uniqueBlobs = await pushTags(upstream.url, "bench/app", ownLayerBytes);
     await seedMirror(origin, `${counting.host}/bench/app`);
     const s3 = origin.s3;
     const env = {
@@ -173,6 +182,7 @@ export async function runMirrorBenchmark(log: (line: string) => void): Promise<M
     );
     return {
       tags: TAGS,
+      ownLayerBytes,
       uniqueBlobs: uniqueBlobs.size,
       uniqueBlobBytes: [...uniqueBlobs.values()].reduce((n, v) => n + v, 0),
       blobGets: sum(counts, true),

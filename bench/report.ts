@@ -26,7 +26,7 @@ export interface BenchResults {
   accounting: AccountingRow[];
   proxy: ProxyResults;
   gc: GcResults;
-  mirror: MirrorResults;
+  mirror: MirrorResults[];
   /** Idle RSS of npm start and the origin. */
   memory: IdleMemoryRow[];
   /** How many workers the default origin ran (PIER_WORKERS unset: one per core). */
