@@ -11,6 +11,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
+import { format, resolveConfig } from "prettier";
 import { pythonJson } from "../src/core/audit.js";
 import { insertMirrorConfig, insertMirrorRule, setRepositoryState } from "../src/db/queries/repo-mirror.js";
 import { startOriginRegistry, type OriginFixture } from "../test/support/origin-registry.js";
@@ -211,6 +212,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const results = await runMirrorBenchmark((line) => console.log(`[bench] ${line}`));
   const section = renderMirrorSection(results, commit);
   const output = process.env.BENCH_OUTPUT ?? "docs/benchmarks.md";
-  await writeFile(output, withMirrorSection(await readFile(output, "utf8"), section));
+  const markdown = withMirrorSection(await readFile(output, "utf8"), section);
+  await writeFile(output, await format(markdown, { ...(await resolveConfig(output)), parser: "markdown" }));
   console.log(`${JSON.stringify(results)}\n\n${section}`);
 }

@@ -75,8 +75,9 @@ export function renderMirrorSection(results: readonly MirrorResults[], commit: s
 
 /** `markdown` with the mirror section replaced (or appended): a standalone run updates only its own rows. */
 export function withMirrorSection(markdown: string, section: string): string {
+  const body = section.trimEnd();
   const start = markdown.indexOf(MIRROR_HEADING);
-  if (start === -1) return `${markdown.trimEnd()}\n\n${section}\n`;
+  if (start === -1) return `${markdown.trimEnd()}\n\n${body}\n`;
   const next = markdown.indexOf("\n## ", start + MIRROR_HEADING.length);
-  return `${markdown.slice(0, start)}${section}\n${next === -1 ? "" : markdown.slice(next)}`;
+  return `${markdown.slice(0, start)}${body}\n${next === -1 ? "" : markdown.slice(next)}`;
 }
