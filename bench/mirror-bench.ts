@@ -12,8 +12,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { format, resolveConfig } from "prettier";
-import { pythonJson } from "../src/core/audit.js";
-import { insertMirrorConfig, insertMirrorRule, setRepositoryState } from "../src/db/queries/repo-mirror.js";
+import { insertDueMirror } from "../test/support/mirror-seed.js";
 import { startOriginRegistry, type OriginFixture } from "../test/support/origin-registry.js";
 import { createNamespace, createRepository, randomBytes, unique } from "../test/support/quay-seed.js";
 import { ensureServices, REDIS_URL } from "../test/support/services.js";
@@ -94,25 +93,7 @@ async function seedMirror(origin: OriginFixture, reference: string): Promise<voi
   const orgId = await createNamespace(origin.registry, org, { organization: true });
   const robotId = await createNamespace(origin.registry, `${org}+syncer`);
   const repoId = await createRepository(origin.registry, orgId, "app", { visibility: "private" });
-  await sql.transaction(async (tx) => {
-    const ruleId = await insertMirrorRule(tx, repoId, pythonJson(["*"]), clock.now());
-    await insertMirrorConfig(tx, {
-      repositoryId: repoId,
-      isEnabled: true,
-      robotId,
-      externalReference: reference,
-      username: null,
-      password: null,
-      externalRegistryConfig: pythonJson({ verify_tls: false }),
-      architectureFilter: "[]",
-      syncInterval: 86_400,
-      startMs: clock.now() - 60_000,
-      skopeoTimeout: 300,
-      ruleId,
-      nowMs: clock.now(),
-    });
-    await setRepositoryState(tx, repoId, 2);
-  });
+  await insertDueMirror(sql, { repositoryId: repoId, robotId, reference, globs: ["*"], nowMs: clock.now(), syncIntervalSeconds: 86_400 });
 }
 
 function runPass(job: "repo-mirror" | "replication" | "idle", env: Record<string, string>): Promise<JobPass & { lines: string[] }> {

@@ -6,16 +6,15 @@
  * going down mid-sync (fault proxy) and the next run resuming without fetching again what
  * arrived, and /v2 pushes into the mirrored repository refused except to its robot.
  */
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureUser } from "../../src/core/accounts.js";
 import { runRepoMirror } from "../../src/core/jobs/repo-mirror.js";
 import type { JobContext } from "../../src/core/jobs/scheduler.js";
-import { blobKey } from "../../src/core/storage-layout.js";
 import { createApp } from "../../src/http/app.js";
 import { basicAuth } from "../support/api-harness.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import { recordUpstream, storedDigest, withUpstreamDownAt, type UpstreamRecorder } from "../support/mirror-seed.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { startPierUpstream, type PierUpstream } from "../support/pier-upstream.js";
 import { unique } from "../support/quay-seed.js";
@@ -32,10 +31,7 @@ const org = unique("piermirrors");
 let owner: { username: string; basic: string };
 let writer: { username: string; basic: string };
 let robotToken: string;
-/** Requests that left Pier for the upstream: `METHOD /path`. */
-const sent: string[] = [];
-/** Called with each request before it leaves (fault injection). */
-let beforeSend: (request: Request) => void | Promise<void> = () => {};
+let recorder: UpstreamRecorder;
 
 async function user(prefix: string): Promise<{ username: string; basic: string }> {
   const username = unique(prefix);
@@ -116,16 +112,6 @@ async function syncStatus(repo: string): Promise<number> {
   return { SUCCESS: 1, FAIL: -1, SYNC_NOW: 3, NEVER_RUN: 0, SYNCING: 2, CANCEL: -2 }[reply.json.sync_status as string]!;
 }
 
-/** The stored object of `digest`, read back and hashed. */
-async function storedDigest(digest: string): Promise<string | null> {
-  const read = await origin.registry.blobs.get(blobKey(digest)!);
-  if (read === null) return null;
-  const hash = createHash("sha256");
-  for await (const chunk of read.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
-  return `sha256:${hash.digest("hex")}`;
-}
-
-const blobGets = () => sent.filter((line) => /^GET \/v2\/.+\/blobs\//.test(line));
 const layersOf = (...images: PushedImage[]) => images.flatMap((image) => image.layers);
 
 /** The actions /v2/auth grants `auth` on the mirrored repository, and the status of an upload opened with that token. */
@@ -150,14 +136,7 @@ beforeAll(async () => {
   origin = await startOriginRegistry("mirrorpier", clock, {
     env: { PIER_REPO_MIRROR: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1", PIER_DATABASE_SECRET_KEY: SECRET_KEY },
   });
-  const outbound = origin.registry.upstream;
-  origin.registry.upstream = {
-    async fetch(request) {
-      sent.push(`${request.method} ${new URL(request.url).pathname}`);
-      await beforeSend(request);
-      return outbound.fetch(request);
-    },
-  };
+  recorder = recordUpstream(origin.registry);
   app = createApp(origin.registry);
   owner = await user("owner");
   writer = await user("writer");
@@ -185,17 +164,17 @@ describe("mirroring a second Pier behind bearer tokens", () => {
     v11 = await pushUpstream(upstream.repository, "v1.1", [9_000]);
     await pushUpstream(upstream.repository, "dev", [7_000]);
     repo = await mirrorOf(upstream.host, upstream.repository, ["latest", "v1.*"]);
-    sent.length = 0;
+    recorder.sent.length = 0;
 
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
 
     expect(await localTags(repo)).toEqual({ latest: latest.digest, "v1.0": v10.digest, "v1.1": v11.digest });
     expect(await syncStatus(repo)).toBe(1);
-    for (const layer of layersOf(latest, v10, v11)) expect(await storedDigest(layer.digest)).toBe(layer.digest);
+    for (const layer of layersOf(latest, v10, v11)) expect(await storedDigest(origin.registry.blobs, layer.digest)).toBe(layer.digest);
     // The bearer dance happened against the upstream's own realm; the unmatched tag was never read.
-    expect(sent).toContain("GET /v2/auth");
-    expect(sent.some((line) => line.endsWith("/manifests/dev"))).toBe(false);
-    expect(blobGets().length).toBe(new Set(blobGets()).size);
+    expect(recorder.sent).toContain("GET /v2/auth");
+    expect(recorder.sent.some((line) => line.endsWith("/manifests/dev"))).toBe(false);
+    expect(recorder.blobGets().length).toBe(new Set(recorder.blobGets()).size);
   });
 
   it("refuses /v2 pushes into the mirrored repository to a writer (pull only, upload 401) and lets its robot push", async () => {
@@ -215,14 +194,14 @@ describe("mirroring a second Pier behind bearer tokens", () => {
     });
     expect(deleted.status).toBe(204);
     expect((await call("POST", `/api/v1/repository/${org}/${repo}/mirror/sync-now`, owner.basic)).status).toBe(204);
-    sent.length = 0;
+    recorder.sent.length = 0;
 
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
 
     expect(await localTags(repo)).toEqual({ latest: moved.digest, "v1.0": v10.digest });
     // The config blob is shared by every image pushed: only the new layer crossed.
-    expect(blobGets()).toEqual([`GET /v2/${upstream.repository}/blobs/${moved.layers[0]!.digest}`]);
-    expect(await storedDigest(moved.layers[0]!.digest)).toBe(moved.layers[0]!.digest);
+    expect(recorder.blobGets()).toEqual([`GET /v2/${upstream.repository}/blobs/${moved.layers[0]!.digest}`]);
+    expect(await storedDigest(origin.registry.blobs, moved.layers[0]!.digest)).toBe(moved.layers[0]!.digest);
   });
 
   it("an upstream going down mid-sync fails the run; the next run resumes without fetching again what arrived", async () => {
@@ -231,23 +210,17 @@ describe("mirroring a second Pier behind bearer tokens", () => {
     const images: PushedImage[] = [];
     for (const tag of ["a1", "a2", "a3"]) images.push(await pushUpstream(repository, tag, [11_000 + images.length]));
     const flaky = await mirrorOf(`127.0.0.1:${faulty.port}`, repository, ["a*"]);
-    beforeSend = (request) => {
-      if (request.url.endsWith("/manifests/a2")) faulty.down();
-    };
-    sent.length = 0;
-    expect(await runRepoMirror(origin.registry, context)).toBe(1);
-    beforeSend = () => {};
-    faulty.pass();
+    expect(await withUpstreamDownAt(recorder, faulty, "/manifests/a2", () => runRepoMirror(origin.registry, context))).toBe(1);
     expect(await syncStatus(flaky)).toBe(-1);
     expect(Object.keys(await localTags(flaky))).toEqual(["a1"]);
     const arrived = images[0]!.layers[0]!.digest;
-    expect(blobGets()).toContain(`GET /v2/${repository}/blobs/${arrived}`);
+    expect(recorder.blobGets()).toContain(`GET /v2/${repository}/blobs/${arrived}`);
 
     clock.advance(30_000);
-    sent.length = 0;
+    recorder.sent.length = 0;
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
     expect(await localTags(flaky)).toEqual({ a1: images[0]!.digest, a2: images[1]!.digest, a3: images[2]!.digest });
-    expect(blobGets().filter((line) => line.endsWith(arrived))).toEqual([]);
+    expect(recorder.blobGets().filter((line) => line.endsWith(arrived))).toEqual([]);
     expect(await syncStatus(flaky)).toBe(1);
   });
 });
