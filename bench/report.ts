@@ -7,6 +7,8 @@ import { CACHED_PREFIX, MANIFEST_PULL, PUSHED_PREFIX, type AccountingRow, type S
 import type { GcResults } from "./gc-bench.js";
 import type { IdleMemoryRow } from "./memory.js";
 import { renderGcSection } from "./report-gc.js";
+import type { MirrorResults } from "./mirror-bench.js";
+import { renderMirrorSection } from "./report-mirror.js";
 import type { Environment } from "./environment.js";
 import type { LoadResult, LoadSettings } from "./load.js";
 import type { PullRow } from "./pulls.js";
@@ -24,6 +26,7 @@ export interface BenchResults {
   accounting: AccountingRow[];
   proxy: ProxyResults;
   gc: GcResults;
+  mirror: MirrorResults[];
   /** Idle RSS of npm start and the origin. */
   memory: IdleMemoryRow[];
   /** How many workers the default origin ran (PIER_WORKERS unset: one per core). */
@@ -307,6 +310,8 @@ export function renderReport(results: BenchResults): string {
     "",
     renderProxySection(results.proxy, results.accounting, results.pulls),
     renderGcSection(results.gc),
+    "",
+    renderMirrorSection(results.mirror, results.environment.versions.Pier ?? "unknown"),
     "",
     machineSection(results),
     "",

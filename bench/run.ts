@@ -2,7 +2,7 @@
  * `npm run bench`: Pier (Node origin and edge Worker under workerd) side by side with
  * CNCF Distribution in one run — request throughput and cost, ~200 MB pull wall time,
  * SQL and Redis per pull, the pull-through proxy cache (bench/proxy-bench.ts) and
- * garbage collection (bench/gc-bench.ts), the origin with one worker and with its default
+ * garbage collection (bench/gc-bench.ts), mirroring and replication (bench/mirror-bench.ts), the origin with one worker and with its default
  * workers, and the idle memory of npm start and the origin (bench/memory.ts) —
  * written to docs/benchmarks.md and printed.
  *
@@ -23,6 +23,7 @@ import type { LoadSettings } from "./load.js";
 import { startPeerRegistry } from "./peer.js";
 import { NO_GC_TIMER, startPier } from "./pier.js";
 import { runGcBenchmark } from "./gc-bench.js";
+import { runMirrorBenchmark } from "./mirror-bench.js";
 import { runProxyBenchmarks } from "./proxy-bench.js";
 import { timePulls, type PullTarget } from "./pulls.js";
 import { renderReport } from "./report.js";
@@ -138,6 +139,8 @@ async function main(): Promise<void> {
 
   const gc = await runGcBenchmark(pier, `/v2/${ns}/small/manifests/v1`, settings, environment.machine.cores, log);
 
+  const mirror = await runMirrorBenchmark(log);
+
   log("idle memory of npm start and of the origin");
   const memory = await measureIdleMemory(pier.bindings, environment.machine.cores, log);
 
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
     accounting,
     proxy: proxy.results,
     gc,
+    mirror,
     runSeconds: (performance.now() - started) / 1000,
   });
   // Aligned tables read better in a terminal too; and `npm run format` leaves the file as it is.

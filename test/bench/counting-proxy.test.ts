@@ -1,7 +1,7 @@
 /**
  * The benchmark's counting forwarder (bench/counting-proxy.ts) in front of a real
  * docker-registry: what it passes on arrives unchanged (status, headers, bytes, also a
- * streamed upload), and it counts every request by method and path.
+ * streamed upload), and it counts every request and its response body bytes by method and path.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCountingProxy, type CountingProxy } from "../../bench/counting-proxy.js";
@@ -47,7 +47,13 @@ describe("the benchmark's counting proxy", () => {
     expect(counts.get("POST /v2/bench/counted/blobs/uploads/")).toBe(1);
     expect([...counts.keys()].filter((key) => key.startsWith("PUT /v2/bench/counted/blobs/uploads/"))).toHaveLength(1);
 
+    const sent = proxy.bytes();
+    expect(sent.get(`GET ${blobPath}`)).toBe(bytes.byteLength);
+    expect(sent.get(`HEAD ${blobPath}`) ?? 0).toBe(0);
+    expect(sent.get("GET /v2/bench/counted/manifests/nope")).toBeGreaterThan(0);
+
     proxy.reset();
     expect(proxy.counts().size).toBe(0);
+    expect(proxy.bytes().size).toBe(0);
   });
 });

@@ -192,6 +192,22 @@ describe("POST /api/v1/repository/<ns>/<repo>/mirror", () => {
     expect(await audits(repo)).toEqual([]);
   });
 
+  it("refuses a body that is not JSON (POST and PUT) with a 400 in Quay's error shape, writing nothing", async () => {
+    const repo = await newRepository();
+    for (const raw of ["{external_reference", "", "[1, 2]", "null"]) {
+      const reply = await api.call("POST", mirrorPath(repo), { auth: owner.basic, raw });
+      expect(reply.status, raw).toBe(400);
+      expect(reply.json, raw).toMatchObject({ status: 400, error_type: "invalid_request", title: "invalid_request" });
+    }
+    expect(await rows(repo)).toEqual({ config: [], rules: [], state: 0 });
+    expect((await api.call("POST", mirrorPath(repo), { auth: owner.basic, body: validBody() })).status).toBe(201);
+    const before = await rows(repo);
+    const reply = await api.call("PUT", mirrorPath(repo), { auth: owner.basic, raw: '{"sync_interval": 60' });
+    expect(reply.status).toBe(400);
+    expect(reply.json).toMatchObject({ status: 400, error_type: "invalid_request" });
+    expect(await rows(repo)).toEqual(before);
+  });
+
   it("refuses non-admins (403), anonymous callers (401), and answers 404 for an unknown repository", async () => {
     const repo = await newRepository();
     expect((await api.call("POST", mirrorPath(repo), { auth: member.basic, body: validBody() })).json).toEqual(

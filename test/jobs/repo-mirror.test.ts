@@ -12,12 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FieldEncrypter } from "../../src/core/auth/field-encryption.js";
 import { runRepoMirror } from "../../src/core/jobs/repo-mirror.js";
 import type { JobContext } from "../../src/core/jobs/scheduler.js";
-import { pythonJson } from "../../src/core/audit.js";
 import { createApp } from "../../src/http/app.js";
-import { blobKey } from "../../src/core/storage-layout.js";
-import { findMirrorStats, insertMirrorConfig, insertMirrorRule, setRepositoryState } from "../../src/db/queries/repo-mirror.js";
+import { findMirrorStats } from "../../src/db/queries/repo-mirror.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
+import { insertDueMirror, recordUpstream, storedDigest, withUpstreamDownAt, type UpstreamRecorder } from "../support/mirror-seed.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 import {
@@ -38,10 +37,7 @@ let faulty: FaultProxy;
 let orgId: number;
 let org: string;
 let robotId: number;
-/** Requests that left Pier for an upstream: `METHOD /path`. */
-const sent: string[] = [];
-/** Called with each request before it leaves (fault injection). */
-let beforeSend: (request: Request) => void | Promise<void> = () => {};
+let recorder: UpstreamRecorder;
 
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 const encoder = new TextEncoder();
@@ -50,14 +46,7 @@ beforeAll(async () => {
   origin = await startOriginRegistry("mirror", clock, {
     env: { PIER_REPO_MIRROR: "true", PIER_SSRF_ALLOWED_HOSTS: "127.0.0.1", PIER_DATABASE_SECRET_KEY: SECRET_KEY },
   });
-  const port = origin.registry.upstream;
-  origin.registry.upstream = {
-    async fetch(request) {
-      sent.push(`${request.method} ${new URL(request.url).pathname}`);
-      await beforeSend(request);
-      return port.fetch(request);
-    },
-  };
+  recorder = recordUpstream(origin.registry);
   upstream = await startUpstreamRegistry({ deletes: true });
   guarded = await startUpstreamRegistry({ basicAuth: { username: "puller", password: "pull-secret" } });
   const [host, portText] = upstream.host.split(":");
@@ -90,24 +79,14 @@ async function mirrorOf(reference: string, globs: string[], credentials?: { user
   const repo = unique("mirrored");
   const repoId = await createRepository(origin.registry, orgId, repo, { visibility: "private" });
   const fields = new FieldEncrypter(SECRET_KEY);
-  await origin.direct.transaction(async (tx) => {
-    const ruleId = await insertMirrorRule(tx, repoId, pythonJson(globs), clock.now());
-    await insertMirrorConfig(tx, {
-      repositoryId: repoId,
-      isEnabled: true,
-      robotId,
-      externalReference: reference,
-      username: credentials ? await fields.encrypt(credentials.username) : null,
-      password: credentials ? await fields.encrypt(credentials.password) : null,
-      externalRegistryConfig: pythonJson({ verify_tls: false }),
-      architectureFilter: "[]",
-      syncInterval: 3600,
-      startMs: clock.now() - 60_000,
-      skopeoTimeout: 300,
-      ruleId,
-      nowMs: clock.now(),
-    });
-    await setRepositoryState(tx, repoId, 2);
+  await insertDueMirror(origin.direct, {
+    repositoryId: repoId,
+    robotId,
+    reference,
+    globs,
+    nowMs: clock.now(),
+    username: credentials ? await fields.encrypt(credentials.username) : null,
+    password: credentials ? await fields.encrypt(credentials.password) : null,
   });
   return { repo, repoId };
 }
@@ -151,15 +130,6 @@ async function manifestBytes(m: Mirror, digest: string): Promise<string | null> 
   return rows[0]?.manifest_bytes ?? null;
 }
 
-/** The stored object of `digest`, read back and hashed. */
-async function storedDigest(digest: string): Promise<string | null> {
-  const read = await origin.registry.blobs.get(blobKey(digest)!);
-  if (read === null) return null;
-  const hash = createHash("sha256");
-  for await (const chunk of read.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
-  return `sha256:${hash.digest("hex")}`;
-}
-
 async function auditKinds(m: Mirror): Promise<{ kind: string; tag: string | null; verb: string }[]> {
   const { rows } = await origin.direct.query<{ kind: string; metadata_json: string }>(
     `SELECT k.name AS kind, l.metadata_json FROM logentry3 l JOIN logentrykind k ON k.id = l.kind_id WHERE l.repository_id = $1 ORDER BY l.id`,
@@ -170,8 +140,6 @@ async function auditKinds(m: Mirror): Promise<{ kind: string; tag: string | null
     return { kind: r.kind, tag: metadata.tag, verb: metadata.verb };
   });
 }
-
-const blobGets = (digest?: string) => sent.filter((line) => /^GET \/v2\/.+\/blobs\//.test(line) && (!digest || line.endsWith(digest)));
 
 /** An index over `images` pushed as `tag`. */
 async function pushIndex(url: string, repository: string, tag: string, images: PushedImage[]): Promise<string> {
@@ -213,7 +181,7 @@ describe("the repo-mirror job", () => {
     const arm = await pushImage(upstream.url, source, "arm-only", { layerSizes: [5_000] });
     indexDigest = await pushIndex(upstream.url, source, "multi", [v10, arm]);
     mirror = await mirrorOf(`${upstream.host}/${source}`, ["latest", "v1.*", "multi"]);
-    sent.length = 0;
+    recorder.sent.length = 0;
 
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
 
@@ -228,12 +196,12 @@ describe("the repo-mirror job", () => {
     );
     expect(children.map((c: any) => c.digest)).toEqual([v10.digest, arm.digest].sort());
     for (const layer of [...latest.layers, ...v10.layers, ...v11.layers, ...arm.layers]) {
-      expect(await storedDigest(layer.digest)).toBe(layer.digest);
+      expect(await storedDigest(origin.registry.blobs, layer.digest)).toBe(layer.digest);
     }
     // Each blob crossed once, although v1.0's are needed by the tag and the index.
-    const unique = new Set(blobGets());
-    expect(blobGets().length).toBe(unique.size);
-    expect(sent.some((line) => line.includes("/dev"))).toBe(false);
+    const unique = new Set(recorder.blobGets());
+    expect(recorder.blobGets().length).toBe(unique.size);
+    expect(recorder.sent.some((line) => line.includes("/dev"))).toBe(false);
 
     const row = await config(mirror);
     expect(row.sync_status).toBe(1);
@@ -274,9 +242,9 @@ describe("the repo-mirror job", () => {
   });
 
   it("a mirror that is not due is left alone; nothing is claimed", async () => {
-    sent.length = 0;
+    recorder.sent.length = 0;
     expect(await runRepoMirror(origin.registry, context)).toBe(0);
-    expect(sent).toEqual([]);
+    expect(recorder.sent).toEqual([]);
   });
 
   it("after a retag upstream, a re-sync moves only the new layer and config; unchanged tags cost a HEAD", async () => {
@@ -308,14 +276,16 @@ describe("the repo-mirror job", () => {
     expect(put.status).toBe(201);
     const before = await findMirrorStats(origin.direct, mirror.repoId);
     await syncNow(mirror);
-    sent.length = 0;
+    recorder.sent.length = 0;
 
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
 
     expect((await localTags(mirror)).latest).toBe(sha256(manifest));
-    expect(blobGets().sort()).toEqual([`GET /v2/${source}/blobs/${configDigest}`, `GET /v2/${source}/blobs/${freshDigest}`].sort());
-    expect(sent.filter((l) => l.startsWith("GET") && l.includes("/manifests/"))).toEqual([`GET /v2/${source}/manifests/latest`]);
-    expect(await storedDigest(freshDigest)).toBe(freshDigest);
+    expect(recorder.blobGets().sort()).toEqual(
+      [`GET /v2/${source}/blobs/${configDigest}`, `GET /v2/${source}/blobs/${freshDigest}`].sort(),
+    );
+    expect(recorder.sent.filter((l) => l.startsWith("GET") && l.includes("/manifests/"))).toEqual([`GET /v2/${source}/manifests/latest`]);
+    expect(await storedDigest(origin.registry.blobs, freshDigest)).toBe(freshDigest);
     const after = await findMirrorStats(origin.direct, mirror.repoId);
     expect(Number(after!.bytes_copied) - Number(before!.bytes_copied)).toBe(fresh.byteLength + configBytes.byteLength);
     expect(Number(after!.blobs_linked) - Number(before!.blobs_linked)).toBe(1);
@@ -348,13 +318,7 @@ describe("failures, retries and resumption", () => {
     const mirror = await mirrorOf(`127.0.0.1:${faulty.port}/${repository}`, ["a*"]);
     const start = (await config(mirror)).start_ms;
     // The upstream goes away as the second tag is asked for.
-    beforeSend = (request) => {
-      if (request.url.endsWith("/manifests/a2")) faulty.down();
-    };
-    sent.length = 0;
-    expect(await runRepoMirror(origin.registry, context)).toBe(1);
-    beforeSend = () => {};
-    faulty.pass();
+    expect(await withUpstreamDownAt(recorder, faulty, "/manifests/a2", () => runRepoMirror(origin.registry, context))).toBe(1);
 
     const failed = await config(mirror);
     expect(failed.sync_status).toBe(-1);
@@ -366,14 +330,16 @@ describe("failures, retries and resumption", () => {
     expect(kinds).toContain("repo_mirror_sync_tag_success:a1");
     expect(kinds).toContain("repo_mirror_sync_tag_failed:a2");
     expect(kinds.at(-1)).toBe("repo_mirror_sync_failed:");
-    const fetchedFirst = blobGets();
+    const fetchedFirst = recorder.blobGets();
 
     // Still due (start kept, retries left): the next run picks it up by itself.
     clock.advance(30_000);
-    sent.length = 0;
+    recorder.sent.length = 0;
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
     expect(await localTags(mirror)).toEqual({ a1: images[0]!.digest, a2: images[1]!.digest, a3: images[2]!.digest });
-    const refetched = blobGets().filter((line) => fetchedFirst.includes(line) && images[0]!.layers.some((l) => line.endsWith(l.digest)));
+    const refetched = recorder
+      .blobGets()
+      .filter((line) => fetchedFirst.includes(line) && images[0]!.layers.some((l) => line.endsWith(l.digest)));
     expect(refetched).toEqual([]);
     expect((await config(mirror)).sync_status).toBe(1);
     const stats = await findMirrorStats(origin.direct, mirror.repoId);
@@ -387,7 +353,7 @@ describe("failures, retries and resumption", () => {
     for (const tag of ["c1", "c2", "c3"]) await pushImage(upstream.url, repository, tag, { layerSizes: [1_500] });
     const mirror = await mirrorOf(`${upstream.host}/${repository}`, ["c*"]);
     // What POST …/mirror/sync-cancel writes, as the second tag is fetched.
-    beforeSend = async (request) => {
+    recorder.beforeSend = async (request) => {
       if (!request.url.endsWith("/manifests/c2")) return;
       await origin.direct.query(
         `UPDATE repomirrorconfig SET sync_status = -2, sync_expiration_date = NULL, sync_retries_remaining = 0,
@@ -396,7 +362,7 @@ describe("failures, retries and resumption", () => {
       );
     };
     expect(await runRepoMirror(origin.registry, context)).toBe(1);
-    beforeSend = () => {};
+    recorder.beforeSend = () => {};
     expect(Object.keys(await localTags(mirror))).toEqual(["c1", "c2"]);
     const row = await config(mirror);
     expect(row.sync_status).toBe(-2);

@@ -14,8 +14,11 @@ export interface JobOutcome {
   /** Items the batch processed (0: nothing left); absent when it failed or did not run. */
   processed?: number;
   error?: string;
-  /** Why it did not run: another runner holds its lease, the configuration disables it, or it has no dry run. */
-  skipped?: "locked" | "disabled" | "no-dry-run";
+  /**
+   * Why it did not run: another runner holds its lease, the configuration disables it, it
+   * has no dry run, or it needs streamed hashing this runtime lacks (the edge).
+   */
+  skipped?: "locked" | "disabled" | "no-dry-run" | "no-hashing";
 }
 
 export interface RunJobOptions {
@@ -60,6 +63,7 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
   const dryRun = options.dryRun ?? false;
   if (!(job.enabled?.(registry.config) ?? true)) return { name: job.name, skipped: "disabled" };
   if (dryRun && !job.supportsDryRun) return { name: job.name, skipped: "no-dry-run" };
+  if (job.needsStreamedHashing && registry.hashing === null) return { name: job.name, skipped: "no-hashing" };
   const runId = crypto.randomUUID();
   if ((await takeLease(registry, job, runId)) === "held") {
     metrics?.jobRuns.inc({ job_name: job.name, result: "locked" });
