@@ -7,7 +7,7 @@
  * pulls of a tag the proxy cache filled once (issue 10) run against a registry with
  * PIER_PROXY_CACHE on.
  */
-import { nodeHashing } from "../src/adapters/hashing/node.js";
+import { nodeHashing, nodeStreamHashing } from "../src/adapters/hashing/node.js";
 import { redisCache } from "../src/adapters/cache/redis.js";
 import { nodePostgresSql } from "../src/adapters/sql/node-postgres.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
@@ -94,6 +94,7 @@ function buildRegistry(env: Record<string, string>, sql: Counted<Sql>, cache: Co
     signingKey,
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, resolve: resolveAll }),
     hashing: nodeHashing,
+    streamHashing: nodeStreamHashing,
   };
 }
 

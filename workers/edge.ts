@@ -22,6 +22,7 @@ import { systemClock } from "../src/core/ports/clock.js";
 import { prefixedCache } from "../src/core/prefixed-cache.js";
 import type { Registry } from "../src/core/registry.js";
 import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
+import { digestStreamHashing } from "../src/adapters/hashing/digest-stream.js";
 import { PullAuditBuffer } from "../src/core/audit-buffer.js";
 import { LastPulls } from "../src/core/proxy/last-pulls.js";
 import { edgeMetricsShipper, type PierMetrics } from "../src/core/metrics/pier-metrics.js";
@@ -63,6 +64,7 @@ export function edgeRegistry(env: EdgeEnv): Registry {
     signingKey: signingKey === null ? null : signingKeyFromJwk(signingKey),
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, timeoutMs: timeouts.upstreamMs }),
     hashing: null,
+    streamHashing: digestStreamHashing,
   };
 }
 

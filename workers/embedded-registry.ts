@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { fsBlobStore } from "../src/adapters/blob/fs.js";
 import { memoryCache } from "../src/adapters/cache/memory.js";
-import { nodeHashing } from "../src/adapters/hashing/node.js";
+import { nodeHashing, nodeStreamHashing } from "../src/adapters/hashing/node.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
 import { serviceKeys } from "../src/core/auth/service-keys.js";
@@ -41,5 +41,6 @@ export function embeddedRegistry(
       timeoutMs: loadDependencyTimeouts(env).upstreamMs,
     }),
     hashing: nodeHashing,
+    streamHashing: nodeStreamHashing,
   };
 }

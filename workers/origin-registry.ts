@@ -5,7 +5,7 @@
  */
 import { fsBlobStore } from "../src/adapters/blob/fs.js";
 import { redisCache } from "../src/adapters/cache/redis.js";
-import { nodeHashing } from "../src/adapters/hashing/node.js";
+import { nodeHashing, nodeStreamHashing } from "../src/adapters/hashing/node.js";
 import { nodePostgresSql } from "../src/adapters/sql/node-postgres.js";
 import { guardedUpstream } from "../src/adapters/upstream/guarded-fetch.js";
 import { resolveAll } from "../src/adapters/upstream/node-resolver.js";
@@ -59,6 +59,7 @@ export async function openOriginRegistry(env: ConfigSource, options: { migrateFi
     signingKey: null,
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts }, timeoutMs: timeouts.upstreamMs, resolve: resolveAll }),
     hashing: nodeHashing,
+    streamHashing: nodeStreamHashing,
   };
   return { registry, close: () => Promise.all([sql.close(), cache.close()]).then(() => {}) };
 }

@@ -6,7 +6,7 @@ import type { RegistryConfig } from "./config.js";
 import type { BlobStore } from "./ports/blob-store.js";
 import type { Cache } from "./ports/cache.js";
 import type { Clock } from "./ports/clock.js";
-import type { Hashing } from "./ports/hashing.js";
+import type { Hashing, StreamHashing } from "./ports/hashing.js";
 import type { Keys, SigningKey } from "./ports/keys.js";
 import type { RedirectSigner } from "./ports/redirect-signer.js";
 import type { Sql } from "./ports/sql.js";
@@ -35,4 +35,6 @@ export interface Registry {
   upstream: Upstream;
   /** Incremental hashes for received blobs; null where the runtime does not receive them (edge). */
   hashing: Hashing | null;
+  /** Hashes that verify copies (mirror syncs, replication); every runtime has them. */
+  streamHashing: StreamHashing;
 }

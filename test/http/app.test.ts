@@ -15,6 +15,7 @@ import type { Registry } from "../../src/core/registry.js";
 import { createApp } from "../../src/http/app.js";
 import { fakeClock } from "../support/fake-clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
+import { nodeStreamHashing } from "../../src/adapters/hashing/node.js";
 
 /** These tests never touch storage; any call is a failure. */
 const noStorage = new Proxy({} as BlobStore, {
@@ -41,6 +42,7 @@ describe("createApp", () => {
       signingKey: null,
       upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
       hashing: null,
+      streamHashing: nodeStreamHashing,
     };
   });
   afterAll(async () => {

@@ -24,6 +24,7 @@ import { ensureTask, insertPolicy } from "../../src/db/queries/autoprune.js";
 import { fakeClock, type FakeClock } from "../support/fake-clock.js";
 import { createNamespace, createRepository, storeManifest, tagManifest, unique } from "../support/quay-seed.js";
 import { createTestDatabase, REDIS_URL, type TestDatabase } from "../support/services.js";
+import { nodeStreamHashing } from "../../src/adapters/hashing/node.js";
 
 /** A real (not dry) run that reports nowhere. */
 const scheduledContext: JobContext = { dryRun: false, report: () => {}, reclaimed: () => {} };
@@ -55,6 +56,7 @@ function registry(env: ConfigSource = {}): Registry {
     signingKey: null,
     upstream: guardedUpstream({ policy: { allowedHosts: [] } }),
     hashing: null,
+    streamHashing: nodeStreamHashing,
   };
 }
 

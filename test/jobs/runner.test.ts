@@ -5,7 +5,6 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { redisCache } from "../../src/adapters/cache/redis.js";
-import { nodeHashing } from "../../src/adapters/hashing/node.js";
 import { loadRegistryConfig } from "../../src/core/config.js";
 import { jobLeaseKey, jobsInDependencyOrder, runJob } from "../../src/core/jobs/runner.js";
 import { cronOf, jobs, type Job, type JobContext } from "../../src/core/jobs/scheduler.js";
@@ -94,18 +93,6 @@ describe("runJob", () => {
     } finally {
       await down.close();
     }
-  });
-
-  it("skips a job that hashes streamed bytes on a runtime without hashing (the edge), and runs it where there is", async () => {
-    let runs = 0;
-    const job: Job = { name: uniqueName(), everyMinutes: 5, needsStreamedHashing: true, run: async () => ++runs };
-    const edgeLike = { ...runnerRegistry(), hashing: null } as Registry;
-    expect(await runJob(edgeLike, job)).toEqual({ name: job.name, skipped: "no-hashing" });
-    expect(runs).toBe(0);
-    expect(await caches[0]!.get(jobLeaseKey(job.name))).toBeNull();
-    const withHashing = { ...runnerRegistry(), hashing: nodeHashing } as Registry;
-    expect(await runJob(withHashing, job)).toEqual({ name: job.name, processed: 1 });
-    expect(jobs.filter((j) => j.needsStreamedHashing).map((j) => j.name)).toEqual(["repo-mirror", "replication"]);
   });
 
   it("passes dry runs only to jobs that honour them, with their report lines", async () => {

@@ -19,6 +19,7 @@ import { migrate } from "../../src/db/migrate.js";
 import { createApp } from "../../src/http/app.js";
 import { unique } from "./quay-seed.js";
 import { createTestDatabase, type TestDatabase } from "../support/services.js";
+import { nodeStreamHashing } from "../../src/adapters/hashing/node.js";
 
 export const API_HOST = "registry.test";
 export const SECRET_KEY = "api-test-database-secret-key";
@@ -108,6 +109,7 @@ export async function startApiHarness(label: string, env: ConfigSource = {}, clo
     signingKey: key.signing,
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
     hashing: null,
+    streamHashing: nodeStreamHashing,
   };
   const app = createApp(registry, { onUnexpectedError: (error) => console.error("unexpected API error:", error) });
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startS3Server } from "../../scripts/gateways/s3.js";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { redisCache } from "../../src/adapters/cache/redis.js";
-import { nodeHashing } from "../../src/adapters/hashing/node.js";
+import { nodeHashing, nodeStreamHashing } from "../../src/adapters/hashing/node.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
 import { guardedUpstream } from "../../src/adapters/upstream/guarded-fetch.js";
 import type { Action } from "../../src/core/auth/access.js";
@@ -121,6 +121,7 @@ export async function startOriginRegistry(label: string, clock: Clock = systemCl
     signingKey: key.signing,
     upstream: guardedUpstream({ policy: { allowedHosts: config.ssrfAllowedHosts } }),
     hashing: nodeHashing,
+    streamHashing: nodeStreamHashing,
   };
   return {
     registry,

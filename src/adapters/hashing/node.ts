@@ -1,6 +1,6 @@
 /** Node's native (OpenSSL) incremental hashes for the Hashing port. */
 import { createHash, type Hash } from "node:crypto";
-import type { DigestAlgorithm, Hashing, IncrementalHash } from "../../core/ports/hashing.js";
+import type { DigestAlgorithm, Hashing, IncrementalHash, StreamedHash, StreamHashing } from "../../core/ports/hashing.js";
 
 export const nodeHashing: Hashing = {
   create(algorithm: DigestAlgorithm): IncrementalHash {
@@ -15,3 +15,11 @@ function wrap(algorithm: DigestAlgorithm, hash: Hash): IncrementalHash {
     copy: () => wrap(algorithm, hash.copy()),
   };
 }
+
+/** The same hashes for copies that only need the digest at the end. */
+export const nodeStreamHashing: StreamHashing = {
+  create(algorithm: DigestAlgorithm): StreamedHash {
+    const hash = nodeHashing.create(algorithm);
+    return { update: (chunk) => hash.update(chunk), digest: async () => hash.digest() };
+  },
+};

@@ -16,12 +16,12 @@
  * - Failures retry with exponential backoff (1, 2, 4, 8 min…) until the item's five
  *   claims are spent; then it stays, dead, as Quay leaves it (counted in the backlog).
  *
- * It needs incremental hashing, so the edge leaves copies to the Node runtimes.
+ * Every runtime copies, the edge too: the copies are verified with StreamHashing.
  */
 import type { RegistryConfig } from "../config.js";
 import { parseDigest } from "../model/digest.js";
 import type { BlobStore } from "../ports/blob-store.js";
-import type { Hashing } from "../ports/hashing.js";
+import type { StreamHashing } from "../ports/hashing.js";
 import type { Sql } from "../ports/sql.js";
 import { meteredBody, writeObject } from "../push/objects.js";
 import type { Registry } from "../registry.js";
@@ -73,8 +73,6 @@ export class ReplicationError extends Error {
 /** One batch: sweep a page, then claim and process up to `items` items; how many items it finished. */
 export async function runReplication(registry: Registry, context: JobContext, options = REPLICATION_DEFAULTS): Promise<number> {
   const { sql, clock, config } = registry;
-  if (registry.hashing === null) return 0;
-  const hashing = registry.hashing;
   for (const name of config.storage.locations) await ensureStorageLocation(sql, name);
   const queued = await sweep(registry, options.sweepPage);
   if (queued > 0) context.report(`queued ${queued} blobs missing a location`);
@@ -85,7 +83,7 @@ export async function runReplication(registry: Registry, context: JobContext, op
   let done = 0;
   for (const item of items) {
     try {
-      const outcome = await replicateItem(registry, hashing, item, context, options.reservationMs);
+      const outcome = await replicateItem(registry, item, context, options.reservationMs);
       await completeItem(sql, item);
       if (outcome !== null) context.report(outcome);
       done++;
@@ -131,7 +129,6 @@ export function queueMissing(sql: Sql, selection: StorageSelection, config: Regi
 /** Copies one queued blob to every location it misses that this runtime reaches; a report line, or null when nothing was missing. */
 async function replicateItem(
   registry: Registry,
-  hashing: Hashing,
   item: ReplicationItem,
   context: JobContext,
   reservationMs: number,
@@ -162,7 +159,7 @@ async function replicateItem(
     if (!(await renewItem(sql, item, new Date(registry.clock.now() + reservationMs)))) {
       throw new ReplicationError("the claim expired and another runner took the item");
     }
-    await copyVerified(hashing, source, store.blobs, key, target);
+    await copyVerified(registry.streamHashing, source, store.blobs, key, target);
     const alive = await sql.transaction((tx) => recordPlacement(tx, target.storageId, target.digest!, location));
     // GC collected the blob while it was copied: the copy goes too.
     if (!alive) {
@@ -194,7 +191,7 @@ async function findSource(registry: Registry, target: ReplicationTarget, key: st
 }
 
 /** Streams the object from `source` into a temporary key of `to`, hashed; moves it to `key` only when it hashes to the digest. */
-async function copyVerified(hashing: Hashing, source: BlobStore, to: BlobStore, key: string, target: ReplicationTarget): Promise<void> {
+async function copyVerified(hashing: StreamHashing, source: BlobStore, to: BlobStore, key: string, target: ReplicationTarget): Promise<void> {
   const digest = target.digest!;
   const size = target.size!;
   const read = await source.get(key);
@@ -204,7 +201,7 @@ async function copyVerified(hashing: Hashing, source: BlobStore, to: BlobStore, 
   const temp = uploadKey(crypto.randomUUID());
   try {
     await writeObject(to, temp, metered.stream, size);
-    const computed = hash.digest();
+    const computed = await hash.digest();
     if (computed !== digest) throw new ReplicationError(`the source sent bytes hashing to ${computed} for ${digest}`);
     await to.copy(temp, key);
   } finally {

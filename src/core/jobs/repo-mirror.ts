@@ -3,8 +3,7 @@
  * enabled ones whose start has come, and claims that expired (a runner died) — with
  * FOR UPDATE SKIP LOCKED, so two runners never sync the same mirror, then syncs each
  * (core/mirror/sync.ts). A run syncs at most `mirrors` mirrors; the rest wait for the
- * next tick. It needs incremental hashing, so the edge (no Hashing) leaves syncs to the
- * Node runtimes.
+ * next tick. Every runtime syncs, the edge's cron too (blobs verified with StreamHashing).
  */
 import type { RegistryConfig } from "../config.js";
 import { FieldEncrypter } from "../auth/field-encryption.js";
@@ -28,13 +27,12 @@ export const repoMirrorEnabled = (config: RegistryConfig) => config.repoMirror;
 
 /** One batch: claims and syncs due mirrors; how many it synced. Reports one line per mirror. */
 export async function runRepoMirror(registry: Registry, context: JobContext, options = REPO_MIRROR_DEFAULTS): Promise<number> {
-  if (registry.hashing === null) return 0;
   const { sql, clock, config } = registry;
   const deps = {
     sql,
     clock,
     blobs: registry.blobs,
-    hashing: registry.hashing,
+    hashing: registry.streamHashing,
     client: registryClient({ upstream: registry.upstream, cache: registry.cache, clock }),
     location: config.storageLocation,
     quota: config.quota,

@@ -15,10 +15,10 @@ export interface JobOutcome {
   processed?: number;
   error?: string;
   /**
-   * Why it did not run: another runner holds its lease, the configuration disables it, it
-   * has no dry run, or it needs streamed hashing this runtime lacks (the edge).
+   * Why it did not run: another runner holds its lease, the configuration disables it, or it
+   * has no dry run.
    */
-  skipped?: "locked" | "disabled" | "no-dry-run" | "no-hashing";
+  skipped?: "locked" | "disabled" | "no-dry-run";
 }
 
 export interface RunJobOptions {
@@ -63,7 +63,6 @@ export async function runJob(registry: Registry, job: Job, options: RunJobOption
   const dryRun = options.dryRun ?? false;
   if (!(job.enabled?.(registry.config) ?? true)) return { name: job.name, skipped: "disabled" };
   if (dryRun && !job.supportsDryRun) return { name: job.name, skipped: "no-dry-run" };
-  if (job.needsStreamedHashing && registry.hashing === null) return { name: job.name, skipped: "no-hashing" };
   const runId = crypto.randomUUID();
   if ((await takeLease(registry, job, runId)) === "held") {
     metrics?.jobRuns.inc({ job_name: job.name, result: "locked" });

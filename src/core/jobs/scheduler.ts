@@ -33,13 +33,6 @@ export interface Job {
   enabled?(config: RegistryConfig): boolean;
   /** It honours `context.dryRun`; a dry run skips jobs without it, so a dry run never changes anything. */
   supportsDryRun?: boolean;
-  /**
-   * It hashes blob bytes as they stream (Registry.hashing). The edge has no such hashing —
-   * Web Crypto hashes whole buffers only, and workerd's DigestStream can neither copy its
-   * state nor give its digest synchronously, as the Hashing port (shared with uploads)
-   * requires — so its cron skips the job (`skipped: "no-hashing"`) and the Node runtimes run it.
-   */
-  needsStreamedHashing?: boolean;
   /** How long its lease (src/core/jobs/runner.ts) holds; longer than a batch ever takes. Default 300. */
   leaseSeconds?: number;
   /** One bounded batch; how many items it processed (0: nothing left to do). */
@@ -106,7 +99,6 @@ export const jobs: readonly Job[] = [
     name: "repo-mirror",
     everyMinutes: 1,
     enabled: repoMirrorEnabled,
-    needsStreamedHashing: true,
     // A sync renews its mirror's claim after every tag; the lease only spares duplicate polling.
     leaseSeconds: 900,
     run: (registry, context) => runRepoMirror(registry, context),
@@ -116,7 +108,6 @@ export const jobs: readonly Job[] = [
     name: "replication",
     everyMinutes: 1,
     enabled: replicationEnabled,
-    needsStreamedHashing: true,
     // An item's own reservation (20 min) guards its copy; the lease only spares duplicate polling.
     leaseSeconds: 900,
     run: (registry, context) => runReplication(registry, context),

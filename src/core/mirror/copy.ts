@@ -12,7 +12,7 @@ import { parseDigest } from "../model/digest.js";
 import { isManifestMediaType } from "../model/media-types.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Clock } from "../ports/clock.js";
-import type { Hashing } from "../ports/hashing.js";
+import type { StreamHashing } from "../ports/hashing.js";
 import type { Sql } from "../ports/sql.js";
 import { meteredBody, writeObject } from "../push/objects.js";
 import type { QuotaSettings } from "../push/quota.js";
@@ -27,7 +27,7 @@ import type { MirrorSource } from "./reference.js";
 export interface CopyDeps {
   sql: Sql;
   blobs: BlobStore;
-  hashing: Hashing;
+  hashing: StreamHashing;
   clock: Clock;
   client: RegistryClient;
   /** imagestoragelocation name blobs are placed in. */
@@ -79,7 +79,7 @@ async function fetchBlob(copy: Copy, digest: string, size: number): Promise<numb
   const temp = uploadKey(crypto.randomUUID());
   try {
     await writeObject(deps.blobs, temp, metered.stream, size);
-    const computed = hash.digest();
+    const computed = await hash.digest();
     if (computed !== digest) throw new MirrorCopyError(`the upstream sent bytes hashing to ${computed} for ${digest}`);
     await deps.blobs.copy(temp, key);
   } catch (error) {

@@ -22,7 +22,7 @@ export type BodyFault = "short" | "long" | "broken";
 export function meteredBody(
   body: ReadableStream<Uint8Array>,
   declared: number | null,
-  hashes: readonly IncrementalHash[],
+  hashes: readonly Pick<IncrementalHash, "update">[],
 ): { stream: ReadableStream<Uint8Array>; bytes(): number; fault(): BodyFault | null } {
   const reader = body.getReader();
   let bytes = 0;
