@@ -2,10 +2,10 @@
  * `pier cert`: a local certificate authority and certificates for trying HTTPS and mutual
  * TLS, made with the openssl command (ECDSA P-256, SHA-256: FIPS-approved choices).
  *
- *   pier cert [--dir D] [--host name,…] [--days N]   D/server.crt + server.key for PIER_TLS_CERT_FILE/KEY_FILE
+ *   pier cert [--dir D] [--host name,…] [--days N]   D/server.pem + server-key.pem for PIER_TLS_CERT_FILE/KEY_FILE
  *   pier cert --client NAME [--dir D] [--days N]     D/NAME.cert + NAME.key, a client certificate (the edge's, for mTLS)
  *
- * The CA (D/ca.crt, D/ca.key) is made on first use and reused, so every certificate in D
+ * The CA (D/ca.crt, its key D/ca-key.pem) is made on first use and reused, so every certificate in D
  * chains to the one ca.crt that clients trust (skopeo --cert-dir D, curl --cacert D/ca.crt)
  * and that PIER_TLS_CLIENT_CA_FILE names. For trying things out, not for production.
  */
@@ -50,7 +50,7 @@ function ensureCa(): void {
     "-subj",
     "/CN=Pier local CA",
     "-keyout",
-    join(dir, "ca.key"),
+    join(dir, "ca-key.pem"),
     "-out",
     join(dir, "ca.crt"),
     "-addext",
@@ -77,7 +77,7 @@ function issue(name: string, certFile: string, keyFile: string, extensions: stri
       "-CA",
       join(dir, "ca.crt"),
       "-CAkey",
-      join(dir, "ca.key"),
+      join(dir, "ca-key.pem"),
       "-days",
       days,
       "-sha256",
@@ -115,12 +115,12 @@ try {
         .filter(Boolean),
     ];
     const names = hosts.map((host) => (isIP(host) ? `IP:${host}` : `DNS:${host}`)).join(",");
-    issue(hosts.at(-1)!, join(dir, "server.crt"), join(dir, "server.key"), [
+    issue(hosts.at(-1)!, join(dir, "server.pem"), join(dir, "server-key.pem"), [
       "basicConstraints=CA:FALSE",
       "extendedKeyUsage=serverAuth",
       `subjectAltName=${names}`,
     ]);
-    console.log(`PIER_TLS_CERT_FILE=${join(dir, "server.crt")} PIER_TLS_KEY_FILE=${join(dir, "server.key")}`);
+    console.log(`PIER_TLS_CERT_FILE=${join(dir, "server.pem")} PIER_TLS_KEY_FILE=${join(dir, "server-key.pem")}`);
     console.log(`clients trust ${join(dir, "ca.crt")}: skopeo --cert-dir ${dir}, curl --cacert ${join(dir, "ca.crt")}`);
   }
 } catch (error) {

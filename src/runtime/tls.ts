@@ -40,10 +40,8 @@ export async function tlsServerOptions(settings: TlsSettings): Promise<TlsOption
   return options;
 }
 
-/** The debug line for one handshake: protocol, cipher and key-exchange group, so an operator can see what clients negotiate. */
+/** The debug line for one handshake: protocol and cipher, so an operator sees what clients negotiate. */
 export function describeHandshake(socket: TLSSocket): string {
-  const cipher = socket.getCipher();
-  const group = socket.getEphemeralKeyInfo();
-  const exchange = group && "name" in group && group.name ? group.name : "n/a";
-  return `tls ${socket.getProtocol()} ${cipher.name} ${exchange} from ${socket.remoteAddress}${socket.authorized ? " (client certificate verified)" : ""}`;
+  const verified = socket.authorized ? ", client certificate verified" : "";
+  return `tls ${socket.getProtocol()} ${socket.getCipher().name} from ${socket.remoteAddress}${verified}`;
 }
