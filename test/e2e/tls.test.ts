@@ -114,7 +114,7 @@ describe("embedded registry over HTTPS at PIER_TLS_MIN_VERSION=1.3", () => {
     expect(old.output).toMatch(/alert protocol version/);
     const current = await handshake(port, "-tls1_3");
     expect(current.code, current.output).toBe(0);
-    expect(current.output).toMatch(/Protocol\s*: TLSv1\.3/);
+    expect(current.output).toMatch(/^New, TLSv1\.3, Cipher is TLS_/m);
     expect(current.output).toContain("Verify return code: 0 (ok)");
     await server.waitFor(/^tls TLSv1\.3 TLS_\S+ from 127\.0\.0\.1$/m, 5_000);
   });
@@ -140,14 +140,19 @@ describe("embedded registry over HTTPS at PIER_TLS_MIN_VERSION=1.3", () => {
   }, 120_000);
 });
 
-describe("embedded registry at the default minimum (1.2)", () => {
-  it("accepts a TLS 1.2 handshake", async () => {
-    const server = startEmbedded({});
+describe("embedded registry at the default minimum (1.2), groups pinned to P-384", () => {
+  it("accepts a TLS 1.2 handshake, and exchanges keys over P-384 only", async () => {
+    const server = startEmbedded({ PIER_TLS_ECDH_CURVES: "P-384" });
     try {
       const port = Number((await server.waitFor(READY, 30_000))[1]);
       const old = await handshake(port, "-tls1_2");
       expect(old.code, old.output).toBe(0);
-      expect(old.output).toMatch(/Protocol\s*: TLSv1\.2/);
+      expect(old.output).toMatch(/^New, TLSv1\.2, Cipher is ECDHE-/m);
+      expect(old.output).toMatch(/Server Temp Key: ECDH, secp384r1, 384 bits/);
+      // A client offering only X25519 finds no group in common.
+      const x25519 = await handshake(port, "-tls1_3", ["-groups", "X25519"]);
+      expect(x25519.code).not.toBe(0);
+      expect(x25519.output).toMatch(/handshake failure/);
     } finally {
       server.child.kill("SIGKILL");
     }
@@ -225,6 +230,8 @@ describe("failed starts", () => {
         `Pier embedded: cannot read PIER_TLS_CERT_FILE ${join(work, "missing.pem")} (ENOENT)`,
       ],
       [{ PIER_TLS_KEY_FILE: join(certs, "ca.crt") }, "Pier embedded: TLS settings refused by OpenSSL ("],
+      // OpenSSL 3.0 has no ML-KEM: asking for the post-quantum hybrid fails instead of quietly going without.
+      [{ PIER_TLS_ECDH_CURVES: "X25519MLKEM768:X25519" }, "Pier embedded: TLS settings refused by OpenSSL (Failed to set ECDH curve)"],
     ];
     for (const [env, line] of cases) {
       const server = startEmbedded(env);
