@@ -5,6 +5,7 @@
  * last pulls — and on SIGINT/SIGTERM everything stopped in order, the last batches written after the
  * server stopped taking requests, then `release` (connections, locks).
  */
+import type { TlsOptions } from "node:tls";
 import { asyncLocalScope } from "../adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../core/audit-buffer.js";
 import { LastPulls } from "../core/proxy/last-pulls.js";
@@ -18,7 +19,6 @@ import type { GroupMember } from "./cluster.js";
 import { startJobTimer } from "./job-timer.js";
 import { listen, onShutdownSignal, type ServerLimits } from "./node-server.js";
 import { recordProcessMetrics } from "./process-metrics.js";
-import type { TlsOptions } from "node:tls";
 
 export interface NodeRegistryOptions {
   runtime: "origin" | "embedded";

@@ -4,8 +4,7 @@
  * A file that cannot be read, or PEM that OpenSSL refuses, fails the start in one line.
  */
 import { readFile } from "node:fs/promises";
-import { createSecureContext, type TLSSocket } from "node:tls";
-import type { TlsOptions } from "node:tls";
+import { createSecureContext, type TLSSocket, type TlsOptions } from "node:tls";
 import type { TlsSettings } from "../core/config.js";
 import { StartupError } from "./startup.js";
 
