@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pgliteSql } from "../src/adapters/sql/pglite.js";
 import { bootstrapAdmin } from "../src/core/accounts.js";
-import { loadRegistryConfig, readInteger, readString, type ConfigSource } from "../src/core/config.js";
+import { loadRegistryConfig, loadTlsSettings, readInteger, readString, type ConfigSource } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import { ensureStorageLocations } from "../src/core/storage-locations.js";
 import { migrate } from "../src/db/migrate.js";
@@ -18,10 +18,12 @@ import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { describeMetricsAccess } from "../src/http/handlers/metrics.js";
 import { nodeBuildInfo } from "../src/runtime/build-info.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
+import { requireFipsWhenAsked } from "../src/runtime/fips.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
 import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { runStartup } from "../src/runtime/startup.js";
 import { PREPARE_DATABASE_ENV, prepareFirstStartInChild } from "../src/runtime/first-start.js";
+import { tlsServerOptions } from "../src/runtime/tls.js";
 import { embeddedRegistry } from "./embedded-registry.js";
 
 const startedAt = Date.now();
@@ -61,6 +63,10 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
   const adminUser = readString(env, "PIER_ADMIN_USER") ?? "admin";
   const hostname = readString(env, "PIER_HOST") ?? "127.0.0.1";
   const port = readInteger(env, "PORT", 5000);
+  requireFipsWhenAsked(env);
+  const tlsSettings = loadTlsSettings(env);
+  const tls = tlsSettings === null ? null : await tlsServerOptions(tlsSettings);
+  const scheme = tls ? "https" : "http";
   await mkdir(dataDir, { recursive: true });
   const unlock = await lockDataDir(dataDir);
   undo(unlock);
@@ -87,7 +93,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
   if (admin.generatedPassword) console.log(`Created admin user "${admin.username}" with password: ${admin.generatedPassword}`);
 
   const instanceKey = await startInstanceKey(sql, systemClock, {
-    name: `http://${hostname}:${port}`,
+    name: `${scheme}://${hostname}:${port}`,
     keyFile: join(dataDir, "instance-key.jwk"),
     onRefreshError: (error) => console.error("instance key refresh failed:", error),
   });
@@ -97,6 +103,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
     hostname,
     port,
     limits: loadServerLimits(env),
+    tls,
     build,
     async release() {
       instanceKey.stop();
@@ -114,7 +121,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
     : `Admin user "${admin.username}" ${admin.result === "created" ? "created" : "ready"} (password from PIER_ADMIN_PASSWORD or unchanged)`;
   console.log(
     [
-      `Pier registry ready at http://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
+      `Pier registry ready at ${scheme}://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
       `Pier ${build.version}, commit ${build.commit}; ${describeMetricsAccess(config.metricsToken)}`,
       adminLine,
       `Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`,

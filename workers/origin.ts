@@ -10,7 +10,7 @@ import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
 import type { JWK } from "jose";
 import { signingKeyFromJwk } from "../src/core/auth/service-keys.js";
-import { readInteger, readString, requireString } from "../src/core/config.js";
+import { loadTlsSettings, readInteger, readString, requireString } from "../src/core/config.js";
 import { MetricsRegistry } from "../src/core/metrics/registry.js";
 import { systemClock } from "../src/core/ports/clock.js";
 import { describeMetricsAccess } from "../src/http/handlers/metrics.js";
@@ -18,10 +18,12 @@ import { joinGroup, startPrimary } from "../src/runtime/cluster.js";
 import { startInstanceKey } from "../src/runtime/instance-key.js";
 import { nodeBuildInfo } from "../src/runtime/build-info.js";
 import { serveNodeRegistry } from "../src/runtime/node-registry.js";
+import { requireFipsWhenAsked } from "../src/runtime/fips.js";
 import { loadServerLimits } from "../src/runtime/node-server.js";
 import { recordProcessMetrics } from "../src/runtime/process-metrics.js";
 import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { runStartup, waitForDatabase } from "../src/runtime/startup.js";
+import { tlsServerOptions } from "../src/runtime/tls.js";
 import { openOriginRegistry } from "./origin-registry.js";
 
 const log = (line: string) => console.log(`Pier origin: ${line}`);
@@ -29,6 +31,9 @@ const group = joinGroup();
 
 await runStartup("origin", { host: process.env.PIER_HOST ?? "0.0.0.0", port: process.env.PORT ?? "8080" }, async (undo) => {
   const env = await loadNodeSettings("origin", process.argv.slice(2), process.env, log);
+  requireFipsWhenAsked(env);
+  const tlsSettings = loadTlsSettings(env);
+  const tls = tlsSettings === null ? null : await tlsServerOptions(tlsSettings);
   const hostname = readString(env, "PIER_HOST") ?? "0.0.0.0";
   const port = readInteger(env, "PORT", 8080);
   const workers = readInteger(env, "PIER_WORKERS", availableParallelism(), 1);
@@ -55,12 +60,12 @@ await runStartup("origin", { host: process.env.PIER_HOST ?? "0.0.0.0", port: pro
     const { instanceJwk } = (await group.setup()) as { instanceJwk: JWK };
     await serveNodeRegistry(
       { ...registry, signingKey: signingKeyFromJwk(JSON.stringify(instanceJwk)) },
-      { runtime: "origin", hostname, port, limits: loadServerLimits(env), build, release: close, group },
+      { runtime: "origin", hostname, port, limits: loadServerLimits(env), tls, build, release: close, group },
     );
     return;
   }
 
-  const keyName = `${config.urlScheme ?? "http"}://${config.serverHostname ?? `${hostname}:${port}`}`;
+  const keyName = `${config.urlScheme ?? (tls ? "https" : "http")}://${config.serverHostname ?? `${hostname}:${port}`}`;
   const instanceKey = await startInstanceKey(sql, systemClock, {
     name: keyName,
     // Set it to keep one key across restarts; without it each start registers a new one.
@@ -94,6 +99,7 @@ await runStartup("origin", { host: process.env.PIER_HOST ?? "0.0.0.0", port: pro
       hostname,
       port,
       limits: loadServerLimits(env),
+      tls,
       build,
       async release() {
         instanceKey.stop();

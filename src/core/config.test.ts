@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadDependencyTimeouts, loadRegistryConfig, loadS3Settings } from "./config.js";
+import { ConfigError, loadDependencyTimeouts, loadRegistryConfig, loadS3Settings, loadTlsSettings } from "./config.js";
 
 describe("configuration", () => {
   it("has Quay's defaults", () => {
@@ -123,5 +123,32 @@ describe("configuration", () => {
       secretAccessKey: "s",
       storagePath: "/registry",
     });
+  });
+
+  it("reads the TLS settings: off without a certificate, 1.2 by default, and refuses half or unknown settings", () => {
+    expect(loadTlsSettings({})).toBeNull();
+    expect(loadTlsSettings({ PIER_TLS_CERT_FILE: "c.pem", PIER_TLS_KEY_FILE: "k.pem" })).toEqual({
+      certFile: "c.pem",
+      keyFile: "k.pem",
+      minVersion: "TLSv1.2",
+      clientCaFile: null,
+      ecdhCurve: null,
+    });
+    expect(
+      loadTlsSettings({
+        PIER_TLS_CERT_FILE: "c.pem",
+        PIER_TLS_KEY_FILE: "k.pem",
+        PIER_TLS_MIN_VERSION: "1.3",
+        PIER_TLS_CLIENT_CA_FILE: "ca.pem",
+        PIER_TLS_ECDH_CURVES: "X25519:P-256",
+      }),
+    ).toEqual({ certFile: "c.pem", keyFile: "k.pem", minVersion: "TLSv1.3", clientCaFile: "ca.pem", ecdhCurve: "X25519:P-256" });
+    expect(() => loadTlsSettings({ PIER_TLS_CLIENT_CA_FILE: "ca.pem" })).toThrow(
+      new ConfigError("PIER_TLS_CLIENT_CA_FILE needs PIER_TLS_CERT_FILE and PIER_TLS_KEY_FILE"),
+    );
+    expect(() => loadTlsSettings({ PIER_TLS_CERT_FILE: "c.pem" })).toThrow(/must be set together/);
+    expect(() => loadTlsSettings({ PIER_TLS_CERT_FILE: "c.pem", PIER_TLS_KEY_FILE: "k.pem", PIER_TLS_MIN_VERSION: "1.0" })).toThrow(
+      'PIER_TLS_MIN_VERSION must be 1.2 or 1.3, got "1.0"',
+    );
   });
 });

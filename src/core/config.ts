@@ -245,3 +245,35 @@ export function loadAkamaiSettings(source: ConfigSource): AkamaiSettings | null 
     cdnSpecificNamespaces: readList(source, "PIER_CDN_SPECIFIC_NAMESPACES"),
   };
 }
+
+/** HTTPS on the Node runtimes: set when PIER_TLS_CERT_FILE is (paths; the runtime reads the files). */
+export interface TlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** The oldest protocol a client may negotiate. */
+  minVersion: "TLSv1.2" | "TLSv1.3";
+  /** Mutual TLS: clients (the edge) must present a certificate signed by this CA bundle; null: no client certificate asked for. */
+  clientCaFile: string | null;
+  /** OpenSSL's key-exchange group list (e.g. "X25519:P-256"); null: Node's default ("auto"). */
+  ecdhCurve: string | null;
+}
+
+export function loadTlsSettings(source: ConfigSource): TlsSettings | null {
+  const certFile = readString(source, "PIER_TLS_CERT_FILE");
+  const keyFile = readString(source, "PIER_TLS_KEY_FILE");
+  const clientCaFile = readString(source, "PIER_TLS_CLIENT_CA_FILE");
+  if (certFile === null && keyFile === null) {
+    if (clientCaFile !== null) throw new ConfigError("PIER_TLS_CLIENT_CA_FILE needs PIER_TLS_CERT_FILE and PIER_TLS_KEY_FILE");
+    return null;
+  }
+  if (certFile === null || keyFile === null) throw new ConfigError("PIER_TLS_CERT_FILE and PIER_TLS_KEY_FILE must be set together");
+  const version = readString(source, "PIER_TLS_MIN_VERSION") ?? "1.2";
+  if (version !== "1.2" && version !== "1.3") throw new ConfigError(`PIER_TLS_MIN_VERSION must be 1.2 or 1.3, got "${version}"`);
+  return {
+    certFile,
+    keyFile,
+    minVersion: version === "1.3" ? "TLSv1.3" : "TLSv1.2",
+    clientCaFile,
+    ecdhCurve: readString(source, "PIER_TLS_ECDH_CURVES"),
+  };
+}

@@ -5,6 +5,7 @@
  * last pulls — and on SIGINT/SIGTERM everything stopped in order, the last batches written after the
  * server stopped taking requests, then `release` (connections, locks).
  */
+import type { TlsOptions } from "node:tls";
 import { asyncLocalScope } from "../adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../core/audit-buffer.js";
 import { LastPulls } from "../core/proxy/last-pulls.js";
@@ -24,6 +25,8 @@ export interface NodeRegistryOptions {
   hostname: string;
   port: number;
   limits: ServerLimits;
+  /** HTTPS (and mutual TLS) server options from tlsServerOptions; null: plain HTTP. */
+  tls: TlsOptions | null;
   /** The version and commit pier_build_info reports. */
   build: BuildInfo;
   /** Runs last at shutdown: close the database, caches, locks. */
@@ -66,7 +69,7 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
     observability.groupSamples = async () =>
       mergeSnapshots((await group.gather("metrics", null, GATHER_METRICS_TIMEOUT_MS)) as Record<string, number>[]);
   }
-  const server = await listen(app, { hostname: options.hostname, port: options.port, limits: options.limits });
+  const server = await listen(app, { hostname: options.hostname, port: options.port, limits: options.limits, tls: options.tls });
   // Once per group: the jobs' leases would keep a second runner idle anyway, but its timers and queries would not be.
   const stopJobs =
     group === null || group.index === 1

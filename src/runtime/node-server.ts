@@ -4,10 +4,13 @@
  * SIGINT/SIGTERM — stop accepting, finish in-flight requests, release ports.
  */
 import type { Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import type { TLSSocket, TlsOptions } from "node:tls";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { readInteger, type ConfigSource } from "../core/config.js";
+import { describeHandshake } from "./tls.js";
 
 export interface RunningServer {
   port: number;
@@ -60,7 +63,11 @@ function capConnectionsPerAddress(server: Server, max: number): void {
   });
 }
 
-export function listen(app: Hono, options: { hostname: string; port: number; limits?: ServerLimits }): Promise<RunningServer> {
+/** With `tls` (from tlsServerOptions) it serves HTTPS; PIER_DEBUG=true logs each handshake's protocol. */
+export function listen(
+  app: Hono,
+  options: { hostname: string; port: number; limits?: ServerLimits; tls?: TlsOptions | null },
+): Promise<RunningServer> {
   const limits = options.limits ?? loadServerLimits({});
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
@@ -70,8 +77,10 @@ export function listen(app: Hono, options: { hostname: string; port: number; lim
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       // Node checks the header deadline only this often (30 s by default).
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      ...options.tls,
     };
-    const server = serve({ fetch: app.fetch, hostname: options.hostname, port: options.port, serverOptions }, (info) => {
+    const https = options.tls ? { createServer: createHttpsServer } : {};
+    const server = serve({ fetch: app.fetch, hostname: options.hostname, port: options.port, serverOptions, ...https }, (info) => {
       server.off("error", onError);
       resolve({
         port: info.port,
@@ -88,6 +97,9 @@ export function listen(app: Hono, options: { hostname: string; port: number; lim
     // Without a 'timeout' listener Node destroys a socket idle this long.
     server.setTimeout(limits.idleTimeoutMs);
     capConnectionsPerAddress(server, limits.maxConnectionsPerIp);
+    if (options.tls && process.env.PIER_DEBUG === "true") {
+      server.on("secureConnection", (socket: TLSSocket) => console.log(describeHandshake(socket)));
+    }
     server.once("error", onError);
   });
 }

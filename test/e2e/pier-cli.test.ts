@@ -33,7 +33,7 @@ describe("the pier command", () => {
   it("prints help with every subcommand, and its version with the commit", async () => {
     const help = await pier(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["start", "origin", "dev", "migrate", "user", "signing-key", "job"])
+    for (const command of ["start", "origin", "dev", "migrate", "user", "signing-key", "job", "cert"])
       expect(help.out).toMatch(new RegExp(`^  ${command} `, "m"));
     const commit = (await run("git", ["rev-parse", "--short=12", "HEAD"])).stdout.trim();
     const version = await pier(["--version"]);

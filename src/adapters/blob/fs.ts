@@ -84,10 +84,13 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
     return join(tmpDir, randomUUID());
   }
 
-  /** Streams exactly `size` bytes into a new file at `path`; returns their MD5 (S3's part ETag). */
+  /**
+   * Streams exactly `size` bytes into a new file at `path`; returns their SHA-256 (hex), a
+   * part's opaque ETag. Not MD5 as S3's: OpenSSL's FIPS provider refuses MD5 (PIER_FIPS).
+   */
   async function writeExactly(path: string, body: ReadableStream<Uint8Array>, size: number): Promise<string> {
     const reader = body.getReader();
-    const md5 = createHash("md5");
+    const digest = createHash("sha256");
     let handle: FileHandle | undefined;
     let written = 0;
     try {
@@ -97,13 +100,13 @@ export function fsBlobStore(options: FsBlobStoreOptions): BlobStore {
         if (done) break;
         written += value.byteLength;
         if (written > size) throw new FsBlobError("SizeMismatch", `body has ${written}+ bytes, ${size} were declared`);
-        md5.update(value);
+        digest.update(value);
         for (let at = 0; at < value.byteLength;) at += (await handle.write(value, at)).bytesWritten;
       }
       if (written !== size) throw new FsBlobError("SizeMismatch", `body has ${written} bytes, ${size} were declared`);
       if (options.fsync) await handle.sync();
       await handle.close();
-      return md5.digest("hex");
+      return digest.digest("hex");
     } catch (error) {
       await reader.cancel().catch(() => {});
       await handle?.close().catch(() => {});

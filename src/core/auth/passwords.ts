@@ -1,7 +1,9 @@
 /**
  * Passwords as Quay stores them in `user.password_hash`: bcrypt with 12 rounds
  * ($2b$), verified by re-hashing with the stored salt (bcryptjs is pure JS, so the
- * same code runs at the edge and in Node).
+ * same code runs at the edge and in Node). bcrypt is the one security algorithm Pier runs
+ * outside the platform's crypto, FIPS mode included: Quay reads and writes only bcrypt
+ * here, so nothing else keeps a shared database's logins working (docs/security.md).
  */
 import bcrypt from "bcryptjs";
 

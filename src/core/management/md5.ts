@@ -1,7 +1,8 @@
 /**
  * MD5 (RFC 1321) of a UTF-8 string, as lowercase hex. Only for Quay's avatar hashes,
  * which are MD5 of an e-mail or name; Web Crypto has no MD5, so it is written out here.
- * Never use it for anything secret.
+ * Never use it for anything secret: it is the one non-security algorithm Pier computes
+ * outside the platform's crypto, so it keeps working under OpenSSL's FIPS provider (docs/security.md).
  */
 const SHIFTS = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 const K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);

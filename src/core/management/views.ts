@@ -26,6 +26,7 @@ export interface Avatar {
 
 /** Quay's `get_data(name, email_or_id, kind)`: MD5 of the trimmed, lowercased e-mail (or name). */
 export function avatar(name: string, emailOrId: string | null, kind: AvatarKind): Avatar {
+  // Not a security use (FIPS): an avatar's public colour/identicon key, Quay's exact value; hence the JS MD5.
   const hash = md5Hex((emailOrId || name).trim().toLowerCase());
   const color = AVATAR_COLORS[parseInt(hash.slice(0, COLOR_DIGITS), 16) % AVATAR_COLORS.length]!;
   return { name, hash, color, kind };

@@ -92,7 +92,10 @@ describe("Quay config.yaml → Pier settings", () => {
       FEATURE_REPO_MIRROR: true,
       LIBRARY_NAMESPACE: "lib",
       SSRF_ALLOWED_HOSTS: ["mirror.internal", "10.0.0.0/8"],
+      FEATURE_FIPS: true,
     });
+    // Read by the Node runtimes' start check (src/runtime/fips.ts), not the registry config.
+    expect(settings.PIER_FIPS).toBe("true");
     const config = loadRegistryConfig(settings);
     expect(config).toMatchObject({
       anonymousAccess: false,
