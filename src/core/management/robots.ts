@@ -113,26 +113,10 @@ async function storeTokenHash(tx: Queryable, deps: ManagementDeps, robotId: numb
   else await storeRobotTokenHash(tx, robotId, token.sha256, token.quayToken, deps.clock.now());
 }
 
-/**
- * The stored token to show (null for prefixed tokens: shown once, kept only hashed), and
- * when the robot was last used: Quay's last_accessed, or the prefixed token's last use.
- */
-async function storedTokens(deps: ManagementDeps, rows: readonly RobotRow[], withToken: boolean) {
-  const prefixed =
-    rows.length === 0
-      ? new Map<number, number | null>()
-      : await robotTokenLastUses(
-          deps.sql,
-          rows.map((r) => r.id),
-        );
-  const views = new Map<number, { token: string | null | undefined; lastUsed: Date | null }>();
-  for (const row of rows) {
-    const isPrefixed = prefixed.has(row.id);
-    const usedMs = prefixed.get(row.id);
-    const token = !withToken ? undefined : isPrefixed || deps.fields === null ? null : await decryptToken(deps, row).catch(() => null);
-    views.set(row.id, { token, lastUsed: usedMs ? new Date(usedMs) : row.last_accessed });
-  }
-  return views;
+/** When the robot was last used: its prefixed token's last use, or Quay's last_accessed. */
+function lastUse(prefixed: ReadonlyMap<number, number | null>, row: RobotRow): Date | null {
+  const usedMs = prefixed.get(row.id);
+  return usedMs ? new Date(usedMs) : row.last_accessed;
 }
 
 function robotView(
@@ -177,11 +161,16 @@ export async function listRobotAccounts(deps: ManagementDeps, ctx: RequestContex
         rows.map((r) => r.id),
       )
     : [];
-  const stored = await storedTokens(deps, rows, withToken);
+  // Robots with a prefixed token: it was shown once and is kept only hashed, so their token reads null.
+  const prefixed = await robotTokenLastUses(
+    deps.sql,
+    rows.map((r) => r.id),
+  );
   const robots = [];
   for (const row of rows) {
-    const { token, lastUsed } = stored.get(row.id)!;
-    const view = robotView(row, token, undefined, lastUsed);
+    const readable = withToken && !prefixed.has(row.id) && deps.fields !== null;
+    const token = readable ? await decryptToken(deps, row).catch(() => null) : withToken ? null : undefined;
+    const view = robotView(row, token, undefined, lastUse(prefixed, row));
     if (withGrants) {
       const mine = grants.filter((g) => g.robot_id === row.id);
       const teams = [...new Set(mine.flatMap((g) => (g.team ? [g.team] : [])))];
@@ -198,11 +187,8 @@ export async function getRobotAccount(deps: ManagementDeps, ctx: RequestContext,
   const namespace = await ownerNamespace(deps, ctx, owner);
   const row = await requireRobot(deps, namespace.username, shortname, "Could not find robot with specified username");
   const prefixed = await robotTokenLastUses(deps.sql, [row.id]);
-  if (prefixed.has(row.id)) {
-    const usedMs = prefixed.get(row.id);
-    return robotView(row, null, parseJson(row.unstructured_json), usedMs ? new Date(usedMs) : row.last_accessed);
-  }
-  return robotView(row, await decryptToken(deps, row), parseJson(row.unstructured_json));
+  const token = prefixed.has(row.id) ? null : await decryptToken(deps, row);
+  return robotView(row, token, parseJson(row.unstructured_json), lastUse(prefixed, row));
 }
 
 /** `PUT …/robots/<short>`: 201 with the new robot, its token and metadata. */

@@ -49,6 +49,7 @@ export async function recordRobotTokenUses(sql: Queryable, uses: ReadonlyMap<num
 
 /** Which of the robots log in with a prefixed token, and its last use (ms; null: never used). */
 export async function robotTokenLastUses(sql: Queryable, robotIds: readonly number[]): Promise<Map<number, number | null>> {
+  if (robotIds.length === 0) return new Map();
   const { rows } = await sql.query<{ robot_id: number; last_used_ms: string | null }>(
     `SELECT p.robot_id, p.last_used_ms FROM pier.robot_token p
      JOIN robotaccounttoken t ON t.robot_account_id = p.robot_id AND t.token = p.quay_token
