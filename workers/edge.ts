@@ -25,6 +25,7 @@ import { asyncLocalScope } from "../src/adapters/scope/async-local.js";
 import { digestStreamHashing } from "../src/adapters/hashing/digest-stream.js";
 import { PullAuditBuffer } from "../src/core/audit-buffer.js";
 import { LastPulls } from "../src/core/proxy/last-pulls.js";
+import { RobotTokenUses } from "../src/core/auth/robot-token-uses.js";
 import { edgeMetricsShipper, type PierMetrics } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
 import { observed } from "../src/http/observability.js";
@@ -86,10 +87,12 @@ function build(env: EdgeEnv): Built {
   const { registry, observability } = observed(edgeRegistry(env), "edge", asyncLocalScope());
   const pullAudit = new PullAuditBuffer(() => Date.now());
   const lastPulls = new LastPulls(() => Date.now());
+  const robotTokenUses = new RobotTokenUses(() => Date.now());
   const app = createApp(registry, {
     observability,
     pullAudit,
     lastPulls,
+    robotTokenUses,
     // workerd resets keep-alive connections whose request body a response left unread.
     drainUnreadBodyBytes: readInteger(env, "PIER_EDGE_DRAIN_BYTES", 64 * 1024 * 1024),
     clientAddressFrom: "platform",
@@ -101,6 +104,7 @@ function build(env: EdgeEnv): Built {
       shipMetrics(),
       pullAudit.flush(registry.sql).catch((error: unknown) => console.error("pull audit flush failed:", error)),
       lastPulls.flush(registry.sql).catch((error: unknown) => console.error("last pull flush failed:", error)),
+      robotTokenUses.flush(registry.sql).catch((error: unknown) => console.error("robot token use flush failed:", error)),
     ]);
   };
   built = { env, registry, app, metrics: observability.metrics, shipMetrics, afterResponse };

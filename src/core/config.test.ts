@@ -34,6 +34,7 @@ describe("configuration", () => {
       garbageCollection: true,
       autoPrune: false,
       repoMirror: false,
+      robotTokens: "quay",
       defaultNamespaceAutoPrunePolicy: null,
     });
   });
@@ -61,6 +62,10 @@ describe("configuration", () => {
       new ConfigError('PIER_TRUSTED_PROXIES must list IP addresses or CIDRs, got "proxy.local"'),
     );
     expect(() => loadS3Settings({ S3_ENDPOINT: "http://s3" })).toThrow(new ConfigError("S3_BUCKET is required"));
+    expect(() => loadRegistryConfig({ PIER_ROBOT_TOKENS: "hashed" })).toThrow(
+      new ConfigError('PIER_ROBOT_TOKENS must be one of quay, prefixed, got "hashed"'),
+    );
+    expect(loadRegistryConfig({ PIER_ROBOT_TOKENS: "Prefixed" }).robotTokens).toBe("prefixed");
   });
 
   it("reads Quay's DEFAULT_NAMESPACE_AUTOPRUNE_POLICY as PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY", () => {

@@ -57,6 +57,11 @@ export interface RegistryConfig {
   defaultNamespaceAutoPrunePolicy: AutoPrunePolicyConfig | null;
   /** Quay's FEATURE_REPO_MIRROR: repositories kept in sync with another registry (REST API and sync job). */
   repoMirror: boolean;
+  /**
+   * What robots created or regenerated get: Quay's encrypted 64-character token (`quay`), or
+   * Pier's `pier_rbt_` token stored as SHA-256 in schema `pier` (`prefixed`; Quay cannot read it).
+   */
+  robotTokens: "quay" | "prefixed";
 }
 
 export type ConfigSource = Readonly<Record<string, string | undefined>>;
@@ -83,6 +88,15 @@ export function readInteger(source: ConfigSource, name: string, fallback: number
 export function readString(source: ConfigSource, name: string): string | null {
   const value = source[name]?.trim();
   return value ? value : null;
+}
+
+/** One of `choices` (case-insensitive); the first when unset. */
+export function readChoice<T extends string>(source: ConfigSource, name: string, choices: readonly [T, ...T[]]): T {
+  const value = readString(source, name)?.toLowerCase();
+  if (value === undefined) return choices[0];
+  const choice = choices.find((c) => c === value);
+  if (choice === undefined) throw new ConfigError(`${name} must be one of ${choices.join(", ")}, got "${source[name]}"`);
+  return choice;
 }
 
 /** A comma-separated list; empty entries dropped. */
@@ -161,6 +175,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     autoPrune: readBoolean(source, "PIER_AUTO_PRUNE", false),
     defaultNamespaceAutoPrunePolicy: readAutoPrunePolicy(source, "PIER_DEFAULT_NAMESPACE_AUTOPRUNE_POLICY"),
     repoMirror: readBoolean(source, "PIER_REPO_MIRROR", false),
+    robotTokens: readChoice(source, "PIER_ROBOT_TOKENS", ["quay", "prefixed"] as const),
   };
 }
 

@@ -38,6 +38,15 @@ export const PIER_SCHEMA_STATEMENTS: readonly string[] = [
     last_failure_ms BIGINT,
     last_error TEXT
   )`,
+  // Prefixed robot tokens (PIER_ROBOT_TOKENS=prefixed), stored as SHA-256. quay_token is the
+  // robotaccounttoken.token written beside it: a regeneration in Quay replaces that and so retires this row.
+  `CREATE TABLE IF NOT EXISTS pier.robot_token (
+    robot_id INTEGER PRIMARY KEY REFERENCES "user" (id) ON DELETE CASCADE,
+    token_sha256 CHAR(64) NOT NULL,
+    quay_token TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    last_used_ms BIGINT
+  )`,
 ];
 
 /** Creates whatever of schema `pier` is missing; run inside migrate()'s transaction. */

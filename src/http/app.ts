@@ -12,6 +12,7 @@ import type { Registry } from "../core/registry.js";
 import { isRejectedValue } from "../core/ports/sql.js";
 import type { PullAuditBuffer } from "../core/audit-buffer.js";
 import type { LastPulls } from "../core/proxy/last-pulls.js";
+import type { RobotTokenUses } from "../core/auth/robot-token-uses.js";
 import { FieldEncrypter } from "../core/auth/field-encryption.js";
 import { VerifiedPasswords } from "../core/auth/verified-passwords.js";
 import { PullCache } from "../core/resources/pull-cache.js";
@@ -41,6 +42,8 @@ export interface AppOptions {
   pullAudit?: PullAuditBuffer;
   /** Where tag pulls of cache organizations are recorded (flushed by the runtime); absent: not recorded. */
   lastPulls?: LastPulls;
+  /** Collects when prefixed robot tokens were last used; the runtime flushes it. */
+  robotTokenUses?: RobotTokenUses;
   /**
    * Read and discard request bodies a response left unread, up to this many bytes
    * (the edge: workerd resets such keep-alive connections); absent: left to the server.
@@ -127,6 +130,8 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       fields,
       loginsInFlight: new Map(),
       verifiedPasswords: new VerifiedPasswords(registry.clock),
+      robotTokenUses: options.robotTokenUses,
+      onAccepted: metrics && ((kind) => metrics.credentialsAccepted.inc({ kind })),
     },
   };
   const app = new Hono();

@@ -9,6 +9,7 @@ import type { TlsOptions } from "node:tls";
 import { asyncLocalScope } from "../adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../core/audit-buffer.js";
 import { LastPulls } from "../core/proxy/last-pulls.js";
+import { RobotTokenUses } from "../core/auth/robot-token-uses.js";
 import type { Registry } from "../core/registry.js";
 import { mergeSnapshots } from "../core/metrics/merge.js";
 import { createApp, type CacheSiblings } from "../http/app.js";
@@ -56,10 +57,12 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
   const stopProcessMetrics = recordProcessMetrics(observability.metrics.registry);
   const pullAudit = new PullAuditBuffer(() => Date.now());
   const lastPulls = new LastPulls(() => Date.now());
+  const robotTokenUses = new RobotTokenUses(() => Date.now());
   const app = createApp(registry, {
     observability,
     pullAudit,
     lastPulls,
+    robotTokenUses,
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
     siblings: group === null ? undefined : groupCacheSiblings(group),
   });
@@ -79,11 +82,12 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
       : () => {};
   const stopAudit = startAuditFlusher(pullAudit, registry.sql, report("pull audit flush"));
   const stopLastPulls = startAuditFlusher(lastPulls, registry.sql, report("last pull flush"));
+  const stopRobotTokenUses = startAuditFlusher(robotTokenUses, registry.sql, report("robot token use flush"));
   onShutdownSignal(async () => {
     stopJobs();
     stopProcessMetrics();
     await server.close();
-    await Promise.all([stopAudit(), stopLastPulls()]);
+    await Promise.all([stopAudit(), stopLastPulls(), stopRobotTokenUses()]);
     await options.release();
   }, server.cutOff);
   group?.ready(server.port);

@@ -30,7 +30,7 @@ async function pierState(sql: Queryable): Promise<{ schemas: string[]; pierTable
   return { schemas: schemas.rows.map((r) => r.name), pierTables: pier.rows.map((r) => r.name) };
 }
 
-const PIER_STATE = { schemas: ["pier", "public"], pierTables: ["proxy_cache_option", "proxy_tag_pull", "repo_mirror_stats"] };
+const PIER_STATE = { schemas: ["pier", "public"], pierTables: ["proxy_cache_option", "proxy_tag_pull", "repo_mirror_stats", "robot_token"] };
 
 async function stamped(sql: Queryable): Promise<string[]> {
   const { rows } = await sql.query<{ version_num: string }>(`SELECT version_num FROM alembic_version`);

@@ -9,6 +9,9 @@ import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FieldEncrypter } from "../../src/core/auth/field-encryption.js";
 import { hashPassword } from "../../src/core/auth/passwords.js";
+import { RobotTokenUses } from "../../src/core/auth/robot-token-uses.js";
+import { mintRobotToken, ROBOT_TOKEN_PLACEHOLDER, robotTokenHash } from "../../src/core/auth/robot-tokens.js";
+import { storeRobotTokenHash } from "../../src/db/queries/robot-tokens.js";
 import { createInstanceKey, type InstanceKey } from "../../src/core/auth/service-keys.js";
 import type { Registry } from "../../src/core/registry.js";
 import { createApp } from "../../src/http/app.js";
@@ -245,6 +248,32 @@ describe("GET /v2/auth", () => {
     ]);
     expect((await token([], basic(`${other}+ci`, otherRobotToken))).status).toBe(401);
     expect((await token([], basic(`${other}+ci`, regenerated))).status).toBe(200);
+  });
+
+  it("accepts a prefixed robot token beside Quay's, refuses the placeholder, and records the last use through Neon", async () => {
+    const robot = `${org}+hashed`;
+    const id = await createNamespace({ sql: base.sql, blobs: base.blobs }, robot);
+    await base.sql.query(`UPDATE "user" SET robot = true, email = $2 WHERE id = $1`, [id, crypto.randomUUID()]);
+    const placeholder = await fields.encrypt(ROBOT_TOKEN_PLACEHOLDER + "P".repeat(64));
+    await base.sql.query(`INSERT INTO robotaccounttoken (robot_account_id, token, fully_migrated) VALUES ($1, $2, true)`, [
+      id,
+      placeholder,
+    ]);
+    const prefixed = mintRobotToken();
+    await storeRobotTokenHash(base.sql, id, await robotTokenHash(prefixed), placeholder, clock.now());
+
+    const uses = new RobotTokenUses(() => clock.now());
+    const edge = createApp(registry, { robotTokenUses: uses });
+    const status = async (password: string) =>
+      (await edge.request(`https://${HOST}/v2/auth?service=${HOST}`, { headers: { authorization: basic(robot, password) } })).status;
+    expect(await status(prefixed)).toBe(200);
+    expect(await status(ROBOT_TOKEN_PLACEHOLDER + "P".repeat(64))).toBe(401);
+    expect(await status(prefixed.slice(0, -1) + (prefixed.endsWith("x") ? "y" : "x"))).toBe(401);
+    expect(await grantedActions(`repository:${org}/public-app:push`, basic(`${org}+ci`, robotToken))).toEqual(["push"]);
+
+    await uses.flush(base.sql, true);
+    const { rows } = await base.sql.query<{ last_used_ms: string }>(`SELECT last_used_ms FROM pier.robot_token WHERE robot_id = $1`, [id]);
+    expect(Number(rows[0]!.last_used_ms)).toBe(clock.now());
   });
 
   it("locks a user out briefly after a wrong password, and refuses disabled and deleted users", async () => {

@@ -19,9 +19,12 @@ import {
   reserveLoginAttempt,
   touchAppToken,
 } from "../../db/queries/accounts.js";
+import { findPrefixedRobot } from "../../db/queries/robot-tokens.js";
 import { equalSecrets } from "./constant-time.js";
 import type { FieldEncrypter } from "./field-encryption.js";
 import { verifyPassword } from "./passwords.js";
+import type { RobotTokenUses } from "./robot-token-uses.js";
+import { isPierToken, isRobotToken, robotTokenHash } from "./robot-tokens.js";
 import type { VerifiedPasswords } from "./verified-passwords.js";
 
 export type Entity =
@@ -46,7 +49,22 @@ export interface CredentialDeps {
   loginsInFlight: Map<string, Promise<Entity>>;
   /** Passwords verified moments ago here; absent: every login runs bcrypt. */
   verifiedPasswords?: VerifiedPasswords;
+  /** Collects when prefixed robot tokens were last used; absent: not recorded. */
+  robotTokenUses?: RobotTokenUses;
+  /** Told the kind of every accepted credential (usage metrics: who still uses legacy flows). */
+  onAccepted?: (kind: CredentialKind) => void;
 }
+
+/** What an accepted credential was: `robot_legacy` is Quay's encrypted robot token, `robot_prefixed` Pier's `pier_rbt_` one. */
+export type CredentialKind = "password" | "app_token" | "robot_legacy" | "robot_prefixed" | "oauth_token" | "access_token";
+export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
+  "password",
+  "app_token",
+  "robot_legacy",
+  "robot_prefixed",
+  "oauth_token",
+  "access_token",
+];
 
 const APP_TOKEN_USERNAME = "$app";
 const APP_TOKEN_NAME_LENGTH = 60;
@@ -77,15 +95,31 @@ async function appToken(deps: CredentialDeps, secret: string): Promise<Entity> {
   return { kind: "appspecifictoken", id: row.user_id, username: row.username, userUuid: row.user_uuid, tokenUuid: row.uuid };
 }
 
+function unknownRobot(username: string): RegistryError {
+  // Unknown robots get the wrong-token answer (Quay names them apart), so robot names cannot be probed.
+  return invalid(`Could not find robot with username: ${username} and supplied password.`);
+}
+
+function enabledRobot(row: { id: number; username: string; owner_enabled: boolean }): Entity {
+  if (!row.owner_enabled) throw invalid(`Robot owner of ${row.username} is disabled`);
+  return { kind: "robot", id: row.id, username: row.username };
+}
+
 async function robot(deps: CredentialDeps, username: string, token: string): Promise<Entity> {
   const row = await findRobot(deps.sql, username);
   const expected = row && (await decrypted(deps, row.token));
-  // Unknown robots get the wrong-token answer (Quay names them apart), so robot names cannot be probed.
-  if (!row || expected === null || !equalSecrets(expected, token)) {
-    throw invalid(`Could not find robot with username: ${username} and supplied password.`);
-  }
-  if (!row.owner_enabled) throw invalid(`Robot owner of ${username} is disabled`);
-  return { kind: "robot", id: row.id, username: row.username };
+  if (!row || expected === null || !equalSecrets(expected, token)) throw unknownRobot(username);
+  return enabledRobot(row);
+}
+
+/** A `pier_rbt_` token: its checksum first (a mistyped token costs no query), then its SHA-256 against the stored one. */
+async function prefixedRobot(deps: CredentialDeps, username: string, token: string): Promise<Entity> {
+  if (!isRobotToken(token)) throw unknownRobot(username);
+  const row = await findPrefixedRobot(deps.sql, username);
+  if (!row || !equalSecrets(row.token_sha256, await robotTokenHash(token))) throw unknownRobot(username);
+  const entity = enabledRobot(row);
+  deps.robotTokenUses?.add(row.id, deps.clock.now());
+  return entity;
 }
 
 /** Whole seconds until Quay's back-off after `row`'s failures ends; at least 1 (a parallel attempt just reserved a check). */
@@ -142,13 +176,24 @@ async function oauthToken(deps: CredentialDeps, token: string): Promise<Entity> 
   return { kind: "oauthtoken", id: caller.id, username: caller.username, tokenUuid: caller.oauth.uuid, scopes: caller.scopes ?? new Set() };
 }
 
+function check(deps: CredentialDeps, username: string, password: string): [CredentialKind, Promise<Entity>] {
+  if (username === APP_TOKEN_USERNAME) return ["app_token", appToken(deps, password)];
+  if (username === "$token") return ["access_token", accessToken(deps, password)];
+  if (username === "$oauthtoken") return ["oauth_token", oauthToken(deps, password)];
+  if (username.includes("+")) {
+    // Quay's tokens are A-Z0-9, so the prefix alone says which kind is meant; the placeholder fails here.
+    if (isPierToken(password)) return ["robot_prefixed", prefixedRobot(deps, username, password)];
+    return ["robot_legacy", robot(deps, username, password)];
+  }
+  return ["password", user(deps, username, password)];
+}
+
 /** The entity a Basic username/password pair names; UNAUTHORIZED with Quay's reason otherwise. */
-export function authenticate(deps: CredentialDeps, username: string, password: string): Promise<Entity> {
-  if (username === APP_TOKEN_USERNAME) return appToken(deps, password);
-  if (username === "$token") return accessToken(deps, password);
-  if (username === "$oauthtoken") return oauthToken(deps, password);
-  if (username.includes("+")) return robot(deps, username, password);
-  return user(deps, username, password);
+export async function authenticate(deps: CredentialDeps, username: string, password: string): Promise<Entity> {
+  const [kind, entity] = check(deps, username, password);
+  const accepted = await entity;
+  deps.onAccepted?.(kind);
+  return accepted;
 }
 
 /** Username and password of an `Authorization: Basic …` header; null when it is not one or holds control characters. */

@@ -3,7 +3,10 @@
  * create_robot / regenerate_robot_token / delete_robot). A robot is a `user` row named
  * `owner+short` with robot=true and a uuid e-mail, a `robotaccounttoken` holding its
  * 64-character token encrypted with DATABASE_SECRET_KEY, a `robotaccountmetadata` row
- * and a `quayrobot` federated login.
+ * and a `quayrobot` federated login. With PIER_ROBOT_TOKENS=prefixed, new and regenerated
+ * robots get a `pier_rbt_` token instead, kept only as SHA-256 in `pier.robot_token` and
+ * shown once; their robotaccounttoken holds an encrypted placeholder Pier never accepts,
+ * so Quay's rows stay complete while only the prefixed token logs the robot in here.
  */
 import {
   deleteRobotAccount,
@@ -17,7 +20,10 @@ import {
   robotUsedByMirror,
   type RobotRow,
 } from "../../db/queries/management-accounts.js";
+import { deleteRobotTokenHash, robotTokenLastUses, storeRobotTokenHash } from "../../db/queries/robot-tokens.js";
 import type { FieldEncrypter } from "../auth/field-encryption.js";
+import { mintRobotToken, ROBOT_TOKEN_PLACEHOLDER, robotTokenHash } from "../auth/robot-tokens.js";
+import type { Queryable } from "../ports/sql.js";
 import { pythonJson } from "../audit.js";
 import { audit } from "./audit.js";
 import { validateBody } from "./body.js";
@@ -79,11 +85,50 @@ function parseJson(text: string | null): unknown {
   }
 }
 
-function robotView(row: RobotRow, token: string | null | undefined, metadata?: unknown): Record<string, unknown> {
+/** A robot's new token of the configured kind: `shown` goes to the caller once, the rest is stored. */
+interface NewRobotToken {
+  shown: string;
+  /** robotaccounttoken.token: the shown token encrypted, or for a prefixed token the encrypted placeholder. */
+  quayToken: string;
+  sha256: string | null;
+}
+
+async function newRobotToken(deps: ManagementDeps): Promise<NewRobotToken> {
+  const fields = encrypter(deps);
+  if (deps.config.robotTokens === "quay") {
+    const shown = randomToken(TOKEN_LENGTH);
+    return { shown, quayToken: await fields.encrypt(shown), sha256: null };
+  }
+  const shown = mintRobotToken();
+  return {
+    shown,
+    quayToken: await fields.encrypt(ROBOT_TOKEN_PLACEHOLDER + randomToken(TOKEN_LENGTH)),
+    sha256: await robotTokenHash(shown),
+  };
+}
+
+/** Records a prefixed token's hash, or retires the robot's old one when it goes back to a Quay token. */
+async function storeTokenHash(tx: Queryable, deps: ManagementDeps, robotId: number, token: NewRobotToken): Promise<void> {
+  if (token.sha256 === null) await deleteRobotTokenHash(tx, robotId);
+  else await storeRobotTokenHash(tx, robotId, token.sha256, token.quayToken, deps.clock.now());
+}
+
+/** When the robot was last used: its prefixed token's last use, or Quay's last_accessed. */
+function lastUse(prefixed: ReadonlyMap<number, number | null>, row: RobotRow): Date | null {
+  const usedMs = prefixed.get(row.id);
+  return usedMs ? new Date(usedMs) : row.last_accessed;
+}
+
+function robotView(
+  row: RobotRow,
+  token: string | null | undefined,
+  metadata?: unknown,
+  lastUsed = row.last_accessed,
+): Record<string, unknown> {
   const view: Record<string, unknown> = {
     name: row.username,
     created: formatDate(row.creation_date),
-    last_accessed: formatDate(row.last_accessed),
+    last_accessed: formatDate(lastUsed),
     description: row.description ?? "",
   };
   if (token !== undefined) view.token = token;
@@ -116,10 +161,16 @@ export async function listRobotAccounts(deps: ManagementDeps, ctx: RequestContex
         rows.map((r) => r.id),
       )
     : [];
+  // Robots with a prefixed token: it was shown once and is kept only hashed, so their token reads null.
+  const prefixed = await robotTokenLastUses(
+    deps.sql,
+    rows.map((r) => r.id),
+  );
   const robots = [];
   for (const row of rows) {
-    const token = withToken ? (deps.fields === null ? null : await decryptToken(deps, row).catch(() => null)) : undefined;
-    const view = robotView(row, token);
+    const readable = withToken && !prefixed.has(row.id) && deps.fields !== null;
+    const token = readable ? await decryptToken(deps, row).catch(() => null) : withToken ? null : undefined;
+    const view = robotView(row, token, undefined, lastUse(prefixed, row));
     if (withGrants) {
       const mine = grants.filter((g) => g.robot_id === row.id);
       const teams = [...new Set(mine.flatMap((g) => (g.team ? [g.team] : [])))];
@@ -135,7 +186,9 @@ export async function listRobotAccounts(deps: ManagementDeps, ctx: RequestContex
 export async function getRobotAccount(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, shortname: string) {
   const namespace = await ownerNamespace(deps, ctx, owner);
   const row = await requireRobot(deps, namespace.username, shortname, "Could not find robot with specified username");
-  return robotView(row, await decryptToken(deps, row), parseJson(row.unstructured_json));
+  const prefixed = await robotTokenLastUses(deps.sql, [row.id]);
+  const token = prefixed.has(row.id) ? null : await decryptToken(deps, row);
+  return robotView(row, token, parseJson(row.unstructured_json), lastUse(prefixed, row));
 }
 
 /** `PUT …/robots/<short>`: 201 with the new robot, its token and metadata. */
@@ -144,15 +197,13 @@ export async function createRobotAccount(deps: ManagementDeps, ctx: RequestConte
   const data = body === undefined ? {} : validateBody(body, CREATE_ROBOT);
   const issue = namespaceNameIssue(shortname);
   if (issue) throw ManagementError.invalid(`The name for the robot '${shortname}' is invalid: ${issue}`);
-  const fields = encrypter(deps);
   const username = robotUsername(namespace.username, shortname);
   const existing = `Existing robot with name: ${username}`;
   if (await findNamespace(deps.sql, username)) throw ManagementError.invalid(existing);
 
   const description = (data.description as string | undefined) || "";
   const metadata = (data.unstructured_metadata as Record<string, unknown> | undefined) ?? null;
-  const token = randomToken(TOKEN_LENGTH);
-  const encrypted = await fields.encrypt(token);
+  const token = await newRobotToken(deps);
   try {
     await deps.sql.transaction(async (tx) => {
       const now = new Date(deps.clock.now());
@@ -165,7 +216,8 @@ export async function createRobotAccount(deps: ManagementDeps, ctx: RequestConte
         removedTagExpirationSeconds: 1_209_600,
         now,
       });
-      await insertRobotRows(tx, robotId, encrypted, description.slice(0, 255), pythonJson(metadata ?? {}));
+      await insertRobotRows(tx, robotId, token.quayToken, description.slice(0, 255), pythonJson(metadata ?? {}));
+      if (token.sha256 !== null) await storeTokenHash(tx, deps, robotId, token);
       await audit(tx, deps, ctx, {
         kind: "create_robot",
         namespaceId: namespace.id,
@@ -177,7 +229,7 @@ export async function createRobotAccount(deps: ManagementDeps, ctx: RequestConte
     throw error;
   }
   const row = (await findRobotAccount(deps.sql, username))!;
-  return { ...robotView(row, token, metadata), description };
+  return { ...robotView(row, token.shown, metadata), description };
 }
 
 /** `DELETE …/robots/<short>`: 204; refused while a mirror uses the robot. */
@@ -203,11 +255,11 @@ export async function deleteRobotAccountFor(
 export async function regenerateRobotToken(deps: ManagementDeps, ctx: RequestContext, owner: RobotOwner, shortname: string) {
   const namespace = await ownerNamespace(deps, ctx, owner);
   const row = await requireRobot(deps, namespace.username, shortname, "Could not find robot with specified username");
-  const token = randomToken(TOKEN_LENGTH);
-  const encrypted = await encrypter(deps).encrypt(token);
+  const token = await newRobotToken(deps);
   await deps.sql.transaction(async (tx) => {
-    await replaceRobotToken(tx, row.id, encrypted, crypto.randomUUID(), crypto.randomUUID());
+    await replaceRobotToken(tx, row.id, token.quayToken, crypto.randomUUID(), crypto.randomUUID());
+    await storeTokenHash(tx, deps, row.id, token);
     await audit(tx, deps, ctx, { kind: "regenerate_robot_token", namespaceId: namespace.id, metadata: { robot: shortname } });
   });
-  return robotView(row, token);
+  return robotView(row, token.shown);
 }

@@ -3,6 +3,7 @@
  * statements and cache round trips — in total and per request, through the request
  * scope — without the code that makes the calls knowing about it.
  */
+import { CREDENTIAL_KINDS } from "../auth/credentials.js";
 import type { Cache } from "../ports/cache.js";
 import { systemStopwatch, type Stopwatch } from "../ports/clock.js";
 import type { RedirectSigner } from "../ports/redirect-signer.js";
@@ -57,6 +58,10 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded", optio
     signatures: registry.counter("pier_storage_signatures_total", "Signed blob redirect URLs issued."),
     upstream: registry.counter("pier_upstream_requests_total", "Requests to upstream registries by status class."),
     authFailures: registry.counter("pier_auth_failures_total", "Refused credentials and tokens, by reason."),
+    credentialsAccepted: registry.counter(
+      "pier_auth_credentials_total",
+      "Accepted Basic credentials by kind (password, app_token, robot_legacy, robot_prefixed, oauth_token, access_token).",
+    ),
     uploadsInFlight: registry.gauge("pier_uploads_in_flight", "Upload requests streaming bytes right now."),
     uploadBytes: registry.counter("pier_upload_bytes_total", "Blob bytes received."),
     proxyUpstreamRequests: registry.counter(
@@ -91,6 +96,7 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded", optio
   metrics.uploadsInFlight.add({}, 0);
   for (const layer of ["isolate", "shared"]) for (const result of ["hit", "miss"]) metrics.pullCache.inc({ layer, result }, 0);
   for (const reason of ["invalid_token", "invalid_credentials"]) metrics.authFailures.inc({ reason }, 0);
+  for (const kind of CREDENTIAL_KINDS) metrics.credentialsAccepted.inc({ kind }, 0);
   return metrics;
 }
 
