@@ -14,7 +14,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONTAINERFILE, envAssignments, healthPathsIn, parseContainerfile, podSpecOf, yamlDocuments, type Stage } from "../support/deploy-files.js";
+import {
+  CONTAINERFILE,
+  envAssignments,
+  healthPathsIn,
+  parseContainerfile,
+  podSpecOf,
+  yamlDocuments,
+  type Stage,
+} from "../support/deploy-files.js";
 import { spawnEntry, type Spawned } from "../support/process.js";
 import { createTestDatabase, REDIS_URL, uniquePrefix, type TestDatabase } from "../support/services.js";
 
@@ -48,7 +56,9 @@ async function playStage(stage: Stage): Promise<void> {
       if (target.endsWith("/")) await mkdir(into, { recursive: true });
       for (const source of sources) {
         // --from=<stage> paths are absolute in that stage: map its WORKDIR to its scratch directory.
-        const from = fromStage ? [...workdirs].reduce((path, [workdir, local]) => path.replace(`${workdir}/`, `${local}/`), source) : source;
+        const from = fromStage
+          ? [...workdirs].reduce((path, [workdir, local]) => path.replace(`${workdir}/`, `${local}/`), source)
+          : source;
         await cp(from, target.endsWith("/") ? join(into, from.split("/").at(-1)!) : into, { recursive: true });
       }
     } else if (op === "RUN") {
@@ -124,7 +134,12 @@ describe("the Containerfile's stages, played in scratch directories", () => {
   });
 
   it("start an origin that answers every health path deploy/ names", async () => {
-    const files = ["deploy/Containerfile", "deploy/kube-play/pier.yaml", "deploy/kubernetes/origin.yaml", "deploy/quadlet/pier-origin.container"];
+    const files = [
+      "deploy/Containerfile",
+      "deploy/kube-play/pier.yaml",
+      "deploy/kubernetes/origin.yaml",
+      "deploy/quadlet/pier-origin.container",
+    ];
     const paths = new Set((await Promise.all(files.map((file) => readFile(file, "utf8")))).flatMap(healthPathsIn));
     expect(paths.size).toBeGreaterThan(0);
     for (const path of paths) {
@@ -153,7 +168,13 @@ describe("the Containerfile's stages, played in scratch directories", () => {
     await writeFile(bundle, `DB_URI: ${database.url}\nFEATURE_GARBAGE_COLLECTION: true\n`);
     const job = spawnEntry(
       script!,
-      { PIER_CONFIG: bundle, DATABASE_URL: "", REDIS_URL, PIER_REDIS_PREFIX: uniquePrefix("deploy-job"), PIER_STORAGE_DIR: join(scratch, "storage") },
+      {
+        PIER_CONFIG: bundle,
+        DATABASE_URL: "",
+        REDIS_URL,
+        PIER_REDIS_PREFIX: uniquePrefix("deploy-job"),
+        PIER_STORAGE_DIR: join(scratch, "storage"),
+      },
       [...jobArgs, "--dry-run"],
       { plain: true, cwd: stageDir(stages.at(-1)!) },
     );

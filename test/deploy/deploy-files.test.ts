@@ -41,7 +41,10 @@ beforeAll(async () => {
 
 function expectPierReads(names: string[], where: string) {
   expect(names.length, `${where} sets no environment`).toBeGreaterThan(0);
-  expect(names.filter((name) => !pierReads.has(name)), `${where}: variables Pier does not read`).toEqual([]);
+  expect(
+    names.filter((name) => !pierReads.has(name)),
+    `${where}: variables Pier does not read`,
+  ).toEqual([]);
 }
 
 /** `name=value` (Environment=, .env lines) → name. */
@@ -74,7 +77,10 @@ describe("deploy/Containerfile", () => {
       const [from, ...paths] = copy.args.split(/\s+/);
       const source = stages.find((stage) => stage.name === from!.slice("--from=".length));
       expect(source, copy.args).toBeDefined();
-      const built = source!.instructions.filter((i) => i.op === "RUN").map((i) => i.args).join(" ");
+      const built = source!.instructions
+        .filter((i) => i.op === "RUN")
+        .map((i) => i.args)
+        .join(" ");
       for (const path of paths.slice(0, -1)) expect(built, path).toContain(path.replace(/^\/src\//, ""));
     }
   });
@@ -122,7 +128,9 @@ describe("deploy/quadlet", () => {
     for (const file of files) {
       const unit = parseUnit(await readFile(join(QUADLET_DIR, file), "utf8"));
       // Every quadlet file a unit names (network, volumes) is in the folder.
-      const named = [...unit.values()].flat().flatMap(([, value]) => [...value.matchAll(/\b([\w-]+\.(?:network|volume))\b/g)].map((m) => m[1]!));
+      const named = [...unit.values()]
+        .flat()
+        .flatMap(([, value]) => [...value.matchAll(/\b([\w-]+\.(?:network|volume))\b/g)].map((m) => m[1]!));
       for (const other of named) expect(files, `${file} names ${other}`).toContain(other);
       if (file.endsWith(".container")) expect(unitValues(unit, "Container", "Network")).toEqual(["pier.network"]);
     }
@@ -177,7 +185,9 @@ describe("deploy/kube-play/pier.yaml", () => {
     expect(origin!.container.ports).toEqual([{ name: "http", containerPort: port, hostPort: port }]);
     expect(origin!.container.env).toContainEqual({ name: "PORT", value: String(port) });
     // The secrets the pod reads are in the file.
-    const secrets = new Set(docs.filter((doc) => doc.kind === "Secret").flatMap((doc) => Object.keys(doc.data).map((key) => `${doc.metadata.name}/${key}`)));
+    const secrets = new Set(
+      docs.filter((doc) => doc.kind === "Secret").flatMap((doc) => Object.keys(doc.data).map((key) => `${doc.metadata.name}/${key}`)),
+    );
     for (const container of pods[0]!.spec.containers as { env?: { valueFrom?: { secretKeyRef: { name: string; key: string } } }[] }[]) {
       for (const ref of (container.env ?? []).flatMap((e) => (e.valueFrom ? [e.valueFrom.secretKeyRef] : []))) {
         expect(secrets).toContain(`${ref.name}/${ref.key}`);
@@ -210,7 +220,9 @@ describe("deploy/kubernetes", () => {
     expect(origin.env).toContainEqual({ name: "PORT", value: String(port) });
     expect(service!.spec.ports[0].targetPort).toBe("http");
     expect(deployment!.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
-    for (const { kind, container, pod } of (await Promise.all((await readdir(KUBERNETES_DIR)).map((f) => pierContainers(join(KUBERNETES_DIR, f))))).flat()) {
+    for (const { kind, container, pod } of (
+      await Promise.all((await readdir(KUBERNETES_DIR)).map((f) => pierContainers(join(KUBERNETES_DIR, f))))
+    ).flat()) {
       checkPierContainer(kind, container, pod);
     }
   });
@@ -220,7 +232,11 @@ describe("deploy/kubernetes", () => {
     const command = podSpecOf(cronJob!)!.containers[0].command as string[];
     expect(command.slice(0, 2)).toEqual(["node", "dist/job.mjs"]);
     const stages = parseContainerfile(await readFile(CONTAINERFILE, "utf8"));
-    const copied = stages.at(-1)!.instructions.filter((i) => i.op === "COPY").map((i) => i.args).join(" ");
+    const copied = stages
+      .at(-1)!
+      .instructions.filter((i) => i.op === "COPY")
+      .map((i) => i.args)
+      .join(" ");
     expect(copied).toContain("/job.mjs");
     // The job name is one `pier job` accepts.
     const { stdout, stderr, code } = await run(process.execPath, ["--import", "tsx", "scripts/job.ts", "no-such-job"]).then(
@@ -248,5 +264,23 @@ describe("deploy/systemd", () => {
     expect(environment).toContain(`PORT=${port}`);
     expect(environment.some((e) => e.startsWith("PIER_CONFIG="))).toBe(true);
     await run("systemd-analyze", ["verify", SYSTEMD_UNIT]);
+  });
+});
+
+describe("the READMEs", () => {
+  it("name only deploy/ files that exist, and give the README's deploy section one command per target", async () => {
+    const [readme, deployReadme] = await Promise.all([readFile("README.md", "utf8"), readFile("deploy/README.md", "utf8")]);
+    const named = [...`${readme}\n${deployReadme}`.matchAll(/(?<![\w/])deploy\/[\w./-]*[\w/]/g)].map((m) => m[0]);
+    expect(named.length).toBeGreaterThan(5);
+    for (const path of named) expect(existsSync(path), path).toBe(true);
+    for (const target of [
+      "deploy/Containerfile",
+      "deploy/quadlet/",
+      "deploy/kube-play/pier.yaml",
+      "deploy/kubernetes/",
+      "deploy/systemd/pier-origin.service",
+    ]) {
+      expect(readme, target).toMatch(new RegExp(`\\| \`[^\`]*${target.replace(/[./]/g, "\\$&")}[^\`]*\``));
+    }
   });
 });
