@@ -28,8 +28,8 @@ import { createTestDatabase, REDIS_URL, uniquePrefix, type TestDatabase } from "
 
 const run = promisify(execFile);
 const START_TIMEOUT_MS = 60_000;
-/** RUN steps that only arrange the image's own filesystem (outside the application directory). */
-const IMAGE_HOUSEKEEPING = /^(rm -rf|mkdir -p|chown -R \S+) \/(root|var\/lib\/pier)\b/;
+/** RUN steps that only concern the image's users and caches: nothing to play in a scratch directory. */
+const IMAGE_HOUSEKEEPING = /^(rm -rf \/root\/\.npm|chown -R \S+ \S+)$/;
 
 let scratch: string;
 let database: TestDatabase;
@@ -64,6 +64,13 @@ async function playStage(stage: Stage): Promise<void> {
     } else if (op === "RUN") {
       for (const step of args.split("&&").map((s) => s.trim())) {
         if (IMAGE_HOUSEKEEPING.test(step)) continue;
+        const made = /^mkdir -p (\S+)$/.exec(step);
+        if (made) {
+          const workdir = stage.instructions.find((i) => i.op === "WORKDIR")!.args;
+          expect(made[1]!.startsWith(`${workdir}/`), `${step}: only under the stage's WORKDIR`).toBe(true);
+          await mkdir(join(dir, made[1]!.slice(workdir.length)), { recursive: true });
+          continue;
+        }
         if (/^npm ci\b/.test(step) && !step.includes("--omit=dev")) {
           // The build stage's full install: the checkout's node_modules is that install (one
           // lockfile), where another copy of every dev dependency would cost the shared machine.
@@ -101,7 +108,6 @@ beforeAll(async () => {
       PORT: "0",
       PIER_HOST: "127.0.0.1",
       PIER_WORKERS: "1",
-      PIER_STORAGE_DIR: join(scratch, "storage"),
       DATABASE_URL: database.url,
       REDIS_URL,
       PIER_REDIS_PREFIX: uniquePrefix("deploy"),
@@ -173,7 +179,6 @@ describe("the Containerfile's stages, played in scratch directories", () => {
         DATABASE_URL: "",
         REDIS_URL,
         PIER_REDIS_PREFIX: uniquePrefix("deploy-job"),
-        PIER_STORAGE_DIR: join(scratch, "storage"),
       },
       [...jobArgs, "--dry-run"],
       { plain: true, cwd: stageDir(stages.at(-1)!) },

@@ -47,6 +47,17 @@ function expectPierReads(names: string[], where: string) {
   ).toEqual([]);
 }
 
+/**
+ * Beside a config bundle, a storage chosen in the environment replaces the bundle's
+ * DISTRIBUTED_STORAGE_CONFIG as a whole: the files must leave storage to the bundle.
+ */
+function expectStorageLeftToTheBundle(names: string[], where: string) {
+  expect(
+    names.filter((name) => name === "PIER_STORAGE_DIR" || name.startsWith("S3_")),
+    where,
+  ).toEqual([]);
+}
+
 /** `name=value` (Environment=, .env lines) → name. */
 const nameOf = (assignment: string) => assignment.slice(0, assignment.indexOf("="));
 
@@ -105,6 +116,10 @@ describe("deploy/Containerfile", () => {
       env.map(([name]) => name),
       "ENV",
     );
+    expectStorageLeftToTheBundle(
+      env.map(([name]) => name),
+      "ENV",
+    );
     expect(Object.fromEntries(env).PORT).toBe(String(port));
     expect(runtime.filter((i) => i.op === "EXPOSE").map((i) => i.args)).toEqual([String(port)]);
   });
@@ -138,6 +153,7 @@ describe("deploy/quadlet", () => {
     const secrets = unitValues(origin, "Container", "Secret").map((secret) => /target=(\w+)/.exec(secret)![1]!);
     const environment = unitValues(origin, "Container", "Environment");
     expectPierReads([...environment.map(nameOf), ...secrets], "pier-origin.container");
+    expectStorageLeftToTheBundle([...environment.map(nameOf), ...secrets], "pier-origin.container");
     expect(environment).toContain("PIER_CONFIG=/conf/stack/config.yaml");
     expect(unitValues(origin, "Container", "Volume").some((volume) => volume.split(":")[1] === "/conf/stack")).toBe(true);
     expect(environment).toContain(`PORT=${port}`);
@@ -159,10 +175,9 @@ async function pierContainers(path: string): Promise<{ kind: string; container: 
 }
 
 function checkPierContainer(where: string, container: Record<string, any>, pod: Record<string, any>) {
-  expectPierReads(
-    (container.env as { name: string }[]).map((e) => e.name),
-    where,
-  );
+  const names = (container.env as { name: string }[]).map((e) => e.name);
+  expectPierReads(names, where);
+  expectStorageLeftToTheBundle(names, where);
   const mount = (container.volumeMounts as { name: string; mountPath: string }[]).find((m) => m.mountPath === "/conf/stack");
   expect(mount, `${where}: config bundle at /conf/stack`).toBeDefined();
   expect((pod.volumes as { name: string }[]).map((v) => v.name)).toContain(mount!.name);
@@ -261,6 +276,7 @@ describe("deploy/systemd", () => {
     const environment = unitValues(unit, "Service", "Environment");
     const example = (await readFile(SYSTEMD_ENV, "utf8")).split("\n").filter((line) => /^[A-Z]/.test(line));
     expectPierReads([...environment, ...example].map(nameOf), "systemd unit and origin.env");
+    expectStorageLeftToTheBundle([...environment, ...example].map(nameOf), "systemd unit and origin.env");
     expect(environment).toContain(`PORT=${port}`);
     expect(environment.some((e) => e.startsWith("PIER_CONFIG="))).toBe(true);
     await run("systemd-analyze", ["verify", SYSTEMD_UNIT]);
