@@ -5,9 +5,11 @@
  *   it under Miniflare directly (e2e tests, benchmarks) without `wrangler dev`'s costs;
  * - the Node origin and the embedded registry (workers/origin.ts, workers/embedded.ts,
  *   packages left to node_modules), which run on plain Node: no TypeScript loader in the
- *   serving process (about 40 MB less memory).
+ *   serving process (about 40 MB less memory);
+ * - the job command (scripts/job.ts), for the origin's container image (deploy/Containerfile),
+ *   which ships bundles and production dependencies only.
  *
- * `tsx scripts/bundle.ts origin|embedded <outfile>` writes one (npm run origin, npm start).
+ * `tsx scripts/bundle.ts origin|embedded|job <outfile>` writes one (npm run origin, npm start).
  */
 import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
@@ -73,19 +75,23 @@ export async function bundleEdgeWorker(outDir: string): Promise<EdgeBundle> {
   return { ...settings, scriptPath };
 }
 
+/** The Node entry points that are bundled, by name. */
+const NODE_ENTRIES = { origin: "workers/origin.ts", embedded: "workers/embedded.ts", job: "scripts/job.ts" } as const;
+export type NodeEntry = keyof typeof NODE_ENTRIES;
+
 /**
- * Bundles a Node entry (workers/origin.ts, workers/embedded.ts) into `outfile`, which must
- * sit inside the project so its bare imports resolve from node_modules. The version and the
+ * Bundles a Node entry (NODE_ENTRIES) into `outfile`, which must sit where its bare
+ * imports resolve from a node_modules (inside the project, or the image's /app). The version and the
  * checkout's commit are written in ("unknown" outside a git checkout), for pier_build_info.
  * The file is written whole and renamed into place: a process starting from it meanwhile
  * (two `npm start`s of one checkout) never reads half a bundle.
  */
-export async function bundleNodeEntry(entry: "origin" | "embedded", outfile: string): Promise<string> {
+export async function bundleNodeEntry(entry: NodeEntry, outfile: string): Promise<string> {
   const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
   const partial = `${outfile}.${process.pid}.tmp`;
   await build({
     define: { __PIER_VERSION__: JSON.stringify(version), __PIER_COMMIT__: JSON.stringify(gitCommit(ROOT) ?? "unknown") },
-    entryPoints: [join(ROOT, `workers/${entry}.ts`)],
+    entryPoints: [join(ROOT, NODE_ENTRIES[entry])],
     outfile: partial,
     absWorkingDir: ROOT,
     bundle: true,
@@ -105,6 +111,6 @@ export function bundleOrigin(outfile: string): Promise<string> {
 }
 
 const target = process.argv[2];
-if (process.argv[1] === fileURLToPath(import.meta.url) && (target === "origin" || target === "embedded")) {
-  await bundleNodeEntry(target, process.argv[3] ?? join(ROOT, `dist/${target}.mjs`));
+if (process.argv[1] === fileURLToPath(import.meta.url) && target !== undefined && Object.hasOwn(NODE_ENTRIES, target)) {
+  await bundleNodeEntry(target as NodeEntry, process.argv[3] ?? join(ROOT, `dist/${target}.mjs`));
 }

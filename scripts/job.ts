@@ -6,16 +6,19 @@
  * PIER_STORAGE_DIR); without it, the embedded registry's data directory
  * (PIER_DATA_DIR, default ./data) — and when a running embedded registry holds that
  * directory, the command asks it through POST /api/v1/superuser/jobs/<name> with
- * PIER_ADMIN_USER / PIER_ADMIN_PASSWORD. Exit codes: 0 done, 1 a job failed, 2 usage.
+ * PIER_ADMIN_USER / PIER_ADMIN_PASSWORD. With PIER_CONFIG it reads Quay's config.yaml as
+ * `pier origin` does, the environment over it (a Kubernetes CronJob beside origins that mount
+ * the config bundle). Exit codes: 0 done, 1 a job failed, 2 usage or settings.
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pgliteSql } from "../src/adapters/sql/pglite.js";
-import { loadRegistryConfig, readInteger, readString } from "../src/core/config.js";
+import { ConfigError, loadRegistryConfig, readInteger, readString, type ConfigSource } from "../src/core/config.js";
 import { jobsInDependencyOrder, runJob, type JobOutcome } from "../src/core/jobs/runner.js";
 import { jobs, type Job } from "../src/core/jobs/scheduler.js";
 import type { Registry } from "../src/core/registry.js";
 import { dataDirHolder, lockDataDir } from "../src/runtime/data-dir-lock.js";
+import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { embeddedRegistry } from "../workers/embedded-registry.js";
 import { openOriginRegistry } from "../workers/origin-registry.js";
 
@@ -27,7 +30,6 @@ interface Target {
 
 class UsageError extends Error {}
 
-const env = process.env;
 const print = (job: Job) => (line: string) => console.log(`${job.name}: ${line}`);
 
 function localTarget(registry: Registry, close: () => Promise<void>): Target {
@@ -35,7 +37,7 @@ function localTarget(registry: Registry, close: () => Promise<void>): Target {
 }
 
 /** The embedded registry that holds the data directory, asked over HTTP as its admin. */
-function remoteTarget(holder: number, dataDir: string): Target {
+function remoteTarget(env: ConfigSource, holder: number, dataDir: string): Target {
   const password = readString(env, "PIER_ADMIN_PASSWORD");
   if (password === null) {
     throw new UsageError(`${dataDir} is held by a running Pier (pid ${holder}); set PIER_ADMIN_PASSWORD (and PIER_ADMIN_USER) to ask it`);
@@ -56,14 +58,14 @@ function remoteTarget(holder: number, dataDir: string): Target {
   };
 }
 
-async function openTarget(): Promise<Target> {
+async function openTarget(env: ConfigSource): Promise<Target> {
   if (readString(env, "DATABASE_URL") !== null) {
     const { registry, close } = await openOriginRegistry(env, { migrateFirst: false });
     return localTarget(registry, close);
   }
   const dataDir = resolve(readString(env, "PIER_DATA_DIR") ?? "data");
   const holder = await dataDirHolder(dataDir);
-  if (holder !== null) return remoteTarget(holder, dataDir);
+  if (holder !== null) return remoteTarget(env, holder, dataDir);
   if (!existsSync(join(dataDir, "postgres"))) {
     throw new UsageError(`no database: set DATABASE_URL, or PIER_DATA_DIR to an embedded registry's data directory (${dataDir} has none)`);
   }
@@ -91,10 +93,10 @@ async function main(args: string[]): Promise<number> {
   }
   let target: Target;
   try {
-    target = await openTarget();
+    target = await openTarget(await loadNodeSettings("origin", [], process.env, (line) => console.error(`pier job: ${line}`)));
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
-    return error instanceof UsageError ? 2 : 1;
+    return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
   }
   try {
     if (job !== undefined) return summarize(await target.run(job, dryRun), dryRun) ? 1 : 0;

@@ -41,7 +41,7 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
  * and the benchmarks measure the origin as it is deployed (e.g. its young-generation
  * size, which bounds the garbage a streamed push leaves between scavenges).
  */
-async function originNodeFlags(): Promise<string[]> {
+export async function originNodeFlags(): Promise<string[]> {
   const { scripts } = JSON.parse(await readFile("package.json", "utf8")) as { scripts: Record<string, string> };
   const match = /&& (?:exec )?node ((?:--\S+ )*)dist\/origin\.mjs$/.exec(scripts.origin ?? "");
   if (!match) throw new Error(`package.json's origin script does not end in "node [flags] dist/origin.mjs": ${scripts.origin}`);

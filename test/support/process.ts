@@ -11,16 +11,17 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** Runs a TypeScript entry under tsx, or with `plain` a JavaScript file on bare Node (with `nodeFlags`). */
+/** Runs a TypeScript entry under tsx, or with `plain` a JavaScript file on bare Node (with `nodeFlags`), in `cwd` if given. */
 export function spawnEntry(
   entry: string,
   env: Record<string, string>,
   args: readonly string[] = [],
-  options: { plain?: boolean; nodeFlags?: readonly string[] } = {},
+  options: { plain?: boolean; nodeFlags?: readonly string[]; cwd?: string } = {},
 ): Spawned {
   const loader = options.plain ? [] : ["--import", "tsx"];
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...loader, entry, ...args], {
     env: { ...process.env, ...env },
+    cwd: options.cwd,
     // stdin stays open: entries that serve until their parent goes away watch it close.
     stdio: ["pipe", "pipe", "pipe"],
   });
