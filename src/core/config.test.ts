@@ -26,6 +26,7 @@ describe("configuration", () => {
       databaseSecretKey: null,
       originUrl: null,
       quota: { enabled: false, systemRejectBytes: 0 },
+      front: { legacyUrl: null, seed: { killSwitch: false, rules: [] }, refreshMs: 2_000, timeoutMs: 10_000 },
       logRequests: false,
       auditPulls: true,
       metricsToken: null,
@@ -154,6 +155,21 @@ describe("configuration", () => {
     expect(() => loadTlsSettings({ PIER_TLS_CERT_FILE: "c.pem" })).toThrow(/must be set together/);
     expect(() => loadTlsSettings({ PIER_TLS_CERT_FILE: "c.pem", PIER_TLS_KEY_FILE: "k.pem", PIER_TLS_MIN_VERSION: "1.0" })).toThrow(
       'PIER_TLS_MIN_VERSION must be 1.2 or 1.3, got "1.0"',
+    );
+  });
+  it("reads the strangler front's settings and refuses ones it cannot apply, naming the setting", () => {
+    const front = loadRegistryConfig({
+      PIER_LEGACY_URL: "https://quay.example.com/",
+      PIER_FRONT_RULES: '{"rules": [{"id": "reads", "families": ["v2-read"], "target": "pier"}]}',
+    }).front;
+    expect(front.legacyUrl).toBe("https://quay.example.com");
+    expect(front.seed.rules).toEqual([expect.objectContaining({ id: "reads", target: "pier" })]);
+    expect(() => loadRegistryConfig({ PIER_FRONT_RULES: "{nope" })).toThrow("PIER_FRONT_RULES: not JSON");
+    expect(() => loadRegistryConfig({ PIER_FRONT_RULES: '{"rules": [{"id": "x", "families": ["*"], "target": "ql"}]}' })).toThrow(
+      'PIER_FRONT_RULES: rules[0].target must be "pier" or "legacy"',
+    );
+    expect(() => loadRegistryConfig({ PIER_LEGACY_URL: "quay.example.com/v2" })).toThrow(
+      "PIER_LEGACY_URL must be an http(s) URL with no path",
     );
   });
 });

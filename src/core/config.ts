@@ -2,6 +2,7 @@
  * Typed configuration, read from a string map (Worker bindings or process.env) in
  * one place. Names follow Quay's settings where one exists (SERVER_HOSTNAME, …).
  */
+import { ALL_TO_LEGACY, parseFrontRules, type FrontRules } from "./routing/rules.js";
 import { assertValidPolicy, InvalidAutoPrunePolicy, policyConfigOf, type AutoPrunePolicyConfig } from "./autoprune/policy.js";
 import { loadStorageTopology, type StorageTopology } from "./storage-topology.js";
 import { parseCidr } from "./upstream-guard.js";
@@ -39,6 +40,8 @@ export interface RegistryConfig {
   originUrl: string | null;
   /** Quay's FEATURE_QUOTA_MANAGEMENT and DEFAULT_SYSTEM_REJECT_QUOTA_BYTES. */
   quota: { enabled: boolean; systemRejectBytes: number };
+  /** The strangler front (docs/strangler.md); off while `legacyUrl` is null. */
+  front: FrontSettings;
   /** One JSON line per request on stdout (quiet by default). */
   logRequests: boolean;
   /** Quay's pull_repo audit entries (written in batches). */
@@ -162,6 +165,7 @@ export function loadRegistryConfig(source: ConfigSource): RegistryConfig {
     sharedCacheMaxAgeMs: readInteger(source, "PIER_SHARED_CACHE_MAX_AGE_MS", 30_000, 1),
     databaseSecretKey: readString(source, "PIER_DATABASE_SECRET_KEY"),
     originUrl: readString(source, "PIER_ORIGIN_URL")?.replace(/\/+$/, "") ?? null,
+    front: loadFrontSettings(source),
     quota: {
       enabled: readBoolean(source, "PIER_QUOTA_MANAGEMENT", false),
       systemRejectBytes: readInteger(source, "PIER_DEFAULT_SYSTEM_REJECT_QUOTA_BYTES", 0),
@@ -290,5 +294,38 @@ export function loadTlsSettings(source: ConfigSource): TlsSettings | null {
     minVersion: version === "1.3" ? "TLSv1.3" : "TLSv1.2",
     clientCaFile,
     ecdhCurve: readString(source, "PIER_TLS_ECDH_CURVES"),
+  };
+}
+
+export interface FrontSettings {
+  /** The legacy Quay's base URL (PIER_LEGACY_URL): requests the rules do not give Pier go there. */
+  legacyUrl: string | null;
+  /** Rules in force until an operator stores others (PIER_FRONT_RULES); everything to legacy by default. */
+  seed: FrontRules;
+  /** How long a process keeps its copy of the stored rules: the bound on a change reaching everyone. */
+  refreshMs: number;
+  /** How long legacy may take to start answering before the client gets a 503. */
+  timeoutMs: number;
+}
+
+function loadFrontSettings(source: ConfigSource): FrontSettings {
+  const seedText = readString(source, "PIER_FRONT_RULES");
+  let seed = ALL_TO_LEGACY;
+  if (seedText !== null) {
+    try {
+      seed = parseFrontRules(JSON.parse(seedText));
+    } catch (error) {
+      throw new ConfigError(`PIER_FRONT_RULES: ${error instanceof SyntaxError ? "not JSON" : (error as Error).message}`);
+    }
+  }
+  const legacyUrl = readString(source, "PIER_LEGACY_URL")?.replace(/\/+$/, "") ?? null;
+  if (legacyUrl !== null && !/^https?:\/\/[^/]+$/.test(legacyUrl)) {
+    throw new ConfigError(`PIER_LEGACY_URL must be an http(s) URL with no path, got "${legacyUrl}"`);
+  }
+  return {
+    legacyUrl,
+    seed,
+    refreshMs: readInteger(source, "PIER_FRONT_REFRESH_MS", 2_000),
+    timeoutMs: readInteger(source, "PIER_FRONT_TIMEOUT_MS", 10_000, 1),
   };
 }

@@ -3,6 +3,8 @@
  * and turns every error into the right envelope (OCI error JSON under /v2, Quay's API
  * error JSON under /api/).
  */
+import { FrontRuleStore } from "../core/routing/store.js";
+import { strangler } from "./middleware/strangler.js";
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { RegistryError } from "../core/errors/registry-error.js";
@@ -34,6 +36,8 @@ import { routeFamily, routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
 
 export interface AppOptions {
+  /** How the strangler front reaches legacy (default: the platform's fetch; Node runtimes pass nodeForwardFetch). */
+  forwardFetch?: (request: Request) => Promise<Response>;
   /** Where unexpected errors are reported; never given secrets. */
   onUnexpectedError?: (error: unknown, c: Context) => void;
   /** Metrics, request scope and request logs; absent in tests that do not look at them. */
@@ -124,6 +128,10 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
         : undefined,
     },
     registryClient: client,
+    front:
+      registry.config.front.legacyUrl === null
+        ? null
+        : new FrontRuleStore(registry.cache, registry.clock, registry.config.front.refreshMs, registry.config.front.seed),
     credentials: {
       sql: registry.sql,
       clock: registry.clock,
@@ -136,9 +144,26 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   };
   const app = new Hono();
   // First: a request for another upstream (containerd's ?ns=) is served as the rewritten request alone.
-  app.use("/v2/*", nsRouting(services, () => app));
+  app.use(
+    "/v2/*",
+    nsRouting(services, () => app),
+  );
   if (options.drainUnreadBodyBytes !== undefined) app.use("*", drainUnreadBody(options.drainUnreadBodyBytes));
   app.use("*", clientAddress(options.clientAddressFrom ?? "socket", registry.config.trustedProxies));
+  if (services.front !== null) {
+    // Before everything that is Pier's own: what goes to legacy never meets Pier's auth or metrics.
+    app.use(
+      "*",
+      strangler({
+        config: registry.config,
+        legacyUrl: registry.config.front.legacyUrl!,
+        store: services.front,
+        cache,
+        metrics: metrics ?? null,
+        forward: options.forwardFetch ?? ((request) => fetch(request)),
+      }),
+    );
+  }
   if (services.observability) {
     app.use("*", observe(services));
     // Before authentication, so requests it refuses are counted under their route too.

@@ -2,6 +2,7 @@
  * What handlers share: the registry's adapters, the pull-path services built on them,
  * and the per-request values middleware sets (the caller) and route params parse into.
  */
+import type { FrontRuleStore } from "../core/routing/store.js";
 import type { Context } from "hono";
 import { anonymousCaller, type Caller } from "../core/auth/access.js";
 import { RegistryError } from "../core/errors/registry-error.js";
@@ -54,6 +55,8 @@ export interface AppServices {
   manifestWrites: ManifestWriteDeps;
   /** Requests to upstream registries (proxy cache): over registry.upstream, tokens and budgets in registry.cache. */
   registryClient: RegistryClient;
+  /** The strangler front's rules; null when the front is off (no PIER_LEGACY_URL). */
+  front: FrontRuleStore | null;
 }
 
 /** The authenticated caller, or anonymous. */

@@ -32,6 +32,7 @@ import { deleteOrganizationTeam, deleteTeamMember, getTeamMembers, putOrganizati
 import { getUser } from "./api/users.js";
 import { deleteRepositoryTagHandler, getRepositoryTags, postRestoreTag, putRepositoryTag } from "./api/tags.js";
 import { postRunJob } from "./api/jobs.js";
+import { getFrontRules, postFrontKillSwitch, putFrontRules } from "./api/front.js";
 import {
   getMirrorConfig,
   getMirrorMetrics,
@@ -188,6 +189,9 @@ export const routes: readonly Route[] = [
   { name: "api-repo-delete", method: "DELETE", path: `/api/v1/repository/${REPO}`, handler: deleteRepositoryByName },
   // Pier extension: run a job now (npm run job against an embedded registry).
   { name: "api-superuser-job-run", method: "POST", path: "/api/v1/superuser/jobs/:job", handler: postRunJob },
+  { name: "api-superuser-front-get", method: "GET", path: "/api/v1/superuser/front", handler: getFrontRules },
+  { name: "api-superuser-front-put", method: "PUT", path: "/api/v1/superuser/front", handler: putFrontRules },
+  { name: "api-superuser-front-killswitch", method: "POST", path: "/api/v1/superuser/front/killswitch", handler: postFrontKillSwitch },
 ];
 
 /** The family a route's metrics are kept under: base, token, catalog, manifest, blob, upload, tags, referrers, health, metrics, api. */

@@ -5,6 +5,7 @@
  * last pulls — and on SIGINT/SIGTERM everything stopped in order, the last batches written after the
  * server stopped taking requests, then `release` (connections, locks).
  */
+import { nodeForwardFetch } from "./forward-fetch.js";
 import type { TlsOptions } from "node:tls";
 import { asyncLocalScope } from "../adapters/scope/async-local.js";
 import { PullAuditBuffer } from "../core/audit-buffer.js";
@@ -59,6 +60,7 @@ export async function serveNodeRegistry(base: Registry, options: NodeRegistryOpt
   const lastPulls = new LastPulls(() => Date.now());
   const robotTokenUses = new RobotTokenUses(() => Date.now());
   const app = createApp(registry, {
+    forwardFetch: nodeForwardFetch,
     observability,
     pullAudit,
     lastPulls,

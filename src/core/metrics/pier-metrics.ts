@@ -58,6 +58,15 @@ export function createPierMetrics(runtime: "edge" | "origin" | "embedded", optio
     signatures: registry.counter("pier_storage_signatures_total", "Signed blob redirect URLs issued."),
     upstream: registry.counter("pier_upstream_requests_total", "Requests to upstream registries by status class."),
     authFailures: registry.counter("pier_auth_failures_total", "Refused credentials and tokens, by reason."),
+    frontRequests: registry.counter(
+      "pier_front_requests_total",
+      "Requests the strangler front routed, by target (pier, legacy), rule and status class.",
+    ),
+    frontDuration: registry.histogram(
+      "pier_front_request_duration_seconds",
+      "Time to the response's headers of requests the strangler front routed, by target.",
+      LATENCY_BUCKETS,
+    ),
     credentialsAccepted: registry.counter(
       "pier_auth_credentials_total",
       "Accepted Basic credentials by kind (password, app_token, robot_legacy, robot_prefixed, oauth_token, access_token).",

@@ -49,3 +49,14 @@ export async function insertLogEntries(sql: Queryable, entries: readonly Batched
     ],
   );
 }
+
+/**
+ * Adds a log kind of Pier's own to Quay's `logentrykind` when it is missing — only when
+ * first used, so a database Quay manages gains nothing until a Pier-only feature writes.
+ */
+export async function ensureLogKind(tx: Queryable, name: string): Promise<void> {
+  await tx.query(
+    `INSERT INTO logentrykind (name) SELECT $1::varchar WHERE NOT EXISTS (SELECT 1 FROM logentrykind WHERE name = $1::varchar)`,
+    [name],
+  );
+}
