@@ -15,7 +15,7 @@ import { createApp } from "../../src/http/app.js";
 import { nodeForwardFetch } from "../../src/runtime/forward-fetch.js";
 import { freePort } from "../support/edge-server.js";
 import { startApiHarness, type ApiHarness } from "../support/api-harness.js";
-import { unique } from "../support/quay-seed.js";
+import { createNamespace, createRepository, storeManifest, tagManifest, unique } from "../support/quay-seed.js";
 import { REDIS_URL } from "../support/services.js";
 import { pushImage, startUpstreamRegistry, type PushedImage, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
 
@@ -245,4 +245,75 @@ describe("strangler front", () => {
     }
     expect((peak - baseline) / 2 ** 20).toBeLessThan(100);
   }, 120_000);
+  describe("Pier's cache beside legacy writes", () => {
+    const manifestText = (n: number) =>
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size: n },
+        layers: [],
+      });
+
+    /** A public `<org>/app` in Pier's database with two manifests, `latest` on the first; reads of it go to Pier. */
+    async function sharedRepository() {
+      const org = unique("shared");
+      const target = { sql: api.sql, blobs: api.registry.blobs };
+      const repoId = await createRepository(target, await createNamespace(target, org, { organization: true }), "app", {
+        visibility: "public",
+      });
+      const [first, second] = [
+        await storeManifest(target, repoId, manifestText(1), "application/vnd.oci.image.manifest.v1+json"),
+        await storeManifest(target, repoId, manifestText(2), "application/vnd.oci.image.manifest.v1+json"),
+      ];
+      await tagManifest(target, repoId, "latest", first.id);
+      await putRules(app, { rules: [{ id: "shared-reads", families: ["v2-read"], namespaces: [org], target: "pier" }] });
+      /** What legacy (sharing the database) does to a tag: end the row, start a new one. */
+      const retagInDatabase = async (manifestId: number) => {
+        const now = Date.now();
+        await api.sql.query(
+          `UPDATE tag SET lifetime_end_ms = $2 WHERE repository_id = $1 AND name = 'latest' AND lifetime_end_ms IS NULL`,
+          [repoId, now],
+        );
+        await tagManifest(target, repoId, "latest", manifestId, { startMs: now });
+      };
+      return { org, first, second, retagInDatabase };
+    }
+
+    const latestDigest = async (target: Hono, org: string) => {
+      const response = await send(target, "GET", `/v2/${org}/app/manifests/latest`, {
+        headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+      });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+      return response.headers.get("docker-content-digest");
+    };
+
+    it("drops its cached answers for a repository once legacy accepts a write to it through the front", async () => {
+      const cached = front(legacy.url, { PIER_ISOLATE_CACHE_MS: "60000", PIER_SHARED_CACHE_MAX_AGE_MS: "60000" });
+      const { org, first, second, retagInDatabase } = await sharedRepository();
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 50));
+      expect(await latestDigest(cached, org)).toBe(first.digest);
+      await retagInDatabase(second.id);
+      // Cached: a write that bypasses the front is not seen yet.
+      expect(await latestDigest(cached, org)).toBe(first.digest);
+      const write = await send(cached, "POST", `/v2/${org}/app/blobs/uploads/`);
+      expect(write.status).toBe(202);
+      expect(await latestDigest(cached, org)).toBe(second.digest);
+    });
+
+    it("sees a tag changed in the database behind its back within PIER_SHARED_CACHE_MAX_AGE_MS", async () => {
+      const maxAgeMs = 500;
+      const bounded = front(legacy.url, { PIER_ISOLATE_CACHE_MS: "200", PIER_SHARED_CACHE_MAX_AGE_MS: String(maxAgeMs) });
+      const { org, first, second, retagInDatabase } = await sharedRepository();
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 50));
+      expect(await latestDigest(bounded, org)).toBe(first.digest);
+      await retagInDatabase(second.id);
+      const changedAt = performance.now();
+      while ((await latestDigest(bounded, org)) !== second.digest) {
+        expect(performance.now() - changedAt).toBeLessThan(maxAgeMs + 300);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(performance.now() - changedAt).toBeLessThan(maxAgeMs + 300);
+    });
+  });
 });
