@@ -11,6 +11,7 @@ import { redisCache } from "../../src/adapters/cache/redis.js";
 import { loadRegistryConfig } from "../../src/core/config.js";
 import { prefixedCache } from "../../src/core/prefixed-cache.js";
 import type { Registry } from "../../src/core/registry.js";
+import { FRONT_RULES_KEY } from "../../src/core/routing/store.js";
 import { createApp } from "../../src/http/app.js";
 import { nodeForwardFetch } from "../../src/runtime/forward-fetch.js";
 import { freePort } from "../support/edge-server.js";
@@ -74,7 +75,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await redis.delete([`${prefix}pier:front:rules`]).catch(() => {});
+  await redis.delete([`${prefix}${FRONT_RULES_KEY}`]).catch(() => {});
   await redis.close();
   await api?.close();
   await legacy?.close();
