@@ -3,6 +3,7 @@
  * section with the Pier/peer ratio, issue 6's targets marked met or missed, and the
  * proxy-cache section (bench/report-proxy.ts) with issue 10's.
  */
+import { frontSection } from "./front-bench.js";
 import { CACHED_PREFIX, MANIFEST_PULL, PUSHED_PREFIX, type AccountingRow, type Scenario } from "./accounting.js";
 import type { GcResults } from "./gc-bench.js";
 import type { IdleMemoryRow } from "./memory.js";
@@ -27,6 +28,8 @@ export interface BenchResults {
   proxy: ProxyResults;
   gc: GcResults;
   mirror: MirrorResults[];
+  /** The strangler front's rows (bench/front-bench.ts). */
+  front: RequestRow[];
   /** Idle RSS of npm start and the origin. */
   memory: IdleMemoryRow[];
   /** How many workers the default origin ran (PIER_WORKERS unset: one per core). */
@@ -314,6 +317,7 @@ export function renderReport(results: BenchResults): string {
     renderMirrorSection(results.mirror, results.environment.versions.Pier ?? "unknown"),
     "",
     machineSection(results),
+    frontSection(results.front),
     "",
     "## Pushes (setup, for information)",
     "",

@@ -24,6 +24,7 @@ import { startPeerRegistry } from "./peer.js";
 import { NO_GC_TIMER, startPier } from "./pier.js";
 import { runGcBenchmark } from "./gc-bench.js";
 import { runMirrorBenchmark } from "./mirror-bench.js";
+import { runFrontBenchmark } from "./front-bench.js";
 import { runProxyBenchmarks } from "./proxy-bench.js";
 import { timePulls, type PullTarget } from "./pulls.js";
 import { renderReport } from "./report.js";
@@ -115,6 +116,8 @@ async function main(): Promise<void> {
     await originWorkers.close();
   }
 
+  const front = await runFrontBenchmark(pier, peer, `${ns}/small`, images.small, settings, environment.machine.cores, log);
+
   const big = `${ns}/big:v1`;
   const targets: PullTarget[] = [
     { name: SERVER.peer, kind: "peer", source: `docker://${peer.host}/${big}`, note: "HTTP" },
@@ -157,6 +160,7 @@ async function main(): Promise<void> {
     proxy: proxy.results,
     gc,
     mirror,
+    front,
     runSeconds: (performance.now() - started) / 1000,
   });
   // Aligned tables read better in a terminal too; and `npm run format` leaves the file as it is.

@@ -2,16 +2,15 @@
  * The auto-prune job through the edge Worker's scheduled handler in workerd, on
  * PostgreSQL through the Neon gateways and Redis through the Upstash gateway.
  */
+import { fireCron } from "./cron.js";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { neonSql } from "../../src/adapters/sql/neon.js";
 import { pythonJson } from "../../src/core/audit.js";
 import { loadS3Settings } from "../../src/core/config.js";
-import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { ensureTask, insertPolicy } from "../../src/db/queries/autoprune.js";
-import worker from "../../workers/edge.js";
 import { createNamespace, createRepository, storeManifest, tagManifest, unique } from "../support/quay-seed.js";
 
 describe("edge Worker: autoprune", () => {
@@ -32,14 +31,7 @@ describe("edge Worker: autoprune", () => {
     await insertPolicy(sql, { kind: "namespace", namespaceId }, crypto.randomUUID(), pythonJson(policy));
     await ensureTask(sql, namespaceId);
 
-    const job = jobs.find((j) => j.name === "autoprune")!;
-    const pending: Promise<unknown>[] = [];
-    await worker.scheduled(
-      { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} } as never,
-      { ...jobsEnv, PIER_AUTO_PRUNE: "true" } as never,
-      { waitUntil: (p: Promise<unknown>) => pending.push(p), passThroughOnException() {} } as never,
-    );
-    await Promise.all(pending);
+    await fireCron("autoprune", { ...jobsEnv, PIER_AUTO_PRUNE: "true" });
 
     const alive = await sql.query<{ name: string }>(
       `SELECT name FROM tag WHERE repository_id = $1 AND (lifetime_end_ms IS NULL OR lifetime_end_ms > $2) ORDER BY name`,

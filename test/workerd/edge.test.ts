@@ -2,15 +2,15 @@
  * The edge Worker inside workerd, through the gateways to real PostgreSQL (Neon
  * HTTP + WebSocket), Redis (Upstash REST) and the verifying S3 server.
  */
+import { fireCron } from "./cron.js";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { neonSql } from "../../src/adapters/sql/neon.js";
 import { loadS3Settings } from "../../src/core/config.js";
 import { EDGE_METRICS_KEY } from "../../src/core/metrics/pier-metrics.js";
-import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { uploadKey } from "../../src/core/storage-layout.js";
-import worker, { edgeRegistry } from "../../workers/edge.js";
+import { edgeRegistry } from "../../workers/edge.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 
 const edge = (exports as unknown as { default: { fetch(request: Request): Promise<Response> } }).default;
@@ -58,18 +58,10 @@ describe("edge Worker", () => {
       await blobs.put(uploadKey(uuid), new Blob(["abc"]).stream(), 3);
     }
 
-    const job = jobs.find((j) => j.name === "upload-cleanup")!;
     const cache = edgeRegistry(env).cache;
     const successes = `pier_job_runs_total{runtime="edge",job_name="upload-cleanup",result="success"}`;
     const before = (await cache.readFields(EDGE_METRICS_KEY))[successes] ?? 0;
-    const controller = { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} };
-    const pending: Promise<unknown>[] = [];
-    await worker.scheduled(
-      controller as never,
-      env as never,
-      { waitUntil: (p: Promise<unknown>) => pending.push(p), passThroughOnException() {} } as never,
-    );
-    await Promise.all(pending);
+    await fireCron("upload-cleanup", env);
 
     const left = await sql.query<{ uuid: string }>(`SELECT uuid FROM blobupload WHERE uuid = ANY($1::varchar[])`, [`{${stale},${fresh}}`]);
     expect(left.rows.map((r) => r.uuid)).toEqual([fresh]);

@@ -4,15 +4,14 @@
  * server through aws4fetch: a tag past the time machine goes, with its manifest, the
  * blob only it used (row and object), while a blob another tag uses stays.
  */
+import { fireCron } from "./cron.js";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
 import { neonSql } from "../../src/adapters/sql/neon.js";
 import { loadS3Settings } from "../../src/core/config.js";
-import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { blobKey } from "../../src/core/storage-layout.js";
-import worker from "../../workers/edge.js";
 import { createNamespace, createRepository, storeBlob, storeManifest, tagManifest, unique } from "../support/quay-seed.js";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -44,14 +43,7 @@ describe("edge Worker: gc", () => {
     await tagManifest(target, repositoryId, "old", doomed.id, { startMs: threeWeeksAgo - 1000, endMs: threeWeeksAgo });
     await tagManifest(target, repositoryId, "latest", kept.id);
 
-    const job = jobs.find((j) => j.name === "gc")!;
-    const pending: Promise<unknown>[] = [];
-    await worker.scheduled(
-      { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} } as never,
-      jobsEnv as never,
-      { waitUntil: (p: Promise<unknown>) => pending.push(p), passThroughOnException() {} } as never,
-    );
-    await Promise.all(pending);
+    await fireCron("gc", jobsEnv);
 
     const count = async (text: string, params: (string | number)[]) =>
       Number((await sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM (${text}) q`, params)).rows[0]!.n);

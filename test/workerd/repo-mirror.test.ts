@@ -3,6 +3,7 @@
  * real upstream (Debian's docker-registry, started by the workerd test stack), streaming
  * each blob into S3 while workerd's DigestStream hashes it.
  */
+import { fireCron } from "./cron.js";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { s3BlobStore } from "../../src/adapters/blob/s3.js";
@@ -10,10 +11,8 @@ import { neonSql } from "../../src/adapters/sql/neon.js";
 import { pythonJson } from "../../src/core/audit.js";
 import { loadS3Settings } from "../../src/core/config.js";
 import type { BlobStore } from "../../src/core/ports/blob-store.js";
-import { cronOf, jobs } from "../../src/core/jobs/scheduler.js";
 import { blobKey } from "../../src/core/storage-layout.js";
 import { insertMirrorConfig, insertMirrorRule, setRepositoryState } from "../../src/db/queries/repo-mirror.js";
-import worker from "../../workers/edge.js";
 import { createNamespace, createRepository, unique } from "../support/quay-seed.js";
 
 const mirrorEnv = {
@@ -39,18 +38,6 @@ async function storedDigest(store: BlobStore, digest: string): Promise<string | 
   ).DigestStream("SHA-256");
   await object.body.pipeTo(hashing);
   return `sha256:${Array.from(new Uint8Array(await hashing.digest), (b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
-
-/** Fires the edge's cron for the repo-mirror job and waits for what it handed to waitUntil. */
-async function fireCron(): Promise<void> {
-  const job = jobs.find((j) => j.name === "repo-mirror")!;
-  const pending: Promise<unknown>[] = [];
-  await worker.scheduled(
-    { cron: cronOf(job), scheduledTime: Date.now(), noRetry() {} } as never,
-    mirrorEnv as never,
-    { waitUntil: (p: Promise<unknown>) => pending.push(p), passThroughOnException() {} } as never,
-  );
-  await Promise.all(pending);
 }
 
 async function dueMirror(): Promise<number> {
@@ -85,7 +72,7 @@ async function dueMirror(): Promise<number> {
 describe("edge Worker: repo-mirror", () => {
   it("syncs a due mirror from its cron trigger: the tag, the manifest and blobs whose stored bytes hash to their digests", async () => {
     const repoId = await dueMirror();
-    await fireCron();
+    await fireCron("repo-mirror", mirrorEnv);
 
     const status = await sql.query<{ sync_status: number }>(`SELECT sync_status FROM repomirrorconfig WHERE repository_id = $1`, [repoId]);
     expect(status.rows).toEqual([{ sync_status: 1 }]);
