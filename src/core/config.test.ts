@@ -26,7 +26,7 @@ describe("configuration", () => {
       databaseSecretKey: null,
       originUrl: null,
       quota: { enabled: false, systemRejectBytes: 0 },
-      front: { legacyUrl: null, seed: { killSwitch: false, rules: [] }, refreshMs: 2_000, timeoutMs: 10_000 },
+      front: { legacyUrl: null, seed: { killSwitch: false, rules: [] }, refreshMs: 2_000, timeoutMs: 10_000, mutableTtlMs: 5_000 },
       logRequests: false,
       auditPulls: true,
       metricsToken: null,

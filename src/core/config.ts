@@ -306,6 +306,8 @@ export interface FrontSettings {
   refreshMs: number;
   /** How long legacy may take to start answering before the client gets a 503. */
   timeoutMs: number;
+  /** With the front on: how long Pier serves a tag, repository or permission answer without asking the database. */
+  mutableTtlMs: number;
 }
 
 function loadFrontSettings(source: ConfigSource): FrontSettings {
@@ -327,5 +329,6 @@ function loadFrontSettings(source: ConfigSource): FrontSettings {
     seed,
     refreshMs: readInteger(source, "PIER_FRONT_REFRESH_MS", 2_000),
     timeoutMs: readInteger(source, "PIER_FRONT_TIMEOUT_MS", 10_000, 1),
+    mutableTtlMs: readInteger(source, "PIER_FRONT_MUTABLE_TTL_MS", 5_000, 1),
   };
 }

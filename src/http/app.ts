@@ -80,6 +80,8 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
     clock: registry.clock,
     isolateTtlMs: registry.config.isolateCacheMs,
     maxAgeMs: registry.config.sharedCacheMaxAgeMs,
+    // Behind the strangler front, writes can reach legacy without a bump: mutable answers get a shorter bound.
+    mutableMaxAgeMs: registry.config.front.legacyUrl === null ? undefined : registry.config.front.mutableTtlMs,
     onLookup: metrics && ((layer, result) => metrics.pullCache.inc({ layer, result })),
     onBump: options.siblings && ((repository) => options.siblings!.forget(repository)),
   });

@@ -30,6 +30,13 @@ export interface PullCacheOptions {
   isolateTtlMs?: number;
   /** How long an answer is served without asking the database again: the bound when generations are lost. */
   maxAgeMs?: number;
+  /**
+   * The same bound for answers that change while their key stays (a tag's manifest, a
+   * repository's settings and permissions); default `maxAgeMs`. The strangler front lowers
+   * it: writes that reach the legacy Quay without passing the front bump nothing.
+   * Digest-addressed answers (manifests and blobs by digest) keep `maxAgeMs`.
+   */
+  mutableMaxAgeMs?: number;
   /** Lifetime of positive entries in the shared cache: how long they can serve while the database is down. */
   sharedTtlSeconds?: number;
   /** Lifetime of "does not exist" entries. */
@@ -92,6 +99,9 @@ export const DEFAULT_ISOLATE_TTL_MS = 5_000;
 /** The longest any answer is served while the database answers: the bound when bumps fail. */
 export const DEFAULT_SHARED_MAX_AGE_MS = 30_000;
 
+/** Key kinds (PullCache.key's first part) whose answers are addressed by content. */
+const IMMUTABLE_KINDS = new Set(["digest", "blob"]);
+
 export function generationKey(repository: string): string {
   return `pier:gen:${repository}`;
 }
@@ -120,6 +130,7 @@ export class PullCache {
   private databaseDownUntil = 0;
   private readonly isolateTtlMs: number;
   private readonly maxAgeMs: number;
+  private readonly mutableMaxAgeMs: number;
   private readonly sharedTtlSeconds: number;
   private readonly negativeTtlSeconds: number;
   private readonly timeoutMs: number;
@@ -129,6 +140,7 @@ export class PullCache {
   constructor(private readonly options: PullCacheOptions) {
     this.isolateTtlMs = options.isolateTtlMs ?? DEFAULT_ISOLATE_TTL_MS;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_SHARED_MAX_AGE_MS;
+    this.mutableMaxAgeMs = Math.min(options.mutableMaxAgeMs ?? this.maxAgeMs, this.maxAgeMs);
     this.sharedTtlSeconds = options.sharedTtlSeconds ?? 3600;
     this.negativeTtlSeconds = options.negativeTtlSeconds ?? 30;
     this.timeoutMs = options.timeoutMs ?? 250;
@@ -192,7 +204,7 @@ export class PullCache {
         const entry = raw ? (JSON.parse(raw) as SharedEntry<T>) : null;
         if (entry && generation !== null && entry.g === generation) {
           const answer: Answer = { value: entry.v, readAt: entry.t, validUntil: entry.u === 0 ? null : entry.u, generation };
-          if (this.isFresh(answer)) {
+          if (this.isFresh(key, answer)) {
             this.options.onLookup?.("shared", "hit");
             this.remember(key, answer);
             return entry.v;
@@ -287,9 +299,14 @@ export class PullCache {
     return true;
   }
 
-  private isFresh(answer: Answer): boolean {
+  /** Digest-addressed answers never change under their key; everything else may. */
+  private maxAgeOf(key: string): number {
+    return IMMUTABLE_KINDS.has(key.split("\u0000")[1] ?? "") ? this.maxAgeMs : this.mutableMaxAgeMs;
+  }
+
+  private isFresh(key: string, answer: Answer): boolean {
     const now = this.options.clock.now();
-    return now - answer.readAt < this.maxAgeMs && (answer.validUntil === null || answer.validUntil > now);
+    return now - answer.readAt < this.maxAgeOf(key) && (answer.validUntil === null || answer.validUntil > now);
   }
 
   /** Stale-if-error: still true on its own, and no older than the shared cache keeps entries. */
@@ -301,7 +318,7 @@ export class PullCache {
   /** Keeps an answer in isolate memory: fresh for the isolate TTL, never past its max age (unless served stale). */
   private remember(key: string, answer: Answer, stale = false): void {
     const now = this.options.clock.now();
-    const freshUntil = stale ? Number.POSITIVE_INFINITY : answer.readAt + this.maxAgeMs;
+    const freshUntil = stale ? Number.POSITIVE_INFINITY : answer.readAt + this.maxAgeOf(key);
     const until = Math.min(now + this.isolateTtlMs, freshUntil, answer.validUntil ?? Number.POSITIVE_INFINITY);
     this.isolate.delete(key);
     this.isolate.set(key, { ...answer, until });

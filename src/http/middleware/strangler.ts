@@ -88,7 +88,10 @@ async function proxyToLegacy(c: Context, options: FrontOptions, request: FrontRe
 export function strangler(options: FrontOptions) {
   return async function strangler(c: Context, next: Next): Promise<Response | void> {
     if (PIER_ONLY.test(c.req.path)) return next();
-    const request = classifyRequest(c.req.method, c.req.path, c.req.query("scope") ?? null, options.config.libraryNamespace);
+    const path = c.req.path;
+    // Only a token request names its repository in the query; parsing it for every pull would cost.
+    const scope = path === "/v2/auth" ? (c.req.query("scope") ?? null) : null;
+    const request = classifyRequest(c.req.method, path, scope, options.config.libraryNamespace);
     const { target, rule } = routeRequest(await options.store.current(), request);
     const stopwatch = options.metrics?.stopwatch;
     const started = stopwatch?.now() ?? 0;
