@@ -20,6 +20,7 @@ const COMMANDS = {
   user: ["scripts/user.ts", "create a user or reset a password: pier user create <name> [--superuser]"],
   "signing-key": ["scripts/signing-key.ts", "register a signing key for the edge and print it"],
   job: ["scripts/job.ts", "run a job now: pier job <name>|all [--dry-run]"],
+  front: ["scripts/front.ts", "read or change the strangler front's rules: pier front show|set FILE|kill|restore --url URL --user u:p"],
   contract: ["scripts/contract.ts", "replay the contract fixtures against a Pier and a legacy Quay: pier contract --pier URL --legacy URL"],
   cert: ["scripts/cert.ts", "make a local CA and a server (or --client NAME) certificate for HTTPS: pier cert [--dir certs] [--host h,…]"],
 };

@@ -3,7 +3,13 @@
  * docker-registry, whose answers differ from Pier's (no auth: 200 on /v2/, 404 for an
  * unknown repository, where Pier asks for a token) — with its rules in the real Redis.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
 import { createServer, type Server } from "node:net";
 import type { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -168,6 +174,51 @@ describe("strangler front", () => {
     }
     expect(performance.now() - changedAt).toBeLessThan(REFRESH_MS + 500);
   });
+
+  it("is changed by `pier front` too: set, kill, restore, and a refusal with the registry's reason", async () => {
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 });
+    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once("listening", () => resolve())));
+    const dir = await mkdtemp(join(tmpdir(), "pier-front-"));
+    const pier = (...args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const child = spawn(process.execPath, [
+          "scripts/pier.mjs",
+          "front",
+          ...args,
+          "--url",
+          url,
+          "--user",
+          `${api.root.username}:${api.root.password}`,
+        ]);
+        let out = "";
+        child.stdout.on("data", (chunk) => (out += chunk));
+        child.stderr.on("data", (chunk) => (out += chunk));
+        child.once("exit", (code) => resolve({ code, out }));
+      });
+    try {
+      await writeFile(
+        join(dir, "rules.json"),
+        JSON.stringify({ rules: [{ id: "acme", families: ["*"], namespaces: ["acme"], target: "pier" }] }),
+      );
+      expect(await pier("set", join(dir, "rules.json"))).toMatchObject({ code: 0, out: expect.stringContaining('"id": "acme"') });
+      expect(await answeredBy(app, "/v2/acme/app/manifests/v1")).toBe("pier");
+      expect(await pier("kill")).toMatchObject({ code: 0, out: expect.stringContaining('"killSwitch": true') });
+      expect(await answeredBy(app, "/v2/acme/app/manifests/v1")).toBe("legacy");
+      expect(await pier("restore")).toMatchObject({ code: 0, out: expect.stringContaining('"killSwitch": false') });
+      expect(await answeredBy(app, "/v2/acme/app/manifests/v1")).toBe("pier");
+      await writeFile(join(dir, "bad.json"), JSON.stringify({ rules: [{ id: "x", families: ["*"], target: "elsewhere" }] }));
+      expect(await pier("set", join(dir, "bad.json"))).toMatchObject({
+        code: 1,
+        out: expect.stringContaining('400: rules[0].target must be "pier" or "legacy"'),
+      });
+      expect((await pier("show")).out).toContain('"id": "acme"');
+      expect(await pier("bogus")).toMatchObject({ code: 2, out: expect.stringContaining('unknown action "bogus"') });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 60_000);
 
   it("answers 503 in the path family's shape when legacy is down or does not answer, within the timeout", async () => {
     await putRules(app, { rules: [] });
