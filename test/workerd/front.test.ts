@@ -63,4 +63,26 @@ describe("edge Worker: strangler front", () => {
     expect(await changeAndWait({ killSwitch: true, rules: [team] }, "legacy")).toBeLessThan(REFRESH_MS + 700);
     expect(await changeAndWait({ killSwitch: false, rules: [team] }, "pier")).toBeLessThan(REFRESH_MS + 700);
   });
+  it("streams an upload through to legacy: the POST, then the PUT with its bytes", async () => {
+    await operator.replace(ALL_TO_LEGACY);
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 50));
+    const bytes = new TextEncoder().encode("uploaded through the front ".repeat(4096));
+    const digest = `sha256:${Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+    const call = (method: string, path: string, body?: ReadableStream<Uint8Array>) =>
+      worker.fetch(
+        new Request(`https://registry.example${path}`, { method, body, ...(body && { duplex: "half" }) } as RequestInit) as never,
+        frontEnv as never,
+        context as never,
+      );
+    const started = await call("POST", "/v2/team/uploaded/blobs/uploads/");
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.get("location")!);
+    expect(location.host).toBe("registry.example");
+    location.searchParams.set("digest", digest);
+    const put = await call("PUT", `${location.pathname}${location.search}`, new Blob([bytes]).stream());
+    expect(put.status).toBe(201);
+    expect(put.headers.get("docker-content-digest")).toBe(digest);
+    const head = await call("HEAD", `/v2/team/uploaded/blobs/${digest}`);
+    expect(head.headers.get("content-length")).toBe(String(bytes.byteLength));
+  });
 });

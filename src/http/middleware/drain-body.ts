@@ -12,7 +12,8 @@ export function drainUnreadBody(limitBytes: number) {
   return async function drainUnreadBody(c: Context, next: Next): Promise<void> {
     await next();
     const body = c.req.raw.body;
-    if (body === null || c.req.raw.bodyUsed) return;
+    // A body handed on (the strangler front streams it to legacy) is someone else's to finish.
+    if (body === null || c.req.raw.bodyUsed || body.locked) return;
     await discard(body, limitBytes);
   };
 }
