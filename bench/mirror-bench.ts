@@ -13,9 +13,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { insertDueMirror } from "../test/support/mirror-seed.js";
+import { originEnvOfFixture } from "../test/support/origin-process.js";
 import { startOriginRegistry, type OriginFixture } from "../test/support/origin-registry.js";
 import { createNamespace, createRepository, randomBytes, unique } from "../test/support/quay-seed.js";
-import { ensureServices, REDIS_URL } from "../test/support/services.js";
+import { ensureServices } from "../test/support/services.js";
 import { pushBlob, startUpstreamRegistry } from "../test/support/upstream-registry.js";
 import { startCountingProxy } from "./counting-proxy.js";
 import { renderMirrorSection, withMirrorSection } from "./report-mirror.js";
@@ -131,19 +132,10 @@ async function runScenario(ownLayerBytes: number, log: (line: string) => void): 
     log(`mirror bench: pushing ${TAGS} tags sharing ${SHARED_LAYER_BYTES.length} layers, ${ownLayerBytes / MiB} MiB each of their own`);
     const uniqueBlobs = await pushTags(upstream.url, "bench/app", ownLayerBytes);
     await seedMirror(origin, `${counting.host}/bench/app`);
-    const s3 = origin.s3;
     const env = {
       ...settings,
-      DATABASE_URL: origin.databaseUrl,
-      REDIS_URL,
-      PIER_REDIS_PREFIX: origin.cachePrefix,
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      S3_REGION: s3.region,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...originEnvOfFixture(origin),
       PIER_STORAGE_LOCATIONS: JSON.stringify(Object.fromEntries(origin.locations)),
-      PIER_MIGRATE_ON_START: "false",
     };
     counting.reset();
     log("mirror bench: repo-mirror pass (own process)");

@@ -12,11 +12,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
 import { dashboardExpressions, ruleExpressions, selectedMetrics } from "../support/monitoring-files.js";
-import { startOriginProcess, type OriginProcess } from "../support/origin-process.js";
+import { originEnvOfFixture, startOriginProcess, type OriginProcess } from "../support/origin-process.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { seedPullFixture, type PullFixture } from "../support/pull-fixture.js";
 import { createNamespace, unique } from "../support/quay-seed.js";
-import { REDIS_URL } from "../support/services.js";
 
 /** Series Prometheus makes itself for every target, not Pier. */
 const PROMETHEUS_MADE = new Set(["up"]);
@@ -80,17 +79,8 @@ beforeAll(async () => {
     `INSERT INTO proxycacheconfig (organization_id, creation_date, upstream_registry, expiration_s, insecure) VALUES ($1, now(), $2, 600, true)`,
     [orgId, `127.0.0.1:${(upstream.address() as AddressInfo).port}`],
   );
-  const { s3 } = fixture;
   origin = await startOriginProcess({
-    DATABASE_URL: fixture.databaseUrl,
-    REDIS_URL,
-    PIER_REDIS_PREFIX: fixture.cachePrefix,
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    PIER_MIGRATE_ON_START: "false",
+    ...originEnvOfFixture(fixture),
     PIER_SERVER_HOSTNAME: TEST_HOST,
     PIER_URL_SCHEME: "https",
     PIER_PROXY_CACHE: "true",

@@ -8,10 +8,9 @@ import { readFile } from "node:fs/promises";
 import { get, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediaType } from "../../src/core/model/media-types.js";
-import { startOriginProcess, type OriginProcess } from "../support/origin-process.js";
+import { originEnvOfFixture, startOriginProcess, type OriginProcess } from "../support/origin-process.js";
 import { startOriginRegistry, TEST_HOST, type OriginFixture } from "../support/origin-registry.js";
 import { createNamespace, createRepository, storeImage, tagManifest, unique } from "../support/quay-seed.js";
-import { REDIS_URL } from "../support/services.js";
 
 let fixture: OriginFixture;
 let origin: OriginProcess;
@@ -61,17 +60,8 @@ beforeAll(async () => {
   const image = await storeImage(fixture.registry, repositoryId);
   await tagManifest(fixture.registry, repositoryId, "v1", image.manifest.id);
   repository = `${namespace}/app`;
-  const { s3 } = fixture;
   origin = await startOriginProcess({
-    DATABASE_URL: fixture.databaseUrl,
-    REDIS_URL,
-    PIER_REDIS_PREFIX: fixture.cachePrefix,
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    PIER_MIGRATE_ON_START: "false",
+    ...originEnvOfFixture(fixture),
     PIER_SERVER_HOSTNAME: TEST_HOST,
     PIER_URL_SCHEME: "https",
     PIER_WORKERS: "2",

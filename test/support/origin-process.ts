@@ -8,6 +8,7 @@ import { bundleOrigin } from "../../scripts/bundle.js";
 import { freePort, startEdgeServer, type EdgeServer } from "./edge-server.js";
 import type { EdgeBindings } from "./gateways.js";
 import { spawnEntry } from "./process.js";
+import type { OriginFixture } from "./origin-registry.js";
 import { REDIS_URL } from "./services.js";
 
 export interface OriginProcess {
@@ -137,4 +138,20 @@ export async function startEdgeWithOrigin(
     await origin.close();
     throw error;
   }
+}
+
+/** An origin process's settings for an OriginFixture's database, cache prefix and S3 bucket (the fixture migrated already). */
+export function originEnvOfFixture(fixture: Pick<OriginFixture, "databaseUrl" | "cachePrefix" | "s3">): Record<string, string> {
+  const { s3 } = fixture;
+  return {
+    DATABASE_URL: fixture.databaseUrl,
+    REDIS_URL,
+    PIER_REDIS_PREFIX: fixture.cachePrefix,
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: s3.bucket,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    PIER_MIGRATE_ON_START: "false",
+  };
 }
