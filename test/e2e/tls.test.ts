@@ -32,6 +32,8 @@ async function outcome(command: string, args: string[], input = ""): Promise<{ c
     const child = execFile(command, args, { timeout: 30_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
     );
+    // A command that exits before reading its input (a refused handshake) makes this write fail with EPIPE: expected.
+    child.stdin!.on("error", () => {});
     child.stdin!.end(input);
   });
 }
