@@ -28,6 +28,7 @@ import { LastPulls } from "../src/core/proxy/last-pulls.js";
 import { RobotTokenUses } from "../src/core/auth/robot-token-uses.js";
 import { edgeMetricsShipper, type PierMetrics } from "../src/core/metrics/pier-metrics.js";
 import { createApp } from "../src/http/app.js";
+import type { OriginFetch } from "../src/http/origin-handoff.js";
 import { observed } from "../src/http/observability.js";
 import { openStorage } from "./storage-locations.js";
 
@@ -69,6 +70,21 @@ export function edgeRegistry(env: EdgeEnv): Registry {
   };
 }
 
+/**
+ * With mutual TLS to the origin (docs/security.md), hand-offs go through Cloudflare's mTLS
+ * certificate binding `ORIGIN_MTLS` (wrangler.toml `mtls_certificates`), whose fetch presents
+ * the edge's client certificate; without it, through the platform's fetch.
+ */
+function originFetchOf(env: EdgeEnv): OriginFetch | undefined {
+  const binding = (env as Readonly<Record<string, unknown>>).ORIGIN_MTLS;
+  if (binding === undefined) return undefined;
+  if (typeof (binding as { fetch?: unknown }).fetch !== "function") {
+    throw new Error("ORIGIN_MTLS must be an mTLS certificate binding (wrangler.toml mtls_certificates), not a variable");
+  }
+  const certificate = binding as { fetch(request: Request): Promise<Response> };
+  return (request) => certificate.fetch(request);
+}
+
 interface Built {
   env: EdgeEnv;
   registry: Registry;
@@ -96,6 +112,7 @@ function build(env: EdgeEnv): Built {
     // workerd resets keep-alive connections whose request body a response left unread.
     drainUnreadBodyBytes: readInteger(env, "PIER_EDGE_DRAIN_BYTES", 64 * 1024 * 1024),
     clientAddressFrom: "platform",
+    originFetch: originFetchOf(env),
     onUnexpectedError: (error, c) => console.error(`${c.req.method} ${c.req.path} failed:`, error),
   });
   const shipMetrics = edgeMetricsShipper(observability.metrics, registry.cache, () => Date.now());

@@ -31,13 +31,15 @@ import { drainUnreadBody } from "./middleware/drain-body.js";
 import { nsRouting } from "./middleware/ns-routing.js";
 import type { AppServices, Observability } from "./context.js";
 import { observe } from "./middleware/observe.js";
-import { handOffToOrigin } from "./origin-handoff.js";
+import { handOffToOrigin, type OriginFetch } from "./origin-handoff.js";
 import { routeFamily, routes } from "./routes.js";
 import { bearerChallenge } from "./urls.js";
 
 export interface AppOptions {
   /** How the strangler front reaches legacy (default: the platform's fetch; Node runtimes pass nodeForwardFetch). */
   forwardFetch?: (request: Request) => Promise<Response>;
+  /** How hand-offs reach the origin (default: the platform's fetch; the edge passes its mTLS certificate binding's). */
+  originFetch?: OriginFetch;
   /** Where unexpected errors are reported; never given secrets. */
   onUnexpectedError?: (error: unknown, c: Context) => void;
   /** Metrics, request scope and request logs; absent in tests that do not look at them. */
@@ -144,6 +146,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       onAccepted: metrics && ((kind) => metrics.credentialsAccepted.inc({ kind })),
     },
   };
+  const originFetch = options.originFetch ?? ((request: Request) => fetch(request));
   const app = new Hono();
   // First: a request for another upstream (containerd's ?ns=) is served as the rewritten request alone.
   app.use(
@@ -193,7 +196,9 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
   app.onError((error, c) => {
     // The edge hands what it cannot fill to the origin, which answers with the same app.
     if (error instanceof OriginHandoff) {
-      return handOffToOrigin(c, registry.config.originUrl).catch((failure: RegistryError) => registryErrorResponse(registry, c, failure));
+      return handOffToOrigin(c, registry.config.originUrl, originFetch).catch((failure: RegistryError) =>
+        registryErrorResponse(registry, c, failure),
+      );
     }
     if (c.req.path.startsWith("/api/")) return apiErrorResponse(registry.config, c, error, (e) => options.onUnexpectedError?.(e, c));
     if (error instanceof RegistryError) return registryErrorResponse(registry, c, error);

@@ -8,7 +8,10 @@ import type { Context } from "hono";
 import { RegistryError } from "../core/errors/registry-error.js";
 import { forwardedRequestHeaders, returnedResponse } from "./forwarding.js";
 
-export async function handOffToOrigin(c: Context, originUrl: string | null): Promise<Response> {
+/** How a runtime reaches its origin: the platform's fetch, or one presenting a client certificate (mutual TLS). */
+export type OriginFetch = (request: Request) => Promise<Response>;
+
+export async function handOffToOrigin(c: Context, originUrl: string | null, send: OriginFetch): Promise<Response> {
   if (originUrl === null) {
     throw new RegistryError("UNAVAILABLE", "this content is not cached yet and the registry's origin is not configured (PIER_ORIGIN_URL)");
   }
@@ -16,7 +19,7 @@ export async function handOffToOrigin(c: Context, originUrl: string | null): Pro
   const headers = forwardedRequestHeaders(c.req.raw);
   let response: Response;
   try {
-    response = await fetch(`${originUrl}${url.pathname}${url.search}`, { method: c.req.method, headers, redirect: "manual" });
+    response = await send(new Request(`${originUrl}${url.pathname}${url.search}`, { method: c.req.method, headers, redirect: "manual" }));
   } catch {
     throw new RegistryError("UNAVAILABLE", "the registry's origin is unavailable; try again later");
   }

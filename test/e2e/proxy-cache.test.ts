@@ -5,21 +5,20 @@
  * Every pulled digest is checked against the upstream's; with the upstream down, the
  * cached image still pulls.
  */
-import { createHash, KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstreamRegistry, type UpstreamRegistryProcess } from "../support/upstream-registry.js";
 import { nodePostgresSql } from "../../src/adapters/sql/node-postgres.js";
-import { createInstanceKey } from "../../src/core/auth/service-keys.js";
-import { systemClock } from "../../src/core/ports/clock.js";
 import type { EdgeServer } from "../support/edge-server.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { startLocalStack, type LocalStack } from "../support/gateways.js";
 import { hermeticClients, type HermeticClients } from "../support/hermetic-clients.js";
 import { createOciLayout, type LayoutImage, type OciLayout } from "../support/oci-layout.js";
 import { startEdgeWithOrigin, type OriginProcess } from "../support/origin-process.js";
+import { createAnonymousCacheOrganization, edgeSigningKeySecret } from "../support/cache-organization.js";
 import { unique } from "../support/quay-seed.js";
 
 const CLIENT_TIMEOUT_MS = 120_000;
@@ -42,20 +41,8 @@ beforeAll(async () => {
   const sql = nodePostgresSql(stack.bindings.DATABASE_URL);
   let signingKey: string;
   try {
-    const { rows } = await sql.query<{ id: number }>(
-      `INSERT INTO "user" (uuid, username, email, verified, organization, robot, invoice_email, last_invalid_login, removed_tag_expiration_s, enabled, creation_date)
-       VALUES ($1, $2, $3, true, true, false, false, now(), 1209600, true, now()) RETURNING id`,
-      [crypto.randomUUID(), org, `${org}@example.com`],
-    );
-    const upstreamHost = new URL(faulty.urlFor(`http://${upstream.host}`)).host;
-    await sql.query(
-      `INSERT INTO proxycacheconfig (organization_id, creation_date, upstream_registry, expiration_s, insecure) VALUES ($1, now(), $2, 3600, true)`,
-      [rows[0]!.id, upstreamHost],
-    );
-    await sql.query(`INSERT INTO pier.proxy_cache_option (organization_id, anonymous_pulls) VALUES ($1, true)`, [rows[0]!.id]);
-    const key = await createInstanceKey(sql, systemClock, "pier-e2e-proxy-cache");
-    const jwk = KeyObject.from(key.signing.privateKey as CryptoKey).export({ format: "jwk" });
-    signingKey = JSON.stringify({ ...jwk, kid: key.signing.kid, alg: key.signing.alg });
+    await createAnonymousCacheOrganization(sql, org, new URL(faulty.urlFor(`http://${upstream.host}`)).host);
+    signingKey = await edgeSigningKeySecret(sql, "pier-e2e-proxy-cache");
   } finally {
     await sql.close();
   }

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
+import { Miniflare, type WorkerOptions } from "miniflare";
 import { bundleEdgeWorker } from "../../scripts/bundle.js";
 
 export interface EdgeServerOptions {
@@ -21,6 +21,10 @@ export interface EdgeServerOptions {
   https?: boolean;
   /** Default: a free port on 127.0.0.1. */
   port?: number;
+  /** Bindings that are services (e.g. ORIGIN_MTLS, a network service presenting a client certificate). */
+  serviceBindings?: WorkerOptions["serviceBindings"];
+  /** Where the Worker's global fetch goes (default: Miniflare's, to the network). */
+  outboundService?: WorkerOptions["outboundService"];
 }
 
 export interface EdgeServer {
@@ -66,6 +70,8 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
       compatibilityDate: bundle.compatibilityDate,
       compatibilityFlags: bundle.compatibilityFlags,
       bindings: { ...bundle.vars, ...bindings },
+      serviceBindings: options.serviceBindings,
+      outboundService: options.outboundService,
       host: HOSTNAME,
       port,
       https,

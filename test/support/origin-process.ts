@@ -5,14 +5,14 @@
  */
 import { readFile, rm } from "node:fs/promises";
 import { bundleOrigin } from "../../scripts/bundle.js";
-import { freePort, startEdgeServer, type EdgeServer } from "./edge-server.js";
+import { freePort, startEdgeServer, type EdgeServer, type EdgeServerOptions } from "./edge-server.js";
 import type { EdgeBindings } from "./gateways.js";
 import { spawnEntry } from "./process.js";
 import type { OriginFixture } from "./origin-registry.js";
 import { REDIS_URL } from "./services.js";
 
 export interface OriginProcess {
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with PIER_TLS_CERT_FILE). */
   url: string;
   pid: number;
   /** Peak resident set size so far (`VmHWM` in /proc/<pid>/status), in bytes. */
@@ -72,7 +72,7 @@ export async function startOriginProcess(env: Record<string, string>): Promise<O
     throw error;
   }
   return {
-    url: `http://127.0.0.1:${match[1]}`,
+    url: `${env.PIER_TLS_CERT_FILE ? "https" : "http"}://127.0.0.1:${match[1]}`,
     pid: pid!,
     peakRssBytes: () => statusField(pid!, "VmHWM"),
     rssBytes: () => statusField(pid!, "VmRSS"),
@@ -119,11 +119,17 @@ export interface EdgeWithOrigin {
  */
 export async function startEdgeWithOrigin(
   bindings: EdgeBindings,
-  extra: { origin?: Record<string, string>; edge?: Record<string, string> } = {},
+  extra: {
+    origin?: Record<string, string>;
+    edge?: Record<string, string>;
+    /** Miniflare options of the edge beyond its variables (service bindings, outbound service, plain HTTP). */
+    edgeServer?: Pick<EdgeServerOptions, "https" | "serviceBindings" | "outboundService">;
+  } = {},
 ): Promise<EdgeWithOrigin> {
   const [edgePort, originPort] = [await freePort(), await freePort()];
   const edgeHost = `127.0.0.1:${edgePort}`;
-  const shared = { PIER_SERVER_HOSTNAME: edgeHost, PIER_ORIGIN_URL: `http://127.0.0.1:${originPort}` };
+  const originScheme = extra.origin?.PIER_TLS_CERT_FILE ? "https" : "http";
+  const shared = { PIER_SERVER_HOSTNAME: edgeHost, PIER_ORIGIN_URL: `${originScheme}://127.0.0.1:${originPort}` };
   const origin = await startOriginProcess({
     ...originEnvFor(bindings, REDIS_URL),
     ...shared,
@@ -132,7 +138,7 @@ export async function startEdgeWithOrigin(
     ...extra.origin,
   });
   try {
-    const edge = await startEdgeServer({ port: edgePort, bindings: { ...bindings, ...shared, ...extra.edge } });
+    const edge = await startEdgeServer({ ...extra.edgeServer, port: edgePort, bindings: { ...bindings, ...shared, ...extra.edge } });
     return { edge, origin, edgeHost };
   } catch (error) {
     await origin.close();
