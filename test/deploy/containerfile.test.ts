@@ -1,145 +1,140 @@
 /**
- * deploy/Containerfile's steps, run against scratch directories: no base image can be had
- * on this machine (no registry but npm and Debian; deploy/README.md), so the test plays the
- * stages itself. The build stage's sources are copied and its bundle commands run; the
- * runtime stage's `npm ci --omit=dev` installs into an empty directory, the bundles are
- * copied in, and the origin starts from there with the image's CMD and ENV: production
- * dependencies only, nothing of the checkout. Then every health path of deploy/ must answer,
- * the HEALTHCHECK command must pass, and the CronJob's job command must run against the
- * config bundle.
+ * deploy/Containerfile built by podman and run: the base image is a stand-in made from this
+ * machine's Node 20 (no registry is reachable; test/support/container-build.ts), everything
+ * after it is the Containerfile's own steps. The image must hold production dependencies and
+ * the two bundles only, run as `node`, start an origin on the host's PostgreSQL and Redis that
+ * answers every health path deploy/ names, pass its own HEALTHCHECK (and fail it when nothing
+ * answers), report the commit it was built from, and run the CronJob's job command against
+ * Quay's config bundle.
  */
-import { execFile } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CONTAINERFILE,
-  envAssignments,
-  healthPathsIn,
-  parseContainerfile,
-  podSpecOf,
-  yamlDocuments,
-  type Stage,
-} from "../support/deploy-files.js";
-import { spawnEntry, type Spawned } from "../support/process.js";
+import { imageIds, importStandInNodeImage, podman, PODMAN_SANDBOX_FLAGS } from "../support/container-build.js";
+import { CONTAINERFILE, healthPathsIn, podSpecOf, yamlDocuments } from "../support/deploy-files.js";
+import { freePort } from "../support/edge-server.js";
 import { createTestDatabase, REDIS_URL, uniquePrefix, type TestDatabase } from "../support/services.js";
 
-const run = promisify(execFile);
+const BUILD_TIMEOUT_MS = 600_000;
 const START_TIMEOUT_MS = 60_000;
-/** RUN steps that only concern the image's users and caches: nothing to play in a scratch directory. */
-const IMAGE_HOUSEKEEPING = /^(rm -rf \/root\/\.npm|chown -R \S+ \S+)$/;
+const COMMIT = "c0ffee123456";
+const id = crypto.randomUUID().slice(0, 8);
+const baseImage = `localhost/pier-test-node:${id}`;
+const image = `localhost/pier-origin-test:${id}`;
 
-let scratch: string;
+let imagesBefore: Set<string>;
 let database: TestDatabase;
-let origin: Spawned;
+let work: string;
+let container: string | undefined;
 let originUrl: string;
-let stages: Stage[];
-/** Stage WORKDIR → its scratch directory. */
-const workdirs = new Map<string, string>();
 
-function stageDir(stage: Stage): string {
-  const workdir = stage.instructions.find((i) => i.op === "WORKDIR")!.args;
-  return workdirs.get(workdir)!;
+/** `podman image inspect`'s view of the image (the user and health check at its top level). */
+interface InspectedImage {
+  User: string;
+  Healthcheck?: { Test: string[] };
 }
 
-/** Plays one stage's COPY and RUN steps in its scratch directory. */
-async function playStage(stage: Stage): Promise<void> {
-  const dir = stageDir(stage);
-  for (const { op, args } of stage.instructions) {
-    if (op === "COPY") {
-      const words = args.split(/\s+/);
-      const fromStage = words[0]!.startsWith("--from=");
-      const [sources, target] = [words.slice(fromStage ? 1 : 0, -1), words.at(-1)!];
-      const into = resolve(dir, target);
-      if (target.endsWith("/")) await mkdir(into, { recursive: true });
-      for (const source of sources) {
-        // --from=<stage> paths are absolute in that stage: map its WORKDIR to its scratch directory.
-        const from = fromStage
-          ? [...workdirs].reduce((path, [workdir, local]) => path.replace(`${workdir}/`, `${local}/`), source)
-          : source;
-        await cp(from, target.endsWith("/") ? join(into, from.split("/").at(-1)!) : into, { recursive: true });
-      }
-    } else if (op === "RUN") {
-      for (const step of args.split("&&").map((s) => s.trim())) {
-        if (IMAGE_HOUSEKEEPING.test(step)) continue;
-        const made = /^mkdir -p (\S+)$/.exec(step);
-        if (made) {
-          const workdir = stage.instructions.find((i) => i.op === "WORKDIR")!.args;
-          expect(made[1]!.startsWith(`${workdir}/`), `${step}: only under the stage's WORKDIR`).toBe(true);
-          await mkdir(join(dir, made[1]!.slice(workdir.length)), { recursive: true });
-          continue;
-        }
-        if (/^npm ci\b/.test(step) && !step.includes("--omit=dev")) {
-          // The build stage's full install: the checkout's node_modules is that install (one
-          // lockfile), where another copy of every dev dependency would cost the shared machine.
-          await symlink(resolve("node_modules"), join(dir, "node_modules"));
-          continue;
-        }
-        expect(step, "a RUN step the test does not know how to play").toMatch(/^(npm ci --omit=dev|npx tsx scripts\/bundle\.ts) /);
-        const [command, ...rest] = step.split(/\s+/);
-        // npm's cache on this machine holds the packages; ask the registry only for what it lacks.
-        await run(command!, command === "npm" ? [...rest, "--prefer-offline"] : rest, { cwd: dir, timeout: 120_000 });
-      }
-    }
+async function inspectImage(): Promise<InspectedImage> {
+  const [inspected] = JSON.parse((await podman(["image", "inspect", image])).stdout) as InspectedImage[];
+  return inspected!;
+}
+
+/** Runs `command` in a new container of the image, removed afterwards; what it printed. */
+function runInImage(args: string[], command: string[]): Promise<{ stdout: string; stderr: string }> {
+  return podman(["run", "--rm", ...PODMAN_SANDBOX_FLAGS, ...args, image, ...command]);
+}
+
+async function waitUntilHealthy(): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const status = await fetch(`${originUrl}/health/instance`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  throw new Error(`the container's origin did not answer /health/instance:\n${JSON.stringify(await podman(["logs", container!]))}`);
 }
 
 beforeAll(async () => {
-  stages = parseContainerfile(await readFile(CONTAINERFILE, "utf8"));
-  scratch = await mkdtemp(join(tmpdir(), "pier-containerfile-"));
-  for (const [index, stage] of stages.entries()) {
-    const local = join(scratch, stage.name ?? `stage-${index}`);
-    await mkdir(local);
-    workdirs.set(stage.instructions.find((i) => i.op === "WORKDIR")!.args, local);
-  }
-  for (const stage of stages) await playStage(stage);
-
-  database = await createTestDatabase("deploy");
-  const runtime = stages.at(-1)!;
-  const imageEnv = Object.fromEntries(runtime.instructions.filter((i) => i.op === "ENV").flatMap((i) => envAssignments(i.args)));
-  const [node, ...args] = JSON.parse(runtime.instructions.find((i) => i.op === "CMD")!.args) as string[];
-  expect(node).toBe("node");
-  origin = spawnEntry(
-    args.at(-1)!,
-    {
-      ...imageEnv,
-      PORT: "0",
-      PIER_HOST: "127.0.0.1",
-      PIER_WORKERS: "1",
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      PIER_REDIS_PREFIX: uniquePrefix("deploy"),
-    },
-    [],
-    { plain: true, nodeFlags: args.slice(0, -1), cwd: stageDir(runtime) },
+  imagesBefore = await imageIds();
+  await importStandInNodeImage(baseImage);
+  await podman(
+    [
+      "build",
+      "--format",
+      "docker",
+      ...PODMAN_SANDBOX_FLAGS,
+      "--build-arg",
+      `NODE_IMAGE=${baseImage}`,
+      "--build-arg",
+      `PIER_COMMIT=${COMMIT}`,
+      "-f",
+      CONTAINERFILE,
+      "-t",
+      image,
+      ".",
+    ],
+    BUILD_TIMEOUT_MS,
   );
-  const [, port] = await origin.waitFor(/Pier origin listening on port (\d+)/, START_TIMEOUT_MS);
+  database = await createTestDatabase("deploy");
+  work = await mkdtemp(join(tmpdir(), "pier-container-"));
+  const port = await freePort();
   originUrl = `http://127.0.0.1:${port}`;
-}, 300_000);
+  container = (
+    await podman([
+      "run",
+      "--detach",
+      ...PODMAN_SANDBOX_FLAGS,
+      "--env",
+      `PORT=${port}`,
+      "--env",
+      `DATABASE_URL=${database.url}`,
+      "--env",
+      `REDIS_URL=${REDIS_URL}`,
+      "--env",
+      `PIER_REDIS_PREFIX=${uniquePrefix("deploy")}`,
+      image,
+    ])
+  ).stdout.trim();
+  await waitUntilHealthy();
+}, BUILD_TIMEOUT_MS + START_TIMEOUT_MS);
 
 afterAll(async () => {
-  if (origin && origin.child.exitCode === null) {
-    origin.child.kill("SIGTERM");
-    await origin.exited;
-  }
+  if (container) await podman(["rm", "--force", "--time", "5", container]);
+  // Everything this build made: the image, its stages' layers and the stand-in base.
+  const made = [...(await imageIds())].filter((imageId) => !imagesBefore?.has(imageId));
+  if (made.length > 0) await podman(["rmi", "--force", ...made]);
   await database?.drop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-});
+  if (work) await rm(work, { recursive: true, force: true });
+}, 60_000);
 
-describe("the Containerfile's stages, played in scratch directories", () => {
-  it("leave the runtime with production dependencies and the bundles only", async () => {
-    const app = stageDir(stages.at(-1)!);
-    const modules = await readdir(join(app, "node_modules"));
+describe("the image deploy/Containerfile builds", () => {
+  it("holds production dependencies and the two bundles only, and runs as node (uid 1000)", async () => {
+    expect((await inspectImage()).User).toBe("node");
+    const listing = await runInImage(
+      [],
+      [
+        "node",
+        "-e",
+        "const { readdirSync } = require('node:fs'); console.log(JSON.stringify({ app: readdirSync('.'), dist: readdirSync('dist'), modules: readdirSync('node_modules'), uid: process.getuid() }))",
+      ],
+    );
+    const { app, dist, modules, uid } = JSON.parse(listing.stdout) as { app: string[]; dist: string[]; modules: string[]; uid: number };
+    expect(uid).toBe(1000);
     const { dependencies, devDependencies } = JSON.parse(await readFile("package.json", "utf8")) as Record<string, Record<string, string>>;
     for (const name of Object.keys(dependencies!)) expect(modules).toContain(name.split("/")[0]);
     for (const name of Object.keys(devDependencies!)) expect(modules).not.toContain(name.split("/")[0]);
-    expect((await readdir(join(app, "dist"))).sort()).toEqual(["job.mjs", "origin.mjs"]);
-    expect(await readdir(app)).not.toContain("src");
+    expect(dist.sort()).toEqual(["job.mjs", "origin.mjs"]);
+    expect(app).not.toContain("src");
+    // The running origin too.
+    const [state] = JSON.parse((await podman(["inspect", container!])).stdout) as { State: { Pid: number } }[];
+    expect(await readFile(`/proc/${state!.State.Pid}/status`, "utf8")).toMatch(/^Uid:\t1000\t1000\t1000\t1000$/m);
   });
 
-  it("start an origin that answers every health path deploy/ names", async () => {
+  it("starts an origin that answers every health path deploy/ names and reports the commit it was built from", async () => {
     const files = [
       "deploy/Containerfile",
       "deploy/kube-play/pier.yaml",
@@ -153,38 +148,37 @@ describe("the Containerfile's stages, played in scratch directories", () => {
       expect(response.status, path).toBe(200);
       expect(await response.json()).toMatchObject({ data: { services: { database: true, cache: true } }, status_code: 200 });
     }
+    const metrics = await (await fetch(`${originUrl}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^pier_build_info\\{[^}]*commit="${COMMIT}"[^}]*\\} 1$`, "m"));
   });
 
-  it("pass the image's HEALTHCHECK command against that origin", async () => {
-    const healthcheck = stages.at(-1)!.instructions.find((i) => i.op === "HEALTHCHECK")!.args;
-    const [node, ...args] = JSON.parse(healthcheck.slice(healthcheck.indexOf("CMD ") + 4)) as string[];
-    expect(node).toBe("node");
-    const port = new URL(originUrl).port;
-    await expect(run(process.execPath, args, { env: { ...process.env, PORT: port } })).resolves.toBeDefined();
-    // And it fails when nothing answers.
-    await expect(run(process.execPath, args, { env: { ...process.env, PORT: "1" } })).rejects.toMatchObject({ code: 1 });
+  it("is healthy by its own HEALTHCHECK, which fails when nothing answers", async () => {
+    await expect(podman(["healthcheck", "run", container!])).resolves.toBeDefined();
+    const test = (await inspectImage()).Healthcheck!.Test;
+    expect(test[0]).toBe("CMD");
+    await expect(podman(["exec", "--env", "PORT=1", container!, ...test.slice(1)])).rejects.toMatchObject({ exitCode: 1 });
   });
 
-  it("run the CronJob's job command from the image against Quay's config bundle", async () => {
+  it("runs the CronJob's job command against Quay's config bundle", async () => {
     const [cronJob] = (await yamlDocuments("deploy/kubernetes/jobs.yaml")).filter((doc) => doc.kind === "CronJob");
-    const [node, script, ...jobArgs] = podSpecOf(cronJob!)!.containers[0].command as string[];
-    expect(node).toBe("node");
-    const bundle = join(scratch, "config.yaml");
+    const command = podSpecOf(cronJob!)!.containers[0].command as string[];
     // The database comes from the bundle's DB_URI alone, as beside origins that mount it.
-    await writeFile(bundle, `DB_URI: ${database.url}\nFEATURE_GARBAGE_COLLECTION: true\n`);
-    const job = spawnEntry(
-      script!,
-      {
-        PIER_CONFIG: bundle,
-        DATABASE_URL: "",
-        REDIS_URL,
-        PIER_REDIS_PREFIX: uniquePrefix("deploy-job"),
-      },
-      [...jobArgs, "--dry-run"],
-      { plain: true, cwd: stageDir(stages.at(-1)!) },
+    await writeFile(join(work, "config.yaml"), `DB_URI: ${database.url}\nFEATURE_GARBAGE_COLLECTION: true\n`);
+    await chmod(work, 0o755);
+    const { stdout, stderr } = await runInImage(
+      [
+        "--volume",
+        `${work}:/conf/stack:ro`,
+        "--env",
+        "PIER_CONFIG=/conf/stack/config.yaml",
+        "--env",
+        `REDIS_URL=${REDIS_URL}`,
+        "--env",
+        `PIER_REDIS_PREFIX=${uniquePrefix("deploy-job")}`,
+      ],
+      [...command, "--dry-run"],
     );
-    expect(await job.exited, job.output()).toBe(0);
-    expect(job.output()).toContain(`pier job: read ${bundle}`);
-    expect(job.output()).toMatch(/^all: 1 round, \d+ items? \(dry run\)$/m);
+    expect(stderr + stdout).toContain("pier job: read /conf/stack/config.yaml");
+    expect(stdout).toMatch(/^all: 1 round, \d+ items? \(dry run\)$/m);
   });
 });

@@ -76,8 +76,10 @@ export function parseContainerfile(text: string): Stage[] {
     if (op!.toUpperCase() === "FROM") {
       const [base, as, name] = args!.split(/\s+/);
       stages.push({ base: base!, name: as?.toUpperCase() === "AS" ? name! : null, instructions: [] });
+    } else if (stages.length === 0) {
+      // Only build arguments the FROM lines use may come first.
+      if (op!.toUpperCase() !== "ARG") throw new Error(`${op} before FROM`);
     } else {
-      if (stages.length === 0) throw new Error(`${op} before FROM`);
       stages.at(-1)!.instructions.push({ op: op!.toUpperCase(), args: args! });
     }
   }
