@@ -23,7 +23,7 @@ import { loadServerLimits } from "../src/runtime/node-server.js";
 import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { runStartup } from "../src/runtime/startup.js";
 import { PREPARE_DATABASE_ENV, prepareFirstStartInChild } from "../src/runtime/first-start.js";
-import { tlsServerOptions } from "../src/runtime/tls.js";
+import { clientTrustFlag, tlsServerOptions } from "../src/runtime/tls.js";
 import { embeddedRegistry } from "./embedded-registry.js";
 
 const startedAt = Date.now();
@@ -114,6 +114,7 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
   });
 
   const address = `${hostname}:${server.port}`;
+  const trust = clientTrustFlag(tlsSettings);
 
   // One write, after the signal handlers are in place: whoever reads "ready" may stop us.
   const adminLine = admin.generatedPassword
@@ -124,8 +125,8 @@ await runStartup("embedded", { host: process.env.PIER_HOST ?? "127.0.0.1", port:
       `Pier registry ready at ${scheme}://${address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (data in ${dataDir})`,
       `Pier ${build.version}, commit ${build.commit}; ${describeMetricsAccess(config.metricsToken)}`,
       adminLine,
-      `Log in with: skopeo login --tls-verify=false -u ${admin.username} ${address}`,
-      `         or: podman login --tls-verify=false -u ${admin.username} ${address}`,
+      `Log in with: ${["skopeo login", trust, "-u", admin.username, address].filter(Boolean).join(" ")}`,
+      `         or: ${["podman login", trust, "-u", admin.username, address].filter(Boolean).join(" ")}`,
     ].join("\n"),
   );
   // Starting leaves garbage an idle process would keep for good: a first start's initdb (a

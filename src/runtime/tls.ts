@@ -3,7 +3,9 @@
  * client CA read from the files the settings name, turned into Node's TLS server options.
  * A file that cannot be read, or PEM that OpenSSL refuses, fails the start in one line.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { createSecureContext, type TLSSocket, type TlsOptions } from "node:tls";
 import type { TlsSettings } from "../core/config.js";
 import { StartupError } from "./startup.js";
@@ -43,4 +45,15 @@ export async function tlsServerOptions(settings: TlsSettings): Promise<TlsOption
 export function describeHandshake(socket: TLSSocket): string {
   const verified = socket.authorized ? ", client certificate verified" : "";
   return `tls ${socket.getProtocol()} ${socket.getCipher().name} from ${socket.remoteAddress}${verified}`;
+}
+
+/**
+ * The flag skopeo and podman need to log in to this server: none for a publicly trusted
+ * certificate, `--cert-dir` for one whose CA (`ca.crt`, as `pier cert` leaves it) sits beside
+ * it, `--tls-verify=false` for plain HTTP.
+ */
+export function clientTrustFlag(settings: TlsSettings | null): string {
+  if (settings === null) return "--tls-verify=false";
+  const dir = dirname(resolve(settings.certFile));
+  return existsSync(join(dir, "ca.crt")) ? `--cert-dir ${dir}` : "";
 }

@@ -121,6 +121,11 @@ describe("embedded registry over HTTPS at PIER_TLS_MIN_VERSION=1.3", () => {
     await server.waitFor(/^tls TLSv1\.3 TLS_\S+ from 127\.0\.0\.1$/m, 5_000);
   });
 
+  it("tells how to log in trusting pier cert's CA", () => {
+    expect(server.output()).toContain(`Log in with: skopeo login --cert-dir ${certs} -u admin 127.0.0.1:${port}\n`);
+    expect(server.output()).toContain(`or: podman login --cert-dir ${certs} -u admin 127.0.0.1:${port}\n`);
+  });
+
   it("serves skopeo a push and a pull when it trusts the CA, and fails verification when it does not", async () => {
     const layout = await createOciLayout(join(work, "layout"));
     const image = await layout.addImage({ layerSizes: [4096, 300_000] });
