@@ -18,6 +18,7 @@ import { jobsInDependencyOrder, runJob, type JobOutcome } from "../src/core/jobs
 import { jobs, type Job } from "../src/core/jobs/scheduler.js";
 import type { Registry } from "../src/core/registry.js";
 import { dataDirHolder, lockDataDir } from "../src/runtime/data-dir-lock.js";
+import { requireFipsWhenAsked } from "../src/runtime/fips.js";
 import { loadNodeSettings } from "../src/runtime/quay-config-file.js";
 import { embeddedRegistry } from "../workers/embedded-registry.js";
 import { openOriginRegistry } from "../workers/origin-registry.js";
@@ -93,7 +94,10 @@ async function main(args: string[]): Promise<number> {
   }
   let target: Target;
   try {
-    target = await openTarget(await loadNodeSettings("origin", [], process.env, (line) => console.error(`pier job: ${line}`)));
+    const env = await loadNodeSettings("origin", [], process.env, (line) => console.error(`pier job: ${line}`));
+    // Jobs sign storage requests and delete blobs: FIPS mode holds for them as for the origin.
+    requireFipsWhenAsked(env);
+    target = await openTarget(env);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;

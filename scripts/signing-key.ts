@@ -9,7 +9,14 @@ import { nodePostgresSql } from "../src/adapters/sql/node-postgres.js";
 import { createConfiguredSigningKey } from "../src/core/auth/service-keys.js";
 import { requireString } from "../src/core/config.js";
 import { systemClock } from "../src/core/ports/clock.js";
+import { requireFipsWhenAsked } from "../src/runtime/fips.js";
 
+try {
+  requireFipsWhenAsked(process.env);
+} catch (error) {
+  console.error(`signing key not created: ${(error as Error).message}`);
+  process.exit(1);
+}
 const sql = nodePostgresSql(requireString(process.env, "DATABASE_URL"));
 try {
   const jwk = await createConfiguredSigningKey(sql, systemClock, process.argv[2] ?? "pier-edge");

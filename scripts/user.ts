@@ -15,6 +15,7 @@ import { generatePassword } from "../src/core/auth/passwords.js";
 import { loadRegistryConfig, readString } from "../src/core/config.js";
 import { namespaceNameIssue } from "../src/core/management/names.js";
 import { systemClock } from "../src/core/ports/clock.js";
+import { requireFipsWhenAsked } from "../src/runtime/fips.js";
 
 const USAGE = `usage: npm run user -- create <name> [--email <e>] [--password <p> | --password-stdin] [--superuser]
        npm run user -- reset-password <name> [--password <p> | --password-stdin]`;
@@ -47,6 +48,11 @@ const { positionals, values } = (() => {
     return fail(`${(error as Error).message}\n${USAGE}`);
   }
 })();
+try {
+  requireFipsWhenAsked(process.env);
+} catch (error) {
+  fail((error as Error).message, 1);
+}
 const [command, name, ...extra] = positionals;
 if ((command !== "create" && command !== "reset-password") || name === undefined || extra.length > 0) fail(USAGE);
 const nameIssue = namespaceNameIssue(name);

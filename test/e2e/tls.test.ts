@@ -263,4 +263,21 @@ describe("failed starts", () => {
       );
     }
   }, 60_000);
+
+  it("PIER_FIPS=true without the provider: the commands that use cryptography refuse too (job, user, signing-key)", async () => {
+    const refusal =
+      "PIER_FIPS=true but OpenSSL's FIPS provider is not active (crypto.getFips() is 0): " +
+      "run Node with --enable-fips and an OpenSSL configuration that installs the fips provider, or unset PIER_FIPS";
+    // Nothing is reached: the database named does not exist.
+    const env = { PIER_FIPS: "true", DATABASE_URL: "postgres://127.0.0.1:1/none" };
+    const commands = [
+      spawnEntry("scripts/job.ts", env, ["gc"]),
+      spawnEntry("scripts/user.ts", env, ["create", "fipsuser", "--password", "long-enough-1"]),
+      spawnEntry("scripts/signing-key.ts", env),
+    ];
+    for (const command of commands) {
+      expect(await command.exited, command.output()).toBe(1);
+      expect([refusal, `signing key not created: ${refusal}`]).toContain(command.output().trim());
+    }
+  }, 60_000);
 });
