@@ -15,6 +15,11 @@ export interface Fixture {
   expect: { status: number; headers: Record<string, string>; json: unknown };
   /** A Pier extension: legacy Quay has no such endpoint, so the comparison skips it. */
   pierOnly: boolean;
+  /**
+   * Values the answer gives later fixtures, each side its own (ids differ per install):
+   * placeholder name → dotted path into the JSON body (`uuid`, `policies.0.uuid`).
+   */
+  capture: Record<string, string>;
   /** The file it came from, for reports. */
   file: string;
 }
@@ -57,6 +62,12 @@ function fixtureFrom(value: unknown, where: string, file: string): Fixture {
       throw new FixtureError(`${where} (${raw.name}): expect.headers has a bad pattern ${JSON.stringify(pattern)}`);
     }
   }
+  const capture = record(raw.capture, `${where} (${raw.name}): capture`);
+  for (const [name, path] of Object.entries(capture)) {
+    if (!/^[a-z_]+$/.test(name) || !/^[\w-]+(\.[\w-]+)*$/.test(path)) {
+      throw new FixtureError(`${where} (${raw.name}): capture ${name}: ${JSON.stringify(path)} is not a placeholder name and a dotted path`);
+    }
+  }
   return {
     route: raw.route,
     name: raw.name,
@@ -69,6 +80,7 @@ function fixtureFrom(value: unknown, where: string, file: string): Fixture {
     },
     expect: { status: expect.status, headers: record(expect.headers, `${where} (${raw.name}): expect.headers`), json: expect.json },
     pierOnly: raw.pierOnly === true,
+    capture,
     file,
   };
 }

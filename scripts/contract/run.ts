@@ -83,13 +83,34 @@ function expectationProblems(fixture: Fixture, answer: Answer): string[] {
   return problems;
 }
 
+/** The value at a dotted path of keys and list indices, when it is a string or a number. */
+function valueAt(json: unknown, path: string): string | null {
+  let value = json;
+  for (const key of path.split(".")) {
+    if (typeof value !== "object" || value === null) return null;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return typeof value === "string" || typeof value === "number" ? String(value) : null;
+}
+
+/** Stores what the fixture captures from `answer` in the side's values; what is missing, as problems. */
+function captureValues(fixture: Fixture, answer: Answer, values: Record<string, string>): string[] {
+  return Object.entries(fixture.capture).flatMap(([name, path]) => {
+    const value = valueAt(answer.json, path);
+    if (value === null) return [`capture {${name}}: no string or number at $.${path}`];
+    values[name] = value;
+    return [];
+  });
+}
+
 /** Runs every fixture against every target (legacy skips Pier's extensions), in order. */
 export async function runContract(
   fixtures: readonly Fixture[],
   targets: readonly ContractTarget[],
   vars: Readonly<Record<string, string>> = {},
 ): Promise<FixtureResult[]> {
-  const values = { ...DEFAULT_VARS, ...vars };
+  // Each side its own: a value one side's answer captured names that side's object.
+  const values = new Map(targets.map((target) => [target.name, { ...DEFAULT_VARS, ...vars }]));
   const results: FixtureResult[] = [];
   for (const fixture of fixtures) {
     const problems: string[] = [];
@@ -97,9 +118,10 @@ export async function runContract(
     for (const target of targets) {
       if (fixture.pierOnly && target.name === "legacy") continue;
       try {
-        const answer = await send(fixture, target, values);
+        const answer = await send(fixture, target, values.get(target.name)!);
         answers.set(target.name, answer);
-        problems.push(...expectationProblems(fixture, answer).map((line) => `${target.name}: ${line}`));
+        const found = [...expectationProblems(fixture, answer), ...captureValues(fixture, answer, values.get(target.name)!)];
+        problems.push(...found.map((line) => `${target.name}: ${line}`));
       } catch (error) {
         problems.push(`${target.name}: ${(error as Error).message}`);
       }

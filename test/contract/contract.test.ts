@@ -89,6 +89,27 @@ describe("contract runner", () => {
     expect(results).toHaveLength(fixtures.length);
   });
 
+  it("keeps each side's captured values for the fixtures after, and reports a capture that finds nothing", async () => {
+    const policy = fixtures.filter((f) => f.file === "user.yaml" && f.request.path.includes("autoprunepolicy/{user_policy}"));
+    const create = fixtures.find((f) => f.file === "user.yaml" && f.capture.user_policy !== undefined)!;
+    const [read, , remove] = policy;
+    expect(create.capture).toEqual({ user_policy: "uuid" });
+    const results = await runContract(
+      [create, read!, { ...read!, name: "capturing what is not there", capture: { other: "policies.0.uuid" } }, remove!],
+      [
+        { name: "legacy", url: legacyPier.url, credentials: legacyPier.credentials },
+        { name: "pier", url: pier.url, credentials: pier.credentials },
+      ],
+    );
+    // Each side read its own policy: the other side's uuid would have been a 404.
+    expect(results[1]!.problems).toEqual([]);
+    expect(results[3]!.problems).toEqual([]);
+    expect(results[2]!.problems).toEqual([
+      "legacy: capture {other}: no string or number at $.policies.0.uuid",
+      "pier: capture {other}: no string or number at $.policies.0.uuid",
+    ]);
+  });
+
   it("reports where a different registry departs, fixture by fixture", async () => {
     const v2 = fixtures.filter((fixture) => fixture.file === "v2.yaml");
     const results = await runContract(v2, [
@@ -141,6 +162,10 @@ describe("contract runner", () => {
         [
           "- route: base\n  name: x\n  request: { method: GET, path: /v2/ }\n  expect: { status: 200, headers: { a: '(' } }",
           "expect.headers has a bad pattern",
+        ],
+        [
+          "- route: base\n  name: x\n  request: { method: GET, path: /v2/ }\n  expect: { status: 200 }\n  capture: { my-id: 'a..b' }",
+          'bad.yaml[0] (x): capture my-id: "a..b" is not a placeholder name and a dotted path',
         ],
       ];
       for (const [text, message] of cases) {
