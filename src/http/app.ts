@@ -146,7 +146,9 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
       onAccepted: metrics && ((kind) => metrics.credentialsAccepted.inc({ kind })),
     },
   };
-  const originFetch = options.originFetch ?? ((request: Request) => fetch(request));
+  // Bound late: the platform's fetch as the runtime has it when a request goes out.
+  const platformFetch = (request: Request) => fetch(request);
+  const originFetch = options.originFetch ?? platformFetch;
   const app = new Hono();
   // First: a request for another upstream (containerd's ?ns=) is served as the rewritten request alone.
   app.use(
@@ -165,7 +167,7 @@ export function createApp(registry: Registry, options: AppOptions = {}): Hono {
         store: services.front,
         cache,
         metrics: metrics ?? null,
-        forward: options.forwardFetch ?? ((request) => fetch(request)),
+        forward: options.forwardFetch ?? platformFetch,
       }),
     );
   }

@@ -21,6 +21,10 @@ import { createTestDatabase, REDIS_URL, uniquePrefix, type TestDatabase } from "
 const run = promisify(execFile);
 const READY = /Pier registry ready at https:\/\/127\.0\.0\.1:(\d+)/;
 const PASSWORD = "tls-test-password-1";
+/** The one line every Node entry point prints for PIER_FIPS=true without OpenSSL's FIPS provider. */
+const FIPS_REFUSAL =
+  "PIER_FIPS=true but OpenSSL's FIPS provider is not active (crypto.getFips() is 0): " +
+  "run Node with --enable-fips and an OpenSSL configuration that installs the fips provider, or unset PIER_FIPS";
 
 let work: string;
 let certs: string;
@@ -257,17 +261,11 @@ describe("failed starts", () => {
       ["origin", origin],
     ] as const) {
       expect(await started.exited).toBe(1);
-      expect(started.output().trim()).toBe(
-        `Pier ${runtime}: PIER_FIPS=true but OpenSSL's FIPS provider is not active (crypto.getFips() is 0): ` +
-          "run Node with --enable-fips and an OpenSSL configuration that installs the fips provider, or unset PIER_FIPS",
-      );
+      expect(started.output().trim()).toBe(`Pier ${runtime}: ${FIPS_REFUSAL}`);
     }
   }, 60_000);
 
   it("PIER_FIPS=true without the provider: the commands that use cryptography refuse too (job, user, signing-key)", async () => {
-    const refusal =
-      "PIER_FIPS=true but OpenSSL's FIPS provider is not active (crypto.getFips() is 0): " +
-      "run Node with --enable-fips and an OpenSSL configuration that installs the fips provider, or unset PIER_FIPS";
     // Nothing is reached: the database named does not exist.
     const env = { PIER_FIPS: "true", DATABASE_URL: "postgres://127.0.0.1:1/none" };
     const commands = [
@@ -277,7 +275,7 @@ describe("failed starts", () => {
     ];
     for (const command of commands) {
       expect(await command.exited, command.output()).toBe(1);
-      expect([refusal, `signing key not created: ${refusal}`]).toContain(command.output().trim());
+      expect([FIPS_REFUSAL, `signing key not created: ${FIPS_REFUSAL}`]).toContain(command.output().trim());
     }
   }, 60_000);
 });

@@ -110,6 +110,11 @@ export interface Answer {
   text: string;
 }
 
+/** What the sweep looks at in a response (its body read whole: refusals are small). */
+export async function answerOf(response: Response): Promise<Answer> {
+  return { status: response.status, contentType: response.headers.get("content-type"), text: await response.text() };
+}
+
 /** What is wrong with an answer on `surface`, or null. */
 function defect(surface: "v2" | "api", method: string, answer: Answer): string | null {
   if (answer.status >= 500) return `status ${answer.status}: ${answer.text.slice(0, 300)}`;

@@ -12,7 +12,7 @@ import { systemClock } from "../../src/core/ports/clock.js";
 import { createApp } from "../../src/http/app.js";
 import { edgeRegistry } from "../../workers/edge.js";
 import { createNamespace, unique } from "../support/quay-seed.js";
-import { apiRoutes, registryRoutes, seedSweepTargets, sweep, SWEEP_FEATURES, type Answer } from "../support/route-sweep.js";
+import { answerOf, apiRoutes, registryRoutes, seedSweepTargets, sweep, SWEEP_FEATURES, type Answer } from "../support/route-sweep.js";
 
 const HOST = "registry.example";
 const PASSWORD = "sweep password 1";
@@ -42,7 +42,7 @@ async function answer(
   const headers: Record<string, string> = { authorization };
   if (body !== undefined) headers["content-type"] = contentType;
   const response = await app.request(`https://${HOST}${path}`, { method, headers, body });
-  return { status: response.status, contentType: response.headers.get("content-type"), text: await response.text() };
+  return answerOf(response);
 }
 
 beforeAll(async () => {
